@@ -1,0 +1,182 @@
+# anchord - top-level Makefile, the entry point for every task.
+#
+#   make run        install missing build dependencies, configure, build, and
+#                   start anchord in the foreground with etc/anchord.conf
+#   make check      the same set-up, then every test (unit, integration, fuzz
+#                   regression); SANITIZE=1 builds and tests under ASan+UBSan
+#   make install    DESTDIR and prefix are honoured
+#   make fuzz       run every libFuzzer target for FUZZ_TIME seconds each
+#
+# configure runs by itself the first time (and again when configure.ac or
+# config.mk.in change). Objects of a sanitizer build go to build-san/, so the
+# two builds never mix.
+
+.DEFAULT_GOAL := all
+SANITIZE ?=
+BUILD ?= $(if $(SANITIZE),build-san,build)
+PYTHON ?= /usr/bin/python3
+FUZZ_TIME ?= 60
+FUZZ_CHECK_TIME ?= 5
+PYTEST_ARGS ?=
+
+NO_CONFIG_GOALS := clean distclean deps help
+ifeq ($(filter $(NO_CONFIG_GOALS),$(MAKECMDGOALS)),)
+-include config.mk
+endif
+
+configure: configure.ac
+	contrib/install-deps.sh build
+	autoreconf -fi
+
+config.mk: configure config.mk.in
+	./configure $(CONFIGURE_FLAGS)
+
+# ---------------------------------------------------------------- flags
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith -Wvla \
+	-Wformat=2 -Wundef
+SAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+OPT := $(if $(SANITIZE),$(SAN_FLAGS),-O2)
+LIB_CFLAGS = $(LIBUV_CFLAGS) $(GNUTLS_CFLAGS) $(NGHTTP2_CFLAGS) $(LDNS_CFLAGS) \
+	$(SODIUM_CFLAGS) $(YAML_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
+	$(CURL_CFLAGS) $(QRENCODE_CFLAGS)
+LIB_LIBS = $(LIBUV_LIBS) $(GNUTLS_LIBS) $(NGHTTP2_LIBS) $(LDNS_LIBS) \
+	$(SODIUM_LIBS) $(YAML_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) \
+	$(CURL_LIBS) $(QRENCODE_LIBS) -lpthread
+ALL_CPPFLAGS = -D_GNU_SOURCE -DANCHORD_VERSION='"$(VERSION)"' \
+	-DANCHORD_STATE_DIR='"$(STATE_DIR)"' -Isrc $(CPPFLAGS_IN) $(CPPFLAGS)
+ALL_CFLAGS = -std=c11 $(CFLAGS_IN) -g $(OPT) $(WARN) $(LIB_CFLAGS) $(CFLAGS)
+SAN_LDFLAGS := -fsanitize=address,undefined
+ALL_LDFLAGS = $(if $(SANITIZE),$(SAN_LDFLAGS)) \
+	-Wl,--as-needed $(LDFLAGS_IN) $(LDFLAGS)
+
+# ---------------------------------------------------------------- sources
+# Every folder under src/ but tools/ goes into one static library; each
+# program is its main file plus that library.
+PROGRAM_MAINS := src/daemon/main.c
+LIB_SRCS := $(filter-out $(PROGRAM_MAINS),$(sort $(wildcard src/*/*.c)))
+LIB_SRCS := $(filter-out src/tools/%,$(LIB_SRCS))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libanchord.a
+PROGRAMS := $(BUILD)/anchord
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+
+all: $(PROGRAMS)
+
+$(BUILD)/%.o: %.c config.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/anchord: $(BUILD)/src/daemon/main.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIB_LIBS)
+
+-include $(LIB_OBJS:.o=.d) $(BUILD)/src/daemon/main.d
+-include $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
+
+# ---------------------------------------------------------------- run
+run: all
+	@echo
+	@echo "anchord is starting with etc/anchord.conf (Ctrl-C stops it)."
+	@echo "In another terminal, ask it for a local name over UDP and TCP:"
+	@echo "    dig @127.0.0.1 -p 8053 www.home.anchord.test"
+	@echo "    dig @127.0.0.1 -p 8053 +tcp www.home.anchord.test"
+	@echo
+	$(BUILD)/anchord -c etc/anchord.conf
+
+# ---------------------------------------------------------------- tests
+deps-test:
+	@contrib/install-deps.sh test
+
+check: deps-test all $(UNIT_BINS)
+	@$(MAKE) --no-print-directory check-unit check-integration check-fuzz
+
+check-unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
+		ANCHORD_SRCDIR=$(CURDIR) $$t; done
+
+check-integration: all
+	ANCHORD=$(abspath $(BUILD)/anchord) ANCHORD_SANITIZE=$(SANITIZE) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration
+
+# ---------------------------------------------------------------- fuzzing
+# Fuzz targets always build with clang and libFuzzer into build-fuzz/, with
+# ASan+UBSan, independent of SANITIZE.
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=build-fuzz/%.o)
+
+build-fuzz/%.o: %.c config.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(ALL_CPPFLAGS) -DFUZZING -std=c11 $(FUZZ_FLAGS) \
+		-fsanitize=fuzzer-no-link $(LIB_CFLAGS) -MMD -MP -c -o $@ $<
+
+build-fuzz/libanchord.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build-fuzz/fuzz_%: build-fuzz/tests/fuzz/fuzz_%.o build-fuzz/libanchord.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIB_LIBS)
+
+-include $(FUZZ_LIB_OBJS:.o=.d)
+
+fuzz-build: $(FUZZ_BINS)
+
+# check-fuzz replays each seed corpus and fuzzes briefly; make fuzz runs long.
+check-fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do n=$${f#build-fuzz/}; \
+		work=build-fuzz/corpus/$$n; mkdir -p $$work; \
+		echo "== $$n ($(FUZZ_CHECK_TIME)s)"; \
+		$$f -max_total_time=$(FUZZ_CHECK_TIME) -timeout=5 \
+			-print_final_stats=1 $$work tests/fuzz/corpus/$$n \
+			2>build-fuzz/$$n.log || { tail -40 build-fuzz/$$n.log; exit 1; }; \
+		grep -E 'stat::number_of_executed_units' build-fuzz/$$n.log; \
+	done
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do n=$${f#build-fuzz/}; \
+		work=build-fuzz/corpus/$$n; mkdir -p $$work; \
+		echo "== $$n ($(FUZZ_TIME)s)"; \
+		$$f -max_total_time=$(FUZZ_TIME) -timeout=5 -print_final_stats=1 \
+			$$work tests/fuzz/corpus/$$n; \
+	done
+
+# ---------------------------------------------------------------- install
+install: all
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man5 \
+		$(DESTDIR)$(mandir)/man8 $(DESTDIR)$(sysconfdir)/anchord
+	install -m 755 $(BUILD)/anchord $(DESTDIR)$(sbindir)/anchord
+	install -m 644 man/anchord.8 $(DESTDIR)$(mandir)/man8/anchord.8
+	install -m 644 man/anchord.conf.5 $(DESTDIR)$(mandir)/man5/anchord.conf.5
+	install -m 644 etc/anchord.conf $(DESTDIR)$(sysconfdir)/anchord/anchord.conf.example
+	install -m 644 etc/home.anchord.test.zone \
+		$(DESTDIR)$(sysconfdir)/anchord/home.anchord.test.zone
+
+# ---------------------------------------------------------------- misc
+deps:
+	contrib/install-deps.sh build
+
+clean:
+	rm -rf build build-san build-fuzz
+
+distclean: clean
+	rm -rf config.mk config.log config.status configure autom4te.cache \
+		build-aux aclocal.m4
+
+help:
+	@sed -n '2,14p' Makefile
+
+.PHONY: all run check check-unit check-integration check-fuzz deps-test fuzz \
+	fuzz-build install deps clean distclean help
