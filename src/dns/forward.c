@@ -1,0 +1,894 @@
+/*  anchord - dns/forward.c: asking the upstream resolvers.
+ *
+ *  One forwarding query per (name, type, class, DO, CD) in flight per
+ *  worker: identical requests wait on it (coalescing). Each attempt goes to
+ *  the healthiest upstream not tried yet, over a fresh UDP socket (random
+ *  source port, random ID, connected so the kernel only passes datagrams
+ *  from that upstream) or over the upstream's pipelined TCP connection.
+ *  Earlier attempts stay open, so a late answer still counts. An answer
+ *  must match ID and question; a truncated one is asked again over TCP.
+ *  When every upstream fails, stale cache data is served (RFC 8767),
+ *  otherwise SERVFAIL with an Extended DNS Error.
+ */
+#include "dns/internal.h"
+#include "net/net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESOLVE_DEADLINE_MS 3000	/* answer (or fail) before stubs give up */
+#define STALE_ANSWER_MS 1200		/* RFC 8767 client response timer */
+#define STALE_RETRY_MS 30000		/* RFC 8767 failure recheck timer */
+#define FAILURE_TTL_S 5			/* RFC 9520: cache failures briefly */
+#define INITIAL_RTO_MS 400
+#define MIN_RTO_MS 250
+#define MAX_RTO_MS 1500
+#define MAX_OPEN_ATTEMPTS 3
+#define MAX_ATTEMPTS 8
+#define DOWN_AFTER_FAILURES 3
+#define DOWN_MAX_MS 60000
+#define TCP_IDLE_MS 10000		/* close an unused upstream connection */
+#define MAX_PENDING 20000		/* forwarding queries per worker */
+
+struct fwd_query;
+
+struct fwd_attempt {
+	struct util_list node;		/* in fq->attempts */
+	struct util_list conn_node;	/* TCP: in up->tcp_attempts */
+	struct fwd_query *fq;		/* NULL once the query is gone */
+	struct fwd_upstream *up;
+	uv_udp_t udp;
+	bool tcp, edns, closing, udp_open;
+	uint16_t id;
+	uint64_t sent_ms;
+};
+
+struct fwd_upstream {
+	struct util_list node;		/* in fwd->upstreams */
+	struct dns_upstream_conf conf;
+	struct fwd_state *fwd;
+	double srtt_ms;
+	unsigned failures;
+	uint64_t down_until_ms, down_ms;
+	bool no_edns;
+	bool current;			/* in the environment now in force */
+	unsigned refs;			/* attempts pointing here */
+	struct net_client *tcp;
+	struct util_list tcp_attempts;
+	uv_timer_t tcp_idle;
+	bool closing;
+};
+
+struct fwd_query {
+	struct fwd_query *hnext;
+	uint64_t hash;
+	struct fwd_state *fwd;
+	struct dns_env *env;
+	struct util_list waiters;	/* struct dns_request.wait_node */
+	struct util_list attempts;
+	uv_timer_t timer, stale_timer;
+	unsigned handles_open;
+	uint64_t started_ms;
+	unsigned n_sent;
+	uint64_t tried;			/* bit per upstream index */
+	bool stale_available, stale_served, done;
+	int fail_ede;
+	const char *fail_text;
+	struct dns_query q;
+	size_t klen;
+	uint8_t key[DNS_MAX_KEY];
+};
+
+struct fwd_state {
+	struct dns_worker *w;
+	uv_loop_t *loop;
+	struct util_list upstreams;
+	struct fwd_upstream **cur;
+	size_t n_cur;
+	struct fwd_query **buckets;
+	size_t n_buckets, count;
+	bool shutting_down;
+};
+
+static void fq_send_next(struct fwd_query *fq);
+static void fq_fail(struct fwd_query *fq);
+
+/* ------------------------------------------------------------------ upstream health */
+
+static uint64_t upstream_rto(const struct fwd_upstream *up)
+{
+	if (up->srtt_ms <= 0)
+		return INITIAL_RTO_MS;
+	uint64_t rto = (uint64_t)(up->srtt_ms * 4) + 200;
+	return MAX(MIN_RTO_MS, MIN(rto, MAX_RTO_MS));
+}
+
+static void upstream_success(struct fwd_upstream *up, uint64_t rtt_ms)
+{
+	double rtt = (double)rtt_ms;
+	up->srtt_ms = up->srtt_ms <= 0 ? rtt : 0.7 * up->srtt_ms + 0.3 * rtt;
+	up->failures = 0;
+	up->down_until_ms = 0;
+	up->down_ms = 0;
+}
+
+static void upstream_failure(struct fwd_upstream *up, uint64_t now)
+{
+	up->srtt_ms = MIN(MAX(up->srtt_ms, 50.0) * 2, (double)MAX_RTO_MS);
+	if (++up->failures < DOWN_AFTER_FAILURES)
+		return;
+	/* Back off exponentially; the server is probed again afterwards. */
+	up->down_ms = up->down_ms ? MIN(up->down_ms * 2, DOWN_MAX_MS) : 1000;
+	up->down_until_ms = now + up->down_ms;
+	if (up->failures == DOWN_AFTER_FAILURES) {
+		char a[UTIL_ADDR_STRLEN];
+		log_warning("forward", "upstream %s is not answering; "
+			    "avoiding it for %llu ms",
+			    util_addr_str((struct sockaddr *)&up->conf.addr.ss,
+					  a, sizeof(a)),
+			    (unsigned long long)up->down_ms);
+	}
+}
+
+/* Healthiest upstream not tried in this round; all tried starts a round. */
+static struct fwd_upstream *pick_upstream(struct fwd_query *fq, uint64_t now,
+					  size_t *index)
+{
+	struct fwd_state *fwd = fq->fwd;
+	for (int round = 0; round < 2; round++) {
+		struct fwd_upstream *best = NULL;
+		double best_score = 0;
+		for (size_t i = 0; i < fwd->n_cur && i < 64; i++) {
+			struct fwd_upstream *up = fwd->cur[i];
+			if (fq->tried & (1ULL << i))
+				continue;
+			double score = up->srtt_ms + up->failures * 1000.0 +
+				       (up->down_until_ms > now ? 1e9 : 0);
+			if (!best || score < best_score) {
+				best = up;
+				best_score = score;
+				*index = i;
+			}
+		}
+		if (best)
+			return best;
+		fq->tried = 0;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ table */
+
+static struct fwd_query *fq_find(struct fwd_state *fwd, const uint8_t *key,
+				 size_t klen, uint64_t hash)
+{
+	struct fwd_query *fq = fwd->buckets[hash & (fwd->n_buckets - 1)];
+	for (; fq; fq = fq->hnext)
+		if (fq->hash == hash && fq->klen == klen &&
+		    memcmp(fq->key, key, klen) == 0)
+			return fq;
+	return NULL;
+}
+
+static void fq_table_insert(struct fwd_state *fwd, struct fwd_query *fq)
+{
+	struct fwd_query **b = &fwd->buckets[fq->hash & (fwd->n_buckets - 1)];
+	fq->hnext = *b;
+	*b = fq;
+	fwd->count++;
+}
+
+static void fq_table_remove(struct fwd_state *fwd, struct fwd_query *fq)
+{
+	struct fwd_query **pp = &fwd->buckets[fq->hash & (fwd->n_buckets - 1)];
+	while (*pp && *pp != fq)
+		pp = &(*pp)->hnext;
+	if (*pp) {
+		*pp = fq->hnext;
+		fwd->count--;
+	}
+}
+
+/* ------------------------------------------------------------------ attempts */
+
+static void upstream_release(struct fwd_upstream *up);
+
+static void attempt_free(struct fwd_attempt *a)
+{
+	struct fwd_upstream *up = a->up;
+	free(a);
+	/* An upstream dropped from the configuration goes with its last
+	 * attempt. */
+	if (--up->refs == 0 && !up->current && util_list_empty(&up->tcp_attempts))
+		upstream_release(up);
+}
+
+static void attempt_closed(uv_handle_t *h)
+{
+	attempt_free(h->data);
+}
+
+static void attempt_end(struct fwd_attempt *a)
+{
+	if (a->closing)
+		return;
+	a->closing = true;
+	util_list_remove(&a->node);
+	util_list_remove(&a->conn_node);
+	a->fq = NULL;
+	if (a->udp_open)
+		uv_close((uv_handle_t *)&a->udp, attempt_closed);
+	else
+		attempt_free(a);
+}
+
+/* Query wire for the upstream: RD, the client's CD, our own random ID, the
+ * lower-cased question and an OPT record with the client's DO bit. */
+static size_t build_upstream_query(const struct fwd_query *fq, uint16_t id,
+				   bool edns, uint8_t *out)
+{
+	const struct dns_query *q = &fq->q;
+	memset(out, 0, DNS_HEADER_SIZE);
+	out[0] = (uint8_t)(id >> 8);
+	out[1] = (uint8_t)id;
+	out[2] = DNS_FLAG1_RD;
+	out[3] = q->cd ? DNS_FLAG2_CD : 0;
+	out[5] = 1;
+	size_t p = DNS_HEADER_SIZE;
+	memcpy(out + p, q->qname, q->qname_len);
+	p += q->qname_len;
+	out[p++] = (uint8_t)(q->qtype >> 8);
+	out[p++] = (uint8_t)q->qtype;
+	out[p++] = (uint8_t)(q->qclass >> 8);
+	out[p++] = (uint8_t)q->qclass;
+	if (edns) {
+		out[11] = 1;
+		uint8_t opt[11] = { 0, 0, DNS_TYPE_OPT,
+				    DNS_EDNS_UDP_DEFAULT >> 8,
+				    DNS_EDNS_UDP_DEFAULT & 0xFF, 0, 0,
+				    q->edns_do ? 0x80 : 0, 0, 0, 0 };
+		memcpy(out + p, opt, sizeof(opt));
+		p += sizeof(opt);
+	}
+	return p;
+}
+
+static bool question_matches(const struct fwd_query *fq,
+			     const struct dns_scan *s)
+{
+	return s->qtype == fq->q.qtype && s->qclass == fq->q.qclass &&
+	       s->qname_len == fq->q.qname_len && !s->qname_compressed &&
+	       memcmp(s->qname, fq->q.qname, s->qname_len) == 0;
+}
+
+static void attempt_response(struct fwd_attempt *a, const uint8_t *wire,
+			     size_t len);
+static void attempt_failed(struct fwd_attempt *a, int ede, const char *text);
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct fwd_attempt *a = h->data;
+	struct dns_worker *w = a->up->fwd->w;
+	*buf = uv_buf_init((char *)dns_worker_recv_buf(w), DNS_MAX_MSG);
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+		     const struct sockaddr *addr, unsigned flags)
+{
+	struct fwd_attempt *a = h->data;
+	if (a->closing || !a->fq || nread == 0)
+		return;
+	if (nread < 0) {
+		attempt_failed(a, DNS_EDE_NETWORK_ERROR, uv_strerror((int)nread));
+		return;
+	}
+	if ((flags & UV_UDP_PARTIAL) ||
+	    (addr && !util_addr_equal(addr,
+				      (struct sockaddr *)&a->up->conf.addr.ss))) {
+		dns_worker_stats_mut(a->up->fwd->w)->upstream_mismatches++;
+		return;
+	}
+	attempt_response(a, (const uint8_t *)buf->base, (size_t)nread);
+}
+
+static int attempt_send_udp(struct fwd_attempt *a, const uint8_t *msg,
+			    size_t len)
+{
+	uv_loop_t *loop = a->up->fwd->loop;
+	int ret = uv_udp_init(loop, &a->udp);
+	if (ret != 0)
+		return ret;
+	a->udp_open = true;
+	a->udp.data = a;
+	const struct sockaddr *to = (struct sockaddr *)&a->up->conf.addr.ss;
+	ret = uv_udp_connect(&a->udp, to);
+	if (ret == 0)
+		ret = uv_udp_recv_start(&a->udp, udp_alloc, udp_recv);
+	if (ret == 0) {
+		uv_buf_t b = uv_buf_init((char *)msg, (unsigned)len);
+		int sent = uv_udp_try_send(&a->udp, &b, 1, NULL);
+		ret = sent < 0 ? sent : 0;
+	}
+	return ret;
+}
+
+/* ------------------------------------------------------------------ TCP upstream connections */
+
+static void tcp_idle_fire(uv_timer_t *t)
+{
+	struct fwd_upstream *up = t->data;
+	if (up->tcp && util_list_empty(&up->tcp_attempts)) {
+		net_client_close(up->tcp);
+		up->tcp = NULL;
+	}
+}
+
+static void tcp_on_message(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct fwd_upstream *up = ctx;
+	if (len < 2)
+		return;
+	uint16_t id = (uint16_t)(msg[0] << 8 | msg[1]);
+	struct util_list *pos, *tmp;
+	util_list_for_each_safe(pos, tmp, &up->tcp_attempts) {
+		struct fwd_attempt *a = container_of(pos, struct fwd_attempt,
+						     conn_node);
+		if (a->id == id) {
+			attempt_response(a, msg, len);
+			return;
+		}
+	}
+	dns_worker_stats_mut(up->fwd->w)->upstream_mismatches++;
+}
+
+static void tcp_on_close(void *ctx, int error)
+{
+	struct fwd_upstream *up = ctx;
+	up->tcp = NULL;
+	/* Every attempt on this connection failed: each asks elsewhere. Move
+	 * them aside first, since a retry may open a new connection here. */
+	struct util_list failed;
+	util_list_init(&failed);
+	if (!util_list_empty(&up->tcp_attempts)) {
+		failed.next = up->tcp_attempts.next;
+		failed.prev = up->tcp_attempts.prev;
+		failed.next->prev = failed.prev->next = &failed;
+		util_list_init(&up->tcp_attempts);
+	}
+	while (!util_list_empty(&failed)) {
+		struct fwd_attempt *a = container_of(failed.next,
+						     struct fwd_attempt,
+						     conn_node);
+		util_list_remove(&a->conn_node);
+		attempt_failed(a, DNS_EDE_NETWORK_ERROR,
+			       error ? uv_strerror(error) : "connection closed");
+	}
+}
+
+static const struct net_client_ops tcp_ops = {
+	.on_message = tcp_on_message,
+	.on_close = tcp_on_close,
+};
+
+static bool tcp_id_in_use(const struct fwd_upstream *up, uint16_t id)
+{
+	const struct util_list *pos;
+	for (pos = up->tcp_attempts.next; pos != &up->tcp_attempts;
+	     pos = pos->next)
+		if (container_of(pos, struct fwd_attempt, conn_node)->id == id)
+			return true;
+	return false;
+}
+
+static int attempt_send_tcp(struct fwd_attempt *a, struct fwd_query *fq)
+{
+	struct fwd_upstream *up = a->up;
+	if (!up->tcp)
+		up->tcp = net_client_connect(up->fwd->loop, &up->conf.addr,
+					     &tcp_ops, up);
+	if (!up->tcp)
+		return UV_ENOMEM;
+	while (tcp_id_in_use(up, a->id))
+		a->id = dns_rng_u16(dns_worker_rng(up->fwd->w));
+	uint8_t msg[DNS_HEADER_SIZE + DNS_MAX_NAME + 4 + 11];
+	size_t len = build_upstream_query(fq, a->id, a->edns, msg);
+	util_list_push(&up->tcp_attempts, &a->conn_node);
+	uv_timer_stop(&up->tcp_idle);
+	return net_client_send(up->tcp, msg, len);
+}
+
+/* ------------------------------------------------------------------ sending */
+
+static void close_oldest_attempt(struct fwd_query *fq)
+{
+	unsigned open = 0;
+	struct util_list *pos;
+	for (pos = fq->attempts.next; pos != &fq->attempts; pos = pos->next)
+		open++;
+	if (open >= MAX_OPEN_ATTEMPTS)
+		attempt_end(container_of(fq->attempts.next, struct fwd_attempt,
+					 node));
+}
+
+static int attempt_start(struct fwd_query *fq, struct fwd_upstream *up,
+			 bool tcp)
+{
+	struct dns_worker *w = fq->fwd->w;
+	struct fwd_attempt *a = calloc(1, sizeof(*a));
+	if (!a)
+		return UV_ENOMEM;
+	close_oldest_attempt(fq);
+	a->fq = fq;
+	a->up = up;
+	a->tcp = tcp;
+	a->edns = !up->no_edns;
+	a->id = dns_rng_u16(dns_worker_rng(w));
+	a->sent_ms = uv_now(fq->fwd->loop);
+	util_list_init(&a->conn_node);
+	util_list_push(&fq->attempts, &a->node);
+	up->refs++;
+	fq->n_sent++;
+	dns_worker_stats_mut(w)->upstream_queries++;
+	int ret;
+	if (tcp) {
+		ret = attempt_send_tcp(a, fq);
+	} else {
+		uint8_t msg[DNS_HEADER_SIZE + DNS_MAX_NAME + 4 + 11];
+		size_t len = build_upstream_query(fq, a->id, a->edns, msg);
+		ret = attempt_send_udp(a, msg, len);
+	}
+	if (ret != 0)
+		attempt_end(a);
+	return ret;
+}
+
+static void on_attempt_timeout(uv_timer_t *t)
+{
+	struct fwd_query *fq = t->data;
+	struct dns_worker *w = fq->fwd->w;
+	dns_worker_stats_mut(w)->upstream_timeouts++;
+	if (!util_list_empty(&fq->attempts)) {
+		struct fwd_attempt *last = container_of(fq->attempts.prev,
+							struct fwd_attempt, node);
+		upstream_failure(last->up, uv_now(fq->fwd->loop));
+	}
+	if (fq->fail_ede < 0) {
+		fq->fail_ede = DNS_EDE_NO_REACHABLE_AUTHORITY;
+		fq->fail_text = "upstream resolvers did not answer";
+	}
+	fq_send_next(fq);
+}
+
+static void fq_send_next(struct fwd_query *fq)
+{
+	uv_loop_t *loop = fq->fwd->loop;
+	uint64_t now = uv_now(loop);
+	uint64_t deadline = fq->started_ms + RESOLVE_DEADLINE_MS;
+	for (unsigned guard = 0; !fq->done; guard++) {
+		size_t index = 0;
+		struct fwd_upstream *up = NULL;
+		if (now < deadline && fq->n_sent < MAX_ATTEMPTS &&
+		    guard < MAX_ATTEMPTS)
+			up = pick_upstream(fq, now, &index);
+		if (!up) {
+			if (util_list_empty(&fq->attempts) || now >= deadline) {
+				fq_fail(fq);
+				return;
+			}
+			/* Nothing left to try; wait for the open attempts. */
+			uv_timer_start(&fq->timer, on_attempt_timeout,
+				       deadline - now, 0);
+			return;
+		}
+		fq->tried |= 1ULL << index;
+		bool tcp = up->conf.transport == DNS_UPSTREAM_TCP;
+		if (attempt_start(fq, up, tcp) == 0) {
+			uint64_t rto = MIN(upstream_rto(up), deadline - now);
+			uv_timer_start(&fq->timer, on_attempt_timeout, rto, 0);
+			return;
+		}
+		upstream_failure(up, now);
+		fq->fail_ede = DNS_EDE_NETWORK_ERROR;
+		fq->fail_text = "cannot reach upstream resolvers";
+	}
+}
+
+/* ------------------------------------------------------------------ finishing */
+
+static void fq_closed(uv_handle_t *h)
+{
+	struct fwd_query *fq = h->data;
+	if (--fq->handles_open == 0) {
+		dns_env_unref(fq->env);
+		free(fq);
+	}
+}
+
+static void fq_finish(struct fwd_query *fq)
+{
+	fq->done = true;
+	fq_table_remove(fq->fwd, fq);
+	while (!util_list_empty(&fq->attempts)) {
+		struct fwd_attempt *a = container_of(fq->attempts.next,
+						     struct fwd_attempt, node);
+		struct fwd_upstream *up = a->up;
+		bool tcp = a->tcp;
+		attempt_end(a);
+		/* An unused upstream connection lingers for the next query. */
+		if (tcp && up->tcp && util_list_empty(&up->tcp_attempts))
+			uv_timer_start(&up->tcp_idle, tcp_idle_fire, TCP_IDLE_MS,
+				       0);
+	}
+	uv_close((uv_handle_t *)&fq->timer, fq_closed);
+	uv_close((uv_handle_t *)&fq->stale_timer, fq_closed);
+}
+
+static uint32_t clamp_ttl(uint32_t ttl, const struct dns_conf *c)
+{
+	return MAX(MIN(ttl, c->max_ttl), c->min_ttl);
+}
+
+/* TTL fields relative to the records, clamped to the configured range;
+ * in a negative answer none exceeds the negative TTL (RFC 2308 5). */
+static uint32_t answer_ttls(const struct fwd_query *fq, const struct dns_scan *s,
+			    bool negative, struct dns_ttl_ref *refs)
+{
+	const struct dns_conf *c = dns_env_conf(fq->env);
+	uint32_t ttl = negative ? MIN(s->negative_ttl, c->max_negative_ttl)
+				: clamp_ttl(s->min_ttl, c);
+	for (unsigned i = 0; i < s->n_ttl; i++) {
+		refs[i].offset = (uint16_t)(s->ttl[i].offset - s->question_end);
+		refs[i].ttl = negative ? MIN(s->ttl[i].ttl, ttl)
+				       : clamp_ttl(s->ttl[i].ttl, c);
+	}
+	return ttl;
+}
+
+/* Store an answer: the records after the question, without the OPT. */
+static void cache_answer(struct fwd_query *fq, const uint8_t *wire,
+			 const struct dns_scan *s, uint32_t ttl,
+			 const struct dns_ttl_ref *refs)
+{
+	const struct dns_conf *c = dns_env_conf(fq->env);
+	struct dns_cache_put p = {
+		.rrs = wire + s->question_end,
+		.rrs_len = s->records_end - s->question_end,
+		.an = s->an, .ns = s->ns, .ar = s->ar,
+		.ttl = refs, .n_ttl = s->n_ttl,
+		.question_end = s->question_end,
+		.rcode = s->rcode,
+		.ttl_s = ttl,
+		.stale_s = c->serve_stale,
+		.ede = DNS_EDE_NONE,
+	};
+	dns_cache_put(dns_worker_cache(fq->fwd->w), fq->key, fq->klen,
+		      fq->hash, uv_now(fq->fwd->loop), &p);
+}
+
+static bool cacheable(const struct dns_scan *s, bool negative)
+{
+	return (s->rcode == DNS_RCODE_NOERROR || s->rcode == DNS_RCODE_NXDOMAIN) &&
+	       !s->too_many_ttls && !(s->flags1 & DNS_FLAG1_TC) &&
+	       (!negative || s->has_soa);
+}
+
+static void fq_success(struct fwd_query *fq, const uint8_t *wire,
+		       const struct dns_scan *s)
+{
+	bool negative = s->rcode == DNS_RCODE_NXDOMAIN ||
+			(s->rcode == DNS_RCODE_NOERROR && s->an == 0);
+	struct dns_ttl_ref refs[DNS_SCAN_MAX_TTLS];
+	unsigned n_ttl = 0;
+	if (!s->too_many_ttls) {
+		uint32_t ttl = answer_ttls(fq, s, negative, refs);
+		n_ttl = s->n_ttl;
+		if (ttl > 0 && cacheable(s, negative))
+			cache_answer(fq, wire, s, ttl, refs);
+	}
+	while (!util_list_empty(&fq->waiters)) {
+		struct dns_request *req = dns_request_from_wait(fq->waiters.next);
+		util_list_remove(fq->waiters.next);
+		dns_request_answer_upstream(req, wire, s, refs, n_ttl);
+	}
+	fq_finish(fq);
+}
+
+static void fq_fail(struct fwd_query *fq)
+{
+	struct dns_worker *w = fq->fwd->w;
+	uint64_t now = uv_now(fq->fwd->loop);
+	int ede = fq->fail_ede >= 0 ? fq->fail_ede
+				    : DNS_EDE_NO_REACHABLE_AUTHORITY;
+	const char *text = fq->fail_text ? fq->fail_text
+					 : "no upstream resolver answered";
+	struct dns_cache *cache = dns_worker_cache(w);
+	if (fq->stale_available) {
+		dns_cache_mark_failed(cache, fq->key, fq->klen, fq->hash, now,
+				      STALE_RETRY_MS);
+	} else {
+		struct dns_cache_put p = {
+			.question_end = (uint16_t)(DNS_HEADER_SIZE +
+						   fq->q.qname_len + 4),
+			.rcode = DNS_RCODE_SERVFAIL,
+			.ttl_s = FAILURE_TTL_S,
+			.failure = true,
+			.ede = ede,
+		};
+		dns_cache_put(cache, fq->key, fq->klen, fq->hash, now, &p);
+	}
+	while (!util_list_empty(&fq->waiters)) {
+		struct dns_request *req = dns_request_from_wait(fq->waiters.next);
+		util_list_remove(fq->waiters.next);
+		if (!dns_request_try_stale(req))
+			dns_request_answer_error(req, DNS_RCODE_SERVFAIL, ede,
+						 text);
+	}
+	fq_finish(fq);
+}
+
+static void on_stale_timer(uv_timer_t *t)
+{
+	struct fwd_query *fq = t->data;
+	fq->stale_served = true;
+	struct util_list *pos, *tmp;
+	util_list_for_each_safe(pos, tmp, &fq->waiters) {
+		struct dns_request *req = dns_request_from_wait(pos);
+		util_list_remove(pos);
+		if (!dns_request_try_stale(req))
+			util_list_push(&fq->waiters, pos);	/* keep waiting */
+	}
+	/* Resolution goes on: a late answer still refreshes the cache. */
+}
+
+/* ------------------------------------------------------------------ responses */
+
+static void attempt_failed(struct fwd_attempt *a, int ede, const char *text)
+{
+	struct fwd_query *fq = a->fq;
+	struct fwd_upstream *up = a->up;
+	struct dns_worker *w = up->fwd->w;
+	dns_worker_stats_mut(w)->upstream_errors++;
+	upstream_failure(up, uv_now(up->fwd->loop));
+	attempt_end(a);
+	if (!fq || fq->done)
+		return;
+	if (fq->fail_ede < 0 || ede == DNS_EDE_NETWORK_ERROR) {
+		fq->fail_ede = ede;
+		fq->fail_text = text;
+	}
+	fq_send_next(fq);
+}
+
+static void retry_same_upstream(struct fwd_attempt *a, bool tcp)
+{
+	struct fwd_query *fq = a->fq;
+	struct fwd_upstream *up = a->up;
+	up->refs++;	/* keep it while the old attempt goes */
+	attempt_end(a);
+	up->refs--;
+	if (attempt_start(fq, up, tcp) == 0) {
+		uv_timer_start(&fq->timer, on_attempt_timeout,
+			       upstream_rto(up), 0);
+		return;
+	}
+	fq_send_next(fq);
+}
+
+static void attempt_response(struct fwd_attempt *a, const uint8_t *wire,
+			     size_t len)
+{
+	struct fwd_query *fq = a->fq;
+	struct fwd_upstream *up = a->up;
+	struct dns_worker *w = up->fwd->w;
+	struct dns_scan *s = dns_worker_scan_buf(w);
+	if (!fq || fq->done)
+		return;
+	if (dns_response_scan(wire, len, s) != 0 || !s->opt_last) {
+		attempt_failed(a, DNS_EDE_NETWORK_ERROR,
+			       "malformed answer from upstream");
+		return;
+	}
+	if (s->id != a->id || !(s->flags1 & DNS_FLAG1_QR) ||
+	    !question_matches(fq, s)) {
+		dns_worker_stats_mut(w)->upstream_mismatches++;
+		return;		/* not ours: keep waiting */
+	}
+	upstream_success(up, uv_now(up->fwd->loop) - a->sent_ms);
+	if ((s->flags1 & DNS_FLAG1_TC) && !a->tcp) {
+		dns_worker_stats_mut(w)->upstream_tcp_fallbacks++;
+		retry_same_upstream(a, true);
+		return;
+	}
+	if (a->edns && !s->has_opt &&
+	    (s->rcode == DNS_RCODE_FORMERR || s->rcode == DNS_RCODE_NOTIMP)) {
+		up->no_edns = true;	/* RFC 6891 7: ask again without */
+		retry_same_upstream(a, a->tcp);
+		return;
+	}
+	if (s->rcode == DNS_RCODE_SERVFAIL || s->rcode == DNS_RCODE_REFUSED ||
+	    s->rcode == DNS_RCODE_NOTIMP || s->rcode == DNS_RCODE_FORMERR) {
+		attempt_failed(a, DNS_EDE_NO_REACHABLE_AUTHORITY,
+			       "upstream resolvers answered with failure");
+		return;
+	}
+	fq_success(fq, wire, s);
+}
+
+/* ------------------------------------------------------------------ API */
+
+struct fwd_state *fwd_new(struct dns_worker *w, uv_loop_t *loop)
+{
+	struct fwd_state *fwd = calloc(1, sizeof(*fwd));
+	if (!fwd)
+		return NULL;
+	fwd->w = w;
+	fwd->loop = loop;
+	util_list_init(&fwd->upstreams);
+	fwd->n_buckets = 1024;
+	fwd->buckets = calloc(fwd->n_buckets, sizeof(*fwd->buckets));
+	if (!fwd->buckets) {
+		free(fwd);
+		return NULL;
+	}
+	return fwd;
+}
+
+static void upstream_idle_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void upstream_release(struct fwd_upstream *up)
+{
+	if (up->closing)
+		return;
+	up->closing = true;
+	util_list_remove(&up->node);
+	if (up->tcp) {
+		net_client_close(up->tcp);
+		up->tcp = NULL;
+	}
+	uv_close((uv_handle_t *)&up->tcp_idle, upstream_idle_closed);
+}
+
+/* Upstreams no longer configured go once no attempt points at them. */
+static void collect_upstreams(struct fwd_state *fwd)
+{
+	struct util_list *pos, *tmp;
+	util_list_for_each_safe(pos, tmp, &fwd->upstreams) {
+		struct fwd_upstream *up = container_of(pos, struct fwd_upstream,
+						       node);
+		if (!up->current && up->refs == 0 &&
+		    util_list_empty(&up->tcp_attempts))
+			upstream_release(up);
+	}
+}
+
+static struct fwd_upstream *upstream_get(struct fwd_state *fwd,
+					 const struct dns_upstream_conf *c)
+{
+	struct util_list *pos;
+	for (pos = fwd->upstreams.next; pos != &fwd->upstreams; pos = pos->next) {
+		struct fwd_upstream *up = container_of(pos, struct fwd_upstream,
+						       node);
+		if (up->conf.transport == c->transport &&
+		    util_addr_equal((struct sockaddr *)&up->conf.addr.ss,
+				    (struct sockaddr *)&c->addr.ss))
+			return up;
+	}
+	struct fwd_upstream *up = calloc(1, sizeof(*up));
+	if (!up)
+		return NULL;
+	up->conf = *c;
+	up->fwd = fwd;
+	util_list_init(&up->tcp_attempts);
+	uv_timer_init(fwd->loop, &up->tcp_idle);
+	up->tcp_idle.data = up;
+	util_list_push(&fwd->upstreams, &up->node);
+	return up;
+}
+
+void fwd_set_env(struct fwd_state *fwd, const struct dns_env *env)
+{
+	const struct dns_conf *c = dns_env_conf(env);
+	struct fwd_upstream **cur = calloc(c->n_upstreams + 1, sizeof(*cur));
+	if (!cur)
+		return;		/* keep the old list rather than none */
+	struct util_list *pos;
+	for (pos = fwd->upstreams.next; pos != &fwd->upstreams; pos = pos->next)
+		container_of(pos, struct fwd_upstream, node)->current = false;
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_upstreams; i++) {
+		struct fwd_upstream *up = upstream_get(fwd, &c->upstreams[i]);
+		if (up) {
+			up->current = true;
+			cur[n++] = up;
+		}
+	}
+	free(fwd->cur);
+	fwd->cur = cur;
+	fwd->n_cur = n;
+	collect_upstreams(fwd);
+}
+
+unsigned fwd_pending(const struct fwd_state *fwd)
+{
+	return (unsigned)fwd->count;
+}
+
+static struct fwd_query *fq_new(struct fwd_state *fwd, struct dns_env *env,
+				const struct dns_query *q, const uint8_t *key,
+				size_t klen, uint64_t hash)
+{
+	struct fwd_query *fq = calloc(1, sizeof(*fq));
+	if (!fq)
+		return NULL;
+	fq->fwd = fwd;
+	fq->env = env;
+	dns_env_ref(env);
+	fq->q = *q;
+	memcpy(fq->key, key, klen);
+	fq->klen = klen;
+	fq->hash = hash;
+	fq->fail_ede = DNS_EDE_NONE;
+	fq->started_ms = uv_now(fwd->loop);
+	util_list_init(&fq->waiters);
+	util_list_init(&fq->attempts);
+	uv_timer_init(fwd->loop, &fq->timer);
+	uv_timer_init(fwd->loop, &fq->stale_timer);
+	fq->timer.data = fq->stale_timer.data = fq;
+	fq->handles_open = 2;
+	fq_table_insert(fwd, fq);
+	return fq;
+}
+
+int fwd_resolve(struct fwd_state *fwd, struct dns_request *req,
+		const struct dns_query *q, const uint8_t *key, size_t klen,
+		uint64_t hash, bool stale_available)
+{
+	struct fwd_query *fq = fq_find(fwd, key, klen, hash);
+	if (fq) {
+		dns_worker_stats_mut(fwd->w)->coalesced++;
+		if (fq->stale_served && dns_request_try_stale(req))
+			return 0;
+		util_list_push(&fq->waiters, dns_request_wait_node(req));
+		return 0;
+	}
+	if (fwd->shutting_down || fwd->count >= MAX_PENDING)
+		return -1;
+	fq = fq_new(fwd, dns_request_env(req), q, key, klen, hash);
+	if (!fq)
+		return -1;
+	util_list_push(&fq->waiters, dns_request_wait_node(req));
+	fq->stale_available = stale_available;
+	if (stale_available)
+		uv_timer_start(&fq->stale_timer, on_stale_timer,
+			       STALE_ANSWER_MS, 0);
+	fq_send_next(fq);
+	return 0;
+}
+
+void fwd_shutdown(struct fwd_state *fwd)
+{
+	fwd->shutting_down = true;
+	for (size_t i = 0; i < fwd->n_buckets; i++)
+		while (fwd->buckets[i])
+			fq_fail(fwd->buckets[i]);
+	struct util_list *pos, *tmp;
+	util_list_for_each_safe(pos, tmp, &fwd->upstreams) {
+		struct fwd_upstream *up = container_of(pos, struct fwd_upstream,
+						       node);
+		up->current = false;
+	}
+	collect_upstreams(fwd);
+}
+
+void fwd_free(struct fwd_state *fwd)
+{
+	if (!fwd)
+		return;
+	free(fwd->cur);
+	free(fwd->buckets);
+	free(fwd);
+}

@@ -1,0 +1,442 @@
+/*  anchord - dns/request.c: the request pipeline and the per-worker state.
+ *
+ *      parse -> checks -> local data -> cache -> forwarder -> answer
+ *
+ *  Everything up to the cache runs synchronously inside the transport's
+ *  callback and builds the answer in the worker's scratch buffer; only a
+ *  cache miss suspends the request (it keeps a copy of the header and the
+ *  question, which is all an answer needs).
+ */
+#include "dns/internal.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REQUEST_FREELIST_MAX 1024
+#define MAX_INFLIGHT 65536		/* per worker; beyond, queries are dropped */
+#define STALE_TTL 30			/* RFC 8767 4: TTL of stale records */
+#define QUERY_COPY_MAX (DNS_HEADER_SIZE + DNS_MAX_NAME + 4)
+
+struct dns_request {
+	struct dns_worker *w;
+	struct dns_env *env;
+	bool env_ref;			/* a reference is held (async) */
+	const struct dns_reply_ops *ops;	/* NULL: orphaned */
+	void *ctx;
+	struct util_list transport_node;
+	struct util_list wait_node;
+	struct dns_client client;
+	uint16_t limit;			/* answer size limit */
+	struct dns_query q;
+	uint8_t query[QUERY_COPY_MAX];	/* header and question */
+};
+
+struct dns_worker {
+	uv_loop_t *loop;
+	struct dns_cache *cache;
+	struct dns_env *env;
+	struct fwd_state *fwd;
+	struct dns_worker_stats stats;
+	unsigned inflight;
+	struct dns_rng rng;
+	struct dns_request **free_reqs;
+	unsigned n_free;
+	struct dns_scan scan;
+	uint8_t recv_buf[DNS_MAX_MSG];
+	uint8_t scratch[DNS_HEADROOM + DNS_MAX_MSG];
+};
+
+/* ------------------------------------------------------------------ worker */
+
+struct dns_worker *dns_worker_new(uv_loop_t *loop, struct dns_cache *cache,
+				  struct dns_env *env)
+{
+	struct dns_worker *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->loop = loop;
+	w->cache = cache;
+	w->rng.used = sizeof(w->rng.buf);
+	w->free_reqs = calloc(REQUEST_FREELIST_MAX, sizeof(*w->free_reqs));
+	w->fwd = fwd_new(w, loop);
+	if (!w->free_reqs || !w->fwd) {
+		dns_worker_free(w);
+		return NULL;
+	}
+	dns_worker_set_env(w, env);
+	return w;
+}
+
+void dns_worker_set_env(struct dns_worker *w, struct dns_env *env)
+{
+	dns_env_ref(env);
+	if (w->env)
+		dns_env_unref(w->env);
+	w->env = env;
+	fwd_set_env(w->fwd, env);
+}
+
+unsigned dns_worker_inflight(const struct dns_worker *w)
+{
+	return w->inflight;
+}
+
+void dns_worker_shutdown(struct dns_worker *w)
+{
+	fwd_shutdown(w->fwd);
+}
+
+void dns_worker_free(struct dns_worker *w)
+{
+	if (!w)
+		return;
+	fwd_free(w->fwd);
+	for (unsigned i = 0; i < w->n_free; i++)
+		free(w->free_reqs[i]);
+	free(w->free_reqs);
+	if (w->env)
+		dns_env_unref(w->env);
+	free(w);
+}
+
+const struct dns_worker_stats *dns_worker_get_stats(const struct dns_worker *w)
+{
+	return &w->stats;
+}
+
+uint8_t *dns_worker_recv_buf(struct dns_worker *w) { return w->recv_buf; }
+struct dns_scan *dns_worker_scan_buf(struct dns_worker *w) { return &w->scan; }
+struct dns_rng *dns_worker_rng(struct dns_worker *w) { return &w->rng; }
+struct dns_cache *dns_worker_cache(struct dns_worker *w) { return w->cache; }
+
+struct dns_worker_stats *dns_worker_stats_mut(struct dns_worker *w)
+{
+	return &w->stats;
+}
+
+uint16_t dns_rng_u16(struct dns_rng *rng)
+{
+	if (rng->used + 2 > sizeof(rng->buf)) {
+		randombytes_buf(rng->buf, sizeof(rng->buf));
+		rng->used = 0;
+	}
+	uint16_t v = (uint16_t)(rng->buf[rng->used] << 8 |
+				rng->buf[rng->used + 1]);
+	rng->used += 2;
+	return v;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+static struct dns_request *request_alloc(struct dns_worker *w)
+{
+	if (w->n_free)
+		return w->free_reqs[--w->n_free];
+	return malloc(sizeof(struct dns_request));
+}
+
+static void request_release(struct dns_request *req)
+{
+	struct dns_worker *w = req->w;
+	util_list_remove(&req->transport_node);
+	if (req->env_ref)
+		dns_env_unref(req->env);
+	w->inflight--;
+	if (w->n_free < REQUEST_FREELIST_MAX)
+		w->free_reqs[w->n_free++] = req;
+	else
+		free(req);
+}
+
+void dns_requests_orphan(struct util_list *inflight)
+{
+	while (!util_list_empty(inflight)) {
+		struct dns_request *req = container_of(inflight->next,
+						       struct dns_request,
+						       transport_node);
+		util_list_remove(&req->transport_node);
+		req->ops = NULL;
+	}
+}
+
+struct util_list *dns_request_wait_node(struct dns_request *req)
+{
+	return &req->wait_node;
+}
+
+struct dns_request *dns_request_from_wait(struct util_list *node)
+{
+	return container_of(node, struct dns_request, wait_node);
+}
+
+struct dns_env *dns_request_env(struct dns_request *req)
+{
+	return req->env;
+}
+
+/* ------------------------------------------------------------------ answering */
+
+static void begin_answer(struct dns_request *req, struct dns_builder *b)
+{
+	dns_builder_begin(b, req->w->scratch + DNS_HEADROOM, DNS_MAX_MSG,
+			  req->limit, &req->q, req->query);
+}
+
+/* Finish the OPT record as the transport allows, hand the answer over and
+ * release the request. */
+static void send_answer(struct dns_request *req, struct dns_builder *b,
+			int ede, const char *ede_text)
+{
+	const struct dns_conf *c = dns_env_conf(req->env);
+	struct dns_answer_edns e = {
+		.ede = ede,
+		.ede_text = ede_text,
+		.pad = req->client.encrypted,
+		.keepalive = req->client.stream && req->q.edns_keepalive,
+		.keepalive_100ms = c->tcp_keepalive_100ms,
+		.udp_size = c->edns_udp_size,
+	};
+	size_t len = dns_builder_finish(b, &e);
+	struct dns_worker_stats *st = &req->w->stats;
+	st->rcodes[MIN(b->rcode, ARRAY_SIZE(st->rcodes) - 1)]++;
+	if (req->ops)
+		req->ops->send(req, req->ctx, b->buf, len);
+	request_release(req);
+}
+
+void dns_request_answer_error(struct dns_request *req, unsigned rcode, int ede,
+			      const char *text)
+{
+	struct dns_builder b;
+	begin_answer(req, &b);
+	dns_builder_set_rcode(&b, rcode);
+	send_answer(req, &b, ede, text);
+}
+
+void dns_request_answer_upstream(struct dns_request *req, const uint8_t *wire,
+				 const struct dns_scan *s,
+				 const struct dns_ttl_ref *ttl, unsigned n_ttl)
+{
+	struct dns_builder b;
+	begin_answer(req, &b);
+	dns_builder_set_rcode(&b, s->rcode);
+	dns_builder_put_records(&b, wire + s->question_end,
+				s->records_end - s->question_end, s->an, s->ns,
+				s->ar, ttl, n_ttl, 0, -1);
+	send_answer(req, &b, DNS_EDE_NONE, NULL);
+}
+
+struct cached_answer {
+	struct dns_builder *b;
+	int ede;
+	const char *ede_text;
+	bool used;
+};
+
+static void use_cached(void *ctx, const struct dns_cache_view *v)
+{
+	struct cached_answer *ca = ctx;
+	if (v->question_end != ca->b->question_end)
+		return;		/* cannot happen with equal keys; be safe */
+	ca->used = true;
+	dns_builder_set_rcode(ca->b, v->rcode);
+	dns_builder_put_records(ca->b, v->rrs, v->rrs_len, v->an, v->ns, v->ar,
+				v->ttl, v->n_ttl, v->elapsed,
+				v->stale ? STALE_TTL : -1);
+	if (v->failure) {
+		ca->ede = v->ede;
+		ca->ede_text = "cached resolution failure";
+	} else if (v->stale) {
+		ca->ede = DNS_EDE_STALE_ANSWER;
+		ca->ede_text = "upstream resolvers unreachable";
+	}
+}
+
+/* Look the request up; on success the answer has been sent. */
+static bool answer_from_cache(struct dns_request *req, enum dns_cache_mode mode,
+			      bool *stale_available, bool *retry_stale)
+{
+	uint8_t key[DNS_MAX_KEY];
+	size_t klen = dns_cache_key(key, &req->q);
+	uint64_t hash = util_hash(key, klen);
+	struct dns_builder b;
+	begin_answer(req, &b);
+	struct cached_answer ca = { .b = &b, .ede = DNS_EDE_NONE };
+	enum dns_cache_result r = dns_cache_get(req->w->cache, key, klen, hash,
+						uv_now(req->w->loop), mode,
+						use_cached, &ca, retry_stale);
+	if (stale_available)
+		*stale_available = r == DNS_CACHE_STALE;
+	if (!ca.used)
+		return false;
+	if (r == DNS_CACHE_STALE)
+		req->w->stats.stale_answers++;
+	else
+		req->w->stats.cache_hits++;
+	send_answer(req, &b, ca.ede, ca.ede_text);
+	return true;
+}
+
+bool dns_request_try_stale(struct dns_request *req)
+{
+	return answer_from_cache(req, DNS_CACHE_ALLOW_STALE, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------ pipeline */
+
+static uint16_t answer_limit(const struct dns_request *req, uint16_t max_size)
+{
+	const struct dns_conf *c = dns_env_conf(req->env);
+	if (req->client.transport != DNS_TRANSPORT_UDP)
+		return max_size ? max_size : DNS_MAX_MSG;
+	if (!req->q.edns)
+		return 512;
+	return MAX(512, MIN(req->q.edns_udp, c->edns_udp_size));
+}
+
+/* Queries anchord does not serve get a definite answer. Returns false when
+ * it has answered. */
+static bool check_query(struct dns_request *req)
+{
+	const struct dns_query *q = &req->q;
+	if (q->opcode != 0) {
+		dns_request_answer_error(req, DNS_RCODE_NOTIMP, DNS_EDE_NONE, NULL);
+		return false;
+	}
+	if (q->edns && q->edns_version > 0) {
+		dns_request_answer_error(req, DNS_RCODE_BADVERS, DNS_EDE_NONE, NULL);
+		return false;
+	}
+	switch (q->qtype) {
+	case DNS_TYPE_OPT:
+	case DNS_TYPE_TSIG:
+	case DNS_TYPE_TKEY:
+		dns_request_answer_error(req, DNS_RCODE_FORMERR, DNS_EDE_NONE,
+					 NULL);
+		return false;
+	case DNS_TYPE_AXFR:
+	case DNS_TYPE_IXFR:
+		dns_request_answer_error(req, DNS_RCODE_REFUSED,
+					 DNS_EDE_NOT_SUPPORTED,
+					 "zone transfers are not served");
+		return false;
+	case DNS_TYPE_MAILA:
+	case DNS_TYPE_MAILB:
+		dns_request_answer_error(req, DNS_RCODE_NOTIMP, DNS_EDE_NONE,
+					 NULL);
+		return false;
+	default:
+		break;
+	}
+	if (q->qclass != DNS_CLASS_IN) {
+		unsigned rcode = q->qclass == DNS_CLASS_ANY ? DNS_RCODE_NOTIMP
+							    : DNS_RCODE_REFUSED;
+		dns_request_answer_error(req, rcode, DNS_EDE_NOT_SUPPORTED,
+					 "only class IN is served");
+		return false;
+	}
+	return true;
+}
+
+static bool answer_local(struct dns_request *req)
+{
+	struct dns_builder b;
+	begin_answer(req, &b);
+	int ede = DNS_EDE_NONE;
+	if (dns_local_answer(req->env->local, &req->q, &b, &ede) ==
+	    DNS_LOCAL_NONE)
+		return false;
+	req->w->stats.local_answers++;
+	send_answer(req, &b, ede, NULL);
+	return true;
+}
+
+static void forward(struct dns_request *req, bool stale_available)
+{
+	uint8_t key[DNS_MAX_KEY];
+	size_t klen = dns_cache_key(key, &req->q);
+	uint64_t hash = util_hash(key, klen);
+	req->w->stats.cache_misses++;
+	dns_env_ref(req->env);
+	req->env_ref = true;
+	if (fwd_resolve(req->w->fwd, req, &req->q, key, klen, hash,
+			stale_available) != 0) {
+		if (!dns_request_try_stale(req))
+			dns_request_answer_error(req, DNS_RCODE_SERVFAIL,
+						 DNS_EDE_OTHER,
+						 "resolver overloaded");
+	}
+}
+
+static void run_pipeline(struct dns_request *req)
+{
+	if (!check_query(req) || answer_local(req))
+		return;
+	if (!req->q.rd) {
+		/* Not ours to answer without recursion; no cache snooping. */
+		dns_request_answer_error(req, DNS_RCODE_REFUSED,
+					 DNS_EDE_NOT_AUTHORITATIVE,
+					 "recursion not desired");
+		return;
+	}
+	bool stale = false, retry_stale = false;
+	if (answer_from_cache(req, DNS_CACHE_FRESH, &stale, &retry_stale))
+		return;
+	/* Upstreams failed moments ago: stale data now, no new attempt. */
+	if (stale && retry_stale && dns_request_try_stale(req))
+		return;
+	forward(req, stale);
+}
+
+const struct dns_client *dns_request_client(const struct dns_request *req)
+{
+	return &req->client;
+}
+
+void dns_request_start(struct dns_worker *w, const uint8_t *wire, size_t len,
+		       const struct dns_client *client, uint16_t max_size,
+		       const struct dns_reply_ops *ops, void *ctx,
+		       struct util_list *inflight)
+{
+	w->stats.queries[client->transport]++;
+	struct dns_request *req = NULL;
+	if (w->inflight < MAX_INFLIGHT)
+		req = request_alloc(w);
+	if (!req) {
+		w->stats.dropped++;
+		if (ops->dropped)
+			ops->dropped(NULL, ctx);
+		return;
+	}
+	w->inflight++;
+	req->w = w;
+	req->env = w->env;
+	req->env_ref = false;
+	req->ops = ops;
+	req->ctx = ctx;
+	req->client = *client;
+	util_list_init(&req->transport_node);
+	util_list_init(&req->wait_node);
+	if (inflight)
+		util_list_push(inflight, &req->transport_node);
+	enum dns_parse_result r = dns_query_parse(wire, len, &req->q);
+	if (r == DNS_PARSE_DROP) {
+		w->stats.dropped++;
+		if (ops->dropped)
+			ops->dropped(req, ctx);
+		request_release(req);
+		return;
+	}
+	size_t copy = req->q.question_end ? req->q.question_end
+					  : DNS_HEADER_SIZE;
+	memcpy(req->query, wire, copy);
+	req->limit = answer_limit(req, max_size);
+	if (r == DNS_PARSE_FORMERR) {
+		w->stats.formerr_in++;
+		dns_request_answer_error(req, DNS_RCODE_FORMERR, DNS_EDE_NONE,
+					 NULL);
+		return;
+	}
+	run_pipeline(req);
+}
