@@ -1,0 +1,415 @@
+/*  anchord - net/stream.c: DNS over TCP, the server side (RFC 7766).
+ *
+ *  Messages are delivered as soon as they are complete, several may be in
+ *  flight per connection and answers leave in whatever order they finish
+ *  (pipelining, out-of-order). Limits: connections per listener and per
+ *  client address, messages in flight per connection (reading pauses
+ *  beyond), bytes queued to a slow reader (the connection is closed), and
+ *  an idle timeout that only a complete query resets, so that a client
+ *  trickling a partial message does not keep its slot.
+ *
+ *  An idle connection holds no buffers: reads land in a buffer of the
+ *  listener and only an incomplete message is copied aside.
+ */
+#include "net/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define READ_BUF_SIZE (64 * 1024)
+
+struct client_count {
+	struct client_count *next;
+	struct util_addr addr;
+	unsigned count;
+};
+
+#define CLIENT_BUCKETS 256
+
+struct net_stream_listener {
+	uv_tcp_t tcp;
+	uv_loop_t *loop;
+	struct net_stream_limits limits;
+	const struct net_stream_ops *ops;
+	void *ctx;
+	struct util_list conns;
+	unsigned n_conns;
+	unsigned handles;		/* open uv handles, listener included */
+	bool accepting, closing;
+	struct client_count *clients[CLIENT_BUCKETS];
+	uint8_t read_buf[READ_BUF_SIZE];
+};
+
+struct net_conn {
+	uv_tcp_t tcp;
+	uv_timer_t idle;
+	struct net_stream_listener *lst;
+	struct util_list node;
+	struct util_addr remote, local;
+	struct net_framer framer;
+	unsigned inflight;
+	size_t queued;			/* bytes in pending writes */
+	unsigned handles;
+	bool reading, paused, eof, closing;
+	void *user;
+};
+
+/* ------------------------------------------------------------------ per-client counts */
+
+static struct client_count **client_slot(struct net_stream_listener *l,
+					 const struct util_addr *a)
+{
+	const void *host;
+	size_t len;
+	if (a->ss.ss_family == AF_INET) {
+		host = &((const struct sockaddr_in *)&a->ss)->sin_addr;
+		len = 4;
+	} else {
+		host = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+		len = 16;
+	}
+	struct client_count **pp =
+		&l->clients[util_hash(host, len) & (CLIENT_BUCKETS - 1)];
+	while (*pp && !util_addr_same_host((struct sockaddr *)&(*pp)->addr.ss,
+					   (const struct sockaddr *)&a->ss))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static bool client_admit(struct net_stream_listener *l,
+			 const struct util_addr *a)
+{
+	struct client_count **pp = client_slot(l, a);
+	if (!*pp) {
+		*pp = calloc(1, sizeof(**pp));
+		if (!*pp)
+			return false;
+		(*pp)->addr = *a;
+	}
+	if ((*pp)->count >= l->limits.max_per_client)
+		return false;
+	(*pp)->count++;
+	return true;
+}
+
+static void client_leave(struct net_stream_listener *l,
+			 const struct util_addr *a)
+{
+	struct client_count **pp = client_slot(l, a);
+	struct client_count *c = *pp;
+	if (c && --c->count == 0) {
+		*pp = c->next;
+		free(c);
+	}
+}
+
+/* ------------------------------------------------------------------ closing */
+
+static void listener_maybe_free(struct net_stream_listener *l)
+{
+	if (l->closing && l->handles == 0)
+		free(l);
+}
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+	struct net_conn *c = h->data;
+	if (--c->handles > 0)
+		return;
+	struct net_stream_listener *l = c->lst;
+	net_framer_reset(&c->framer);
+	free(c);
+	l->handles--;
+	listener_maybe_free(l);
+}
+
+static void conn_close(struct net_conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	struct net_stream_listener *l = c->lst;
+	l->ops->on_close(l->ctx, c);
+	util_list_remove(&c->node);
+	l->n_conns--;
+	client_leave(l, &c->remote);
+	uv_close((uv_handle_t *)&c->idle, conn_handle_closed);
+	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+}
+
+/* ------------------------------------------------------------------ reading */
+
+static void on_idle(uv_timer_t *t)
+{
+	conn_close(t->data);
+}
+
+static void arm_idle(struct net_conn *c)
+{
+	if (c->inflight == 0 && !c->closing)
+		uv_timer_start(&c->idle, on_idle, c->lst->limits.idle_timeout_ms,
+			       0);
+}
+
+static void read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct net_conn *c = h->data;
+	*buf = uv_buf_init((char *)c->lst->read_buf, READ_BUF_SIZE);
+}
+
+static bool deliver(void *ctx, const uint8_t *msg, size_t len)
+{
+	struct net_conn *c = ctx;
+	if (c->closing)
+		return false;
+	c->inflight++;
+	uv_timer_stop(&c->idle);
+	c->lst->ops->on_message(c->lst->ctx, c, msg, len);
+	return !c->closing;
+}
+
+static void finish_if_done(struct net_conn *c)
+{
+	if (c->eof && c->inflight == 0 && c->queued == 0)
+		conn_close(c);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct net_conn *c = s->data;
+	if (nread == 0 || c->closing)
+		return;
+	if (nread < 0) {
+		/* EOF: the client may have queries in flight; answer them
+		 * and then close (RFC 7766 6.2.3). */
+		uv_read_stop(s);
+		c->reading = false;
+		c->eof = true;
+		if (nread != UV_EOF)
+			conn_close(c);
+		else
+			finish_if_done(c);
+		return;
+	}
+	if (net_framer_feed(&c->framer, (const uint8_t *)buf->base,
+			    (size_t)nread, deliver, c) != 0) {
+		conn_close(c);
+		return;
+	}
+	if (!c->closing && c->inflight >= c->lst->limits.max_inflight) {
+		uv_read_stop(s);	/* resumes in net_conn_done */
+		c->reading = false;
+		c->paused = true;
+	}
+	if (!c->closing && c->inflight == 0)
+		arm_idle(c);
+}
+
+static void start_reading(struct net_conn *c)
+{
+	if (!c->reading && !c->eof && !c->closing && c->lst->accepting &&
+	    uv_read_start((uv_stream_t *)&c->tcp, read_alloc, on_read) == 0)
+		c->reading = true;
+}
+
+/* ------------------------------------------------------------------ accepting */
+
+static void fill_addrs(struct net_conn *c)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+		util_addr_set(&c->remote, (struct sockaddr *)&ss,
+			      (socklen_t)len);
+	len = sizeof(ss);
+	if (uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+		util_addr_set(&c->local, (struct sockaddr *)&ss, (socklen_t)len);
+}
+
+static void reject_closed(uv_handle_t *h)
+{
+	struct net_stream_listener *l = h->data;
+	free(h);
+	l->handles--;
+	listener_maybe_free(l);
+}
+
+/* Over a limit: accept and reset at once, so the backlog does not fill. */
+static void reject(struct net_stream_listener *l)
+{
+	uv_tcp_t *t = malloc(sizeof(*t));
+	if (!t || uv_tcp_init(l->loop, t) != 0) {
+		free(t);
+		return;
+	}
+	t->data = l;
+	l->handles++;
+	if (uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)t) == 0)
+		uv_tcp_close_reset(t, reject_closed);
+	else
+		uv_close((uv_handle_t *)t, reject_closed);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct net_stream_listener *l = server->data;
+	if (status < 0 || !l->accepting)
+		return;
+	if (l->n_conns >= l->limits.max_connections) {
+		reject(l);
+		return;
+	}
+	struct net_conn *c = calloc(1, sizeof(*c));
+	if (!c || uv_tcp_init(l->loop, &c->tcp) != 0) {
+		free(c);
+		reject(l);
+		return;
+	}
+	c->lst = l;
+	c->tcp.data = c;
+	c->handles = 1;
+	l->handles++;
+	util_list_init(&c->node);
+	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+		uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+		return;
+	}
+	fill_addrs(c);
+	if (!client_admit(l, &c->remote)) {
+		uv_tcp_close_reset(&c->tcp, conn_handle_closed);
+		return;
+	}
+	uv_timer_init(l->loop, &c->idle);
+	c->idle.data = c;
+	c->handles = 2;
+	util_list_push(&l->conns, &c->node);
+	l->n_conns++;
+	uv_tcp_nodelay(&c->tcp, 1);
+	start_reading(c);
+	arm_idle(c);
+}
+
+/* ------------------------------------------------------------------ API */
+
+struct net_stream_listener *net_stream_listen(uv_loop_t *loop, int fd,
+					      const struct net_stream_limits *lim,
+					      const struct net_stream_ops *ops,
+					      void *ctx)
+{
+	struct net_stream_listener *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->loop = loop;
+	l->limits = *lim;
+	l->ops = ops;
+	l->ctx = ctx;
+	util_list_init(&l->conns);
+	if (uv_tcp_init(loop, &l->tcp) != 0 || uv_tcp_open(&l->tcp, fd) != 0) {
+		free(l);
+		return NULL;
+	}
+	l->tcp.data = l;
+	l->handles = 1;
+	/* The fd is already bound and listening; uv_listen only hooks it. */
+	if (uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection) != 0) {
+		l->closing = true;
+		uv_close((uv_handle_t *)&l->tcp, NULL);
+		return NULL;
+	}
+	l->accepting = true;
+	return l;
+}
+
+static void listener_closed(uv_handle_t *h)
+{
+	struct net_stream_listener *l = h->data;
+	l->handles--;
+	listener_maybe_free(l);
+}
+
+void net_stream_stop_accepting(struct net_stream_listener *l)
+{
+	if (!l->accepting)
+		return;
+	l->accepting = false;
+	uv_close((uv_handle_t *)&l->tcp, listener_closed);
+	/* Existing connections answer what they have, then close. */
+	struct util_list *pos, *tmp;
+	util_list_for_each_safe(pos, tmp, &l->conns) {
+		struct net_conn *c = container_of(pos, struct net_conn, node);
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->reading = false;
+		c->eof = true;
+		finish_if_done(c);
+	}
+}
+
+void net_stream_close(struct net_stream_listener *l)
+{
+	net_stream_stop_accepting(l);
+	while (!util_list_empty(&l->conns))
+		conn_close(container_of(l->conns.next, struct net_conn, node));
+	l->closing = true;
+	/* Per-client counters went with their connections. */
+	listener_maybe_free(l);
+}
+
+unsigned net_stream_connections(const struct net_stream_listener *l)
+{
+	return l->n_conns;
+}
+
+static void write_finished(uv_stream_t *s, int status)
+{
+	struct net_conn *c = s->data;
+	if (status < 0)
+		conn_close(c);
+	else
+		finish_if_done(c);
+}
+
+void net_conn_send(struct net_conn *c, uint8_t *msg, size_t len)
+{
+	if (c->closing)
+		return;
+	msg[-2] = (uint8_t)(len >> 8);
+	msg[-1] = (uint8_t)len;
+	if (net_stream_write((uv_stream_t *)&c->tcp, msg - 2, len + 2,
+			     &c->queued, write_finished) != 0 ||
+	    c->queued > c->lst->limits.max_write_queue)
+		conn_close(c);	/* broken, or a client that does not read */
+}
+
+void net_conn_done(struct net_conn *c)
+{
+	if (c->inflight > 0)
+		c->inflight--;
+	if (c->closing)
+		return;
+	if (c->paused && c->inflight < c->lst->limits.max_inflight) {
+		c->paused = false;
+		start_reading(c);
+	}
+	finish_if_done(c);
+	arm_idle(c);
+}
+
+void *net_conn_user(struct net_conn *c)
+{
+	return c->user;
+}
+
+void net_conn_set_user(struct net_conn *c, void *user)
+{
+	c->user = user;
+}
+
+const struct util_addr *net_conn_remote(const struct net_conn *c)
+{
+	return &c->remote;
+}
+
+const struct util_addr *net_conn_local(const struct net_conn *c)
+{
+	return &c->local;
+}
