@@ -1,0 +1,759 @@
+/*  anchord - daemon/config.c: anchord.conf, the YAML configuration.
+ *
+ *  The key names are a contract (CONFIG.md, anchord.conf(5)). The file is
+ *  loaded with libyaml's document API and walked against the expected
+ *  shape; anything else is an error that names file, line and key, and
+ *  nothing is half-applied: the caller gets a complete configuration or
+ *  none.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#define MAX_NODE_VISITS 100000	/* aliases can make a small file huge */
+#define RESOLV_CONF "/etc/resolv.conf"
+
+struct cfg {
+	yaml_document_t *doc;
+	const char *file;
+	char *err;
+	size_t errlen;
+	struct anchord_config *c;
+	unsigned visits;
+};
+
+const char *const config_known_keys[] = {
+	"server.name", "server.state-dir", "server.workers", "server.user",
+	"server.tcp-idle-timeout", "server.max-connections-per-client",
+	"server.max-pipelined", "server.edns-buffer-size",
+	"listen.address", "listen.port", "listen.kind",
+	"listen.max-connections",
+	"upstream.address", "upstream.port", "upstream.transport",
+	"cache.size", "cache.serve-stale", "cache.min-ttl", "cache.max-ttl",
+	"cache.max-negative-ttl",
+	"local-data",
+	"local-zones.name", "local-zones.file", "local-zones.type",
+	"log.level",
+	NULL,
+};
+
+/* ------------------------------------------------------------------ errors and nodes */
+
+static int fail(struct cfg *x, const yaml_node_t *n, const char *key,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int fail(struct cfg *x, const yaml_node_t *n, const char *key,
+		const char *fmt, ...)
+{
+	int off = snprintf(x->err, x->errlen, "%s:%zu: %s%s", x->file,
+			   n ? n->start_mark.line + 1 : 0, key ? key : "",
+			   key ? ": " : "");
+	if (off < 0 || (size_t)off >= x->errlen)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(x->err + off, x->errlen - (size_t)off, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static yaml_node_t *node(struct cfg *x, int id)
+{
+	x->visits++;
+	return yaml_document_get_node(x->doc, id);
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
+						: NULL;
+}
+
+static const char *need_scalar(struct cfg *x, const yaml_node_t *n,
+			       const char *key)
+{
+	const char *s = scalar(n);
+	if (!s)
+		fail(x, n, key, "expected a single value");
+	return s;
+}
+
+static char *dup_str(struct cfg *x, const yaml_node_t *n, const char *s)
+{
+	char *d = strdup(s);
+	if (!d)
+		fail(x, n, NULL, "out of memory");
+	return d;
+}
+
+/* Each key once: a repeated key would silently hide the first value. */
+static int check_mapping(struct cfg *x, const yaml_node_t *n, const char *key)
+{
+	if (!n || n->type != YAML_MAPPING_NODE)
+		return fail(x, n, key, "expected a mapping (key: value)");
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++) {
+		const char *k = scalar(node(x, p->key));
+		if (!k)
+			return fail(x, node(x, p->key), key, "keys must be words");
+		for (yaml_node_pair_t *q = p + 1; q < n->data.mapping.pairs.top;
+		     q++) {
+			const char *k2 = scalar(node(x, q->key));
+			if (k2 && strcmp(k, k2) == 0)
+				return fail(x, node(x, q->key), key,
+					    "key \"%s\" given twice", k);
+		}
+	}
+	return x->visits > MAX_NODE_VISITS ? fail(x, n, key, "too complex") : 0;
+}
+
+/* ------------------------------------------------------------------ typed fields */
+
+enum field_type {
+	F_STRING,
+	F_PATH,			/* relative to the configuration file */
+	F_NAME,			/* a domain name */
+	F_WORKERS,		/* number or "auto" */
+	F_UINT,
+	F_U16,
+	F_DURATION_MS,		/* uint64_t milliseconds */
+	F_DURATION_S,		/* uint32_t seconds */
+	F_SIZE,
+	F_LOG_LEVEL,
+};
+
+struct field {
+	const char *key;
+	enum field_type type;
+	size_t offset;
+	uint64_t min, max;
+};
+
+#define CFG(member) offsetof(struct anchord_config, member)
+
+static const struct field server_fields[] = {
+	{ "name", F_NAME, CFG(name), 0, 0 },
+	{ "state-dir", F_PATH, CFG(state_dir), 0, 0 },
+	{ "workers", F_WORKERS, CFG(workers), 1, 256 },
+	{ "user", F_STRING, CFG(user), 0, 0 },
+	{ "tcp-idle-timeout", F_DURATION_MS, CFG(tcp_idle_timeout_ms), 100,
+	  3600000 },
+	{ "max-connections-per-client", F_UINT, CFG(max_connections_per_client),
+	  1, 1000000 },
+	{ "max-pipelined", F_UINT, CFG(max_pipelined), 1, 65535 },
+	{ "edns-buffer-size", F_U16, CFG(dns.edns_udp_size), 512, 4096 },
+	{ NULL, 0, 0, 0, 0 },
+};
+
+static const struct field cache_fields[] = {
+	{ "size", F_SIZE, CFG(dns.cache_size), 64 << 10, 1ULL << 40 },
+	{ "serve-stale", F_DURATION_S, CFG(dns.serve_stale), 0, 30 * 86400 },
+	{ "min-ttl", F_DURATION_S, CFG(dns.min_ttl), 0, 86400 },
+	{ "max-ttl", F_DURATION_S, CFG(dns.max_ttl), 1, 30 * 86400 },
+	{ "max-negative-ttl", F_DURATION_S, CFG(dns.max_negative_ttl), 1,
+	  86400 },
+	{ NULL, 0, 0, 0, 0 },
+};
+
+static const struct field log_fields[] = {
+	{ "level", F_LOG_LEVEL, CFG(log_level), 0, 0 },
+	{ NULL, 0, 0, 0, 0 },
+};
+
+static int set_number(struct cfg *x, const yaml_node_t *n, const char *key,
+		      const struct field *f, uint64_t v, const char *unit)
+{
+	if (v < f->min || v > f->max)
+		return fail(x, n, key, "%s out of range", unit);
+	void *p = (char *)x->c + f->offset;
+	switch (f->type) {
+	case F_U16: *(uint16_t *)p = (uint16_t)v; break;
+	case F_DURATION_MS: *(uint64_t *)p = v; break;
+	case F_SIZE: *(uint64_t *)p = v; break;
+	case F_DURATION_S: *(uint32_t *)p = (uint32_t)v; break;
+	default: *(unsigned *)p = (unsigned)v; break;
+	}
+	return 0;
+}
+
+static int set_string(struct cfg *x, const yaml_node_t *n, const char *key,
+		      const struct field *f, const char *s)
+{
+	char **p = (char **)((char *)x->c + f->offset);
+	char *v = f->type == F_PATH ? util_path_relative_to(x->file, s)
+				    : strdup(s);
+	if (!v)
+		return fail(x, n, key, "out of memory");
+	free(*p);
+	*p = v;
+	return 0;
+}
+
+static int set_field(struct cfg *x, const yaml_node_t *n, const char *key,
+		     const struct field *f)
+{
+	const char *s = need_scalar(x, n, key);
+	uint64_t v;
+	uint8_t wire[DNS_MAX_NAME];
+	if (!s)
+		return -1;
+	switch (f->type) {
+	case F_STRING:
+	case F_PATH:
+		if (!*s)
+			return fail(x, n, key, "must not be empty");
+		return set_string(x, n, key, f, s);
+	case F_NAME:
+		if (dns_name_from_str(s, wire) < 2)
+			return fail(x, n, key, "\"%s\" is not a domain name", s);
+		return set_string(x, n, key, f, s);
+	case F_WORKERS:
+		if (strcmp(s, "auto") == 0) {
+			long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+			return set_number(x, n, key, f, cpus > 0 ? (uint64_t)cpus : 1,
+					  "workers");
+		}
+		if (util_parse_uint(s, 0, UINT32_MAX, &v) != 0)
+			return fail(x, n, key, "expected a number or \"auto\"");
+		return set_number(x, n, key, f, v, "number");
+	case F_UINT:
+	case F_U16:
+		if (util_parse_uint(s, 0, UINT32_MAX, &v) != 0)
+			return fail(x, n, key, "\"%s\" is not a number", s);
+		return set_number(x, n, key, f, v, "number");
+	case F_DURATION_MS:
+	case F_DURATION_S:
+		if (util_parse_duration(s, &v) != 0)
+			return fail(x, n, key, "\"%s\" is not a duration "
+				    "(e.g. 30s, 10m, 24h, 1d)", s);
+		if (f->type == F_DURATION_S && v % 1000)
+			return fail(x, n, key, "whole seconds only");
+		return set_number(x, n, key, f,
+				  f->type == F_DURATION_S ? v / 1000 : v,
+				  "duration");
+	case F_SIZE:
+		if (util_parse_size(s, &v) != 0)
+			return fail(x, n, key, "\"%s\" is not a size "
+				    "(e.g. 64M, 1G)", s);
+		return set_number(x, n, key, f, v, "size");
+	case F_LOG_LEVEL: {
+		int level = log_level_parse(s);
+		if (level < 0)
+			return fail(x, n, key, "expected error, warning, info "
+				    "or debug");
+		*(enum log_level *)((char *)x->c + f->offset) = level;
+		return 0;
+	}
+	}
+	return fail(x, n, key, "internal: unknown field type");
+}
+
+/* A mapping section whose keys are all plain fields. */
+static int parse_fields(struct cfg *x, const yaml_node_t *map,
+			const char *section, const struct field *fields)
+{
+	if (check_mapping(x, map, section) != 0)
+		return -1;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		const yaml_node_t *kn = node(x, p->key);
+		const char *k = scalar(kn);
+		char key[96];
+		snprintf(key, sizeof(key), "%s.%s", section, k);
+		const struct field *f = fields;
+		while (f->key && strcmp(f->key, k) != 0)
+			f++;
+		if (!f->key)
+			return fail(x, kn, key, "unknown key");
+		if (set_field(x, node(x, p->value), key, f) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ lists */
+
+/* Iterate a sequence (or accept a single item where one is natural). */
+static int each_item(struct cfg *x, const yaml_node_t *seq, const char *key,
+		     int (*fn)(struct cfg *x, const yaml_node_t *item,
+			       const char *key))
+{
+	if (!seq || seq->type != YAML_SEQUENCE_NODE)
+		return fail(x, seq, key, "expected a list");
+	for (yaml_node_item_t *i = seq->data.sequence.items.start;
+	     i < seq->data.sequence.items.top; i++) {
+		if (fn(x, node(x, *i), key) != 0)
+			return -1;
+		if (x->visits > MAX_NODE_VISITS)
+			return fail(x, seq, key, "too complex");
+	}
+	return 0;
+}
+
+static void *grow_array(void *array, size_t *n, size_t size)
+{
+	void *p = realloc(array, (*n + 1) * size);
+	if (p) {
+		memset((char *)p + *n * size, 0, size);
+		(*n)++;
+	}
+	return p;
+}
+
+/* Fetch key k of an item mapping, or NULL. */
+static const yaml_node_t *item_value(struct cfg *x, const yaml_node_t *map,
+				     const char *k)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++)
+		if (strcmp(scalar(node(x, p->key)), k) == 0)
+			return node(x, p->value);
+	return NULL;
+}
+
+/* Only the given keys may appear in an item mapping. */
+static int check_item_keys(struct cfg *x, const yaml_node_t *map,
+			   const char *key, const char *const *allowed)
+{
+	if (check_mapping(x, map, key) != 0)
+		return -1;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		const yaml_node_t *kn = node(x, p->key);
+		const char *k = scalar(kn);
+		const char *const *a = allowed;
+		while (*a && strcmp(*a, k) != 0)
+			a++;
+		if (!*a)
+			return fail(x, kn, key, "unknown key \"%s\"", k);
+	}
+	return 0;
+}
+
+static int parse_port(struct cfg *x, const yaml_node_t *n, const char *key,
+		      uint16_t *port)
+{
+	uint64_t v;
+	const char *s = need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	if (util_parse_uint(s, 1, 65535, &v) != 0)
+		return fail(x, n, key, "port must be 1 to 65535");
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static int parse_address(struct cfg *x, const yaml_node_t *item,
+			 const char *key, uint16_t default_port,
+			 struct util_addr *out)
+{
+	const yaml_node_t *an = item_value(x, item, "address");
+	const yaml_node_t *pn = item_value(x, item, "port");
+	uint16_t port = default_port;
+	if (!an)
+		return fail(x, item, key, "address is missing");
+	const char *a = need_scalar(x, an, key);
+	if (!a || (pn && parse_port(x, pn, key, &port) != 0))
+		return -1;
+	if (util_addr_parse(a, port, out) != 0)
+		return fail(x, an, key, "\"%s\" is not an IPv4 or IPv6 address",
+			    a);
+	return 0;
+}
+
+static int parse_listen_item(struct cfg *x, const yaml_node_t *item,
+			     const char *key)
+{
+	static const char *const keys[] = { "address", "port", "kind",
+					    "max-connections", NULL };
+	struct anchord_config *c = x->c;
+	if (check_item_keys(x, item, key, keys) != 0)
+		return -1;
+	struct listen_conf l = { .kind = LISTEN_DNS, .max_connections = 1024,
+				 .line = (unsigned)item->start_mark.line + 1 };
+	if (parse_address(x, item, key, 53, &l.addr) != 0)
+		return -1;
+	const yaml_node_t *kn = item_value(x, item, "kind");
+	const char *kind = kn ? need_scalar(x, kn, key) : "dns";
+	if (!kind)
+		return -1;
+	if (strcmp(kind, "dns") != 0)
+		return fail(x, kn, "listen.kind", "\"%s\" is not supported "
+			    "(this build serves: dns)", kind);
+	const yaml_node_t *mn = item_value(x, item, "max-connections");
+	uint64_t v;
+	if (mn) {
+		const char *s = need_scalar(x, mn, key);
+		if (!s || util_parse_uint(s, 1, 1000000, &v) != 0)
+			return fail(x, mn, "listen.max-connections",
+				    "expected 1 to 1000000");
+		l.max_connections = (unsigned)v;
+	}
+	struct listen_conf *arr = grow_array(c->listen, &c->n_listen, sizeof(l));
+	if (!arr)
+		return fail(x, item, key, "out of memory");
+	c->listen = arr;
+	arr[c->n_listen - 1] = l;
+	return 0;
+}
+
+static int parse_upstream_item(struct cfg *x, const yaml_node_t *item,
+			       const char *key)
+{
+	static const char *const keys[] = { "address", "port", "transport",
+					    NULL };
+	struct dns_conf *d = &x->c->dns;
+	if (check_item_keys(x, item, key, keys) != 0)
+		return -1;
+	struct dns_upstream_conf u = { .transport = DNS_UPSTREAM_UDP };
+	if (parse_address(x, item, key, 53, &u.addr) != 0)
+		return -1;
+	const yaml_node_t *tn = item_value(x, item, "transport");
+	const char *t = tn ? need_scalar(x, tn, key) : "udp";
+	if (!t)
+		return -1;
+	if (strcmp(t, "tcp") == 0)
+		u.transport = DNS_UPSTREAM_TCP;
+	else if (strcmp(t, "udp") != 0)
+		return fail(x, tn, "upstream.transport",
+			    "expected udp or tcp, not \"%s\"", t);
+	struct dns_upstream_conf *arr = grow_array(d->upstreams,
+						   &d->n_upstreams, sizeof(u));
+	if (!arr)
+		return fail(x, item, key, "out of memory");
+	d->upstreams = arr;
+	arr[d->n_upstreams - 1] = u;
+	return 0;
+}
+
+static int parse_local_data_item(struct cfg *x, const yaml_node_t *item,
+				 const char *key)
+{
+	struct dns_conf *d = &x->c->dns;
+	const char *s = need_scalar(x, item, key);
+	if (!s)
+		return -1;
+	struct dns_local_data_conf *arr = grow_array(d->data, &d->n_data,
+						     sizeof(*arr));
+	if (!arr)
+		return fail(x, item, key, "out of memory");
+	d->data = arr;
+	struct dns_local_data_conf *e = &arr[d->n_data - 1];
+	e->text = dup_str(x, item, s);
+	e->origin.file = dup_str(x, item, x->file);
+	e->origin.line = (unsigned)item->start_mark.line + 1;
+	return e->text && e->origin.file ? 0 : -1;
+}
+
+static int zone_type(const char *s, enum dns_zone_type *t)
+{
+	static const struct { const char *name; enum dns_zone_type type; }
+	types[] = { { "static", DNS_ZONE_STATIC },
+		    { "transparent", DNS_ZONE_TRANSPARENT },
+		    { "nxdomain", DNS_ZONE_NXDOMAIN },
+		    { "refuse", DNS_ZONE_REFUSE } };
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+		if (strcmp(s, types[i].name) == 0) {
+			*t = types[i].type;
+			return 0;
+		}
+	return -1;
+}
+
+static int parse_local_zone_item(struct cfg *x, const yaml_node_t *item,
+				 const char *key)
+{
+	static const char *const keys[] = { "name", "file", "type", NULL };
+	struct dns_conf *d = &x->c->dns;
+	if (check_item_keys(x, item, key, keys) != 0)
+		return -1;
+	const yaml_node_t *nn = item_value(x, item, "name");
+	const yaml_node_t *fn = item_value(x, item, "file");
+	const yaml_node_t *tn = item_value(x, item, "type");
+	const char *name = nn ? need_scalar(x, nn, "local-zones.name") : NULL;
+	const char *file = fn ? need_scalar(x, fn, "local-zones.file") : NULL;
+	const char *type = tn ? need_scalar(x, tn, "local-zones.type") : "static";
+	uint8_t wire[DNS_MAX_NAME];
+	enum dns_zone_type t;
+	if (!name)
+		return nn ? -1 : fail(x, item, key, "name is missing");
+	if ((fn && !file) || !type)
+		return -1;
+	if (dns_name_from_str(name, wire) < 0)
+		return fail(x, nn, "local-zones.name",
+			    "\"%s\" is not a domain name", name);
+	if (zone_type(type, &t) != 0)
+		return fail(x, tn, "local-zones.type", "expected static, "
+			    "transparent, nxdomain or refuse");
+	struct dns_local_zone_conf *arr = grow_array(d->zones, &d->n_zones,
+						     sizeof(*arr));
+	if (!arr)
+		return fail(x, item, key, "out of memory");
+	d->zones = arr;
+	struct dns_local_zone_conf *z = &arr[d->n_zones - 1];
+	z->type = t;
+	z->name = dup_str(x, nn, name);
+	z->file = file ? util_path_relative_to(x->file, file) : NULL;
+	z->origin.file = dup_str(x, item, x->file);
+	z->origin.line = (unsigned)item->start_mark.line + 1;
+	return z->name && (!file || z->file) && z->origin.file ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ sections */
+
+static int parse_server(struct cfg *x, const yaml_node_t *n)
+{
+	return parse_fields(x, n, "server", server_fields);
+}
+
+static int parse_cache(struct cfg *x, const yaml_node_t *n)
+{
+	return parse_fields(x, n, "cache", cache_fields);
+}
+
+static int parse_log(struct cfg *x, const yaml_node_t *n)
+{
+	return parse_fields(x, n, "log", log_fields);
+}
+
+static int parse_listen(struct cfg *x, const yaml_node_t *n)
+{
+	return each_item(x, n, "listen", parse_listen_item);
+}
+
+static int parse_upstream(struct cfg *x, const yaml_node_t *n)
+{
+	const char *s = scalar(n);
+	if (s) {
+		if (strcmp(s, "system") != 0)
+			return fail(x, n, "upstream", "expected \"system\" or "
+				    "a list of servers");
+		x->c->upstream_system = true;
+		return 0;
+	}
+	x->c->upstream_system = false;
+	return each_item(x, n, "upstream", parse_upstream_item);
+}
+
+static int parse_local_data(struct cfg *x, const yaml_node_t *n)
+{
+	return each_item(x, n, "local-data", parse_local_data_item);
+}
+
+static int parse_local_zones(struct cfg *x, const yaml_node_t *n)
+{
+	return each_item(x, n, "local-zones", parse_local_zone_item);
+}
+
+static const struct section {
+	const char *name;
+	int (*parse)(struct cfg *x, const yaml_node_t *n);
+} sections[] = {
+	{ "server", parse_server },
+	{ "listen", parse_listen },
+	{ "upstream", parse_upstream },
+	{ "cache", parse_cache },
+	{ "local-data", parse_local_data },
+	{ "local-zones", parse_local_zones },
+	{ "log", parse_log },
+};
+
+static int parse_root(struct cfg *x)
+{
+	const yaml_node_t *root = yaml_document_get_root_node(x->doc);
+	if (!root)
+		return 0;	/* an empty file: every default */
+	if (check_mapping(x, root, NULL) != 0)
+		return -1;
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+	     p < root->data.mapping.pairs.top; p++) {
+		const yaml_node_t *kn = node(x, p->key);
+		const char *k = scalar(kn);
+		size_t i = 0;
+		while (i < ARRAY_SIZE(sections) && strcmp(sections[i].name, k))
+			i++;
+		if (i == ARRAY_SIZE(sections))
+			return fail(x, kn, k, "unknown section");
+		if (sections[i].parse(x, node(x, p->value)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ defaults and checks */
+
+static void set_defaults(struct anchord_config *c)
+{
+	char host[256] = "anchord.localdomain";
+	if (gethostname(host, sizeof(host) - 1) != 0 || !strchr(host, '.'))
+		snprintf(host, sizeof(host), "anchord.localdomain");
+	c->name = strdup(host);
+	c->state_dir = strdup(ANCHORD_STATE_DIR);
+	c->workers = 1;
+	c->tcp_idle_timeout_ms = 10000;
+	c->max_connections_per_client = 64;
+	c->max_pipelined = 128;
+	c->upstream_system = true;
+	c->log_level = LOG_LEVEL_INFO;
+	c->dns.cache_size = 64ULL << 20;
+	c->dns.serve_stale = 86400;
+	c->dns.min_ttl = 0;
+	c->dns.max_ttl = 86400;
+	c->dns.max_negative_ttl = 3600;
+	c->dns.edns_udp_size = DNS_EDNS_UDP_DEFAULT;
+}
+
+static bool is_own_listener(const struct anchord_config *c,
+			    const struct util_addr *a)
+{
+	for (size_t i = 0; i < c->n_listen; i++)
+		if (util_addr_equal((const struct sockaddr *)&c->listen[i].addr.ss,
+				    (const struct sockaddr *)&a->ss))
+			return true;
+	return false;
+}
+
+/* upstream: system - the nameservers of resolv.conf, except anchord itself
+ * (which would make a loop). */
+static int system_upstreams(struct cfg *x)
+{
+	struct anchord_config *c = x->c;
+	FILE *fp = fopen(RESOLV_CONF, "r");
+	if (!fp)
+		return fail(x, NULL, "upstream", "system: %s: %s", RESOLV_CONF,
+			    strerror(errno));
+	char line[512];
+	while (fgets(line, sizeof(line), fp)) {
+		char addr[256];
+		struct dns_upstream_conf u = { .transport = DNS_UPSTREAM_UDP };
+		if (sscanf(line, " nameserver %255s", addr) != 1 ||
+		    util_addr_parse(addr, 53, &u.addr) != 0 ||
+		    is_own_listener(c, &u.addr))
+			continue;
+		void *arr = grow_array(c->dns.upstreams, &c->dns.n_upstreams,
+				       sizeof(u));
+		if (!arr)
+			break;
+		c->dns.upstreams = arr;
+		c->dns.upstreams[c->dns.n_upstreams - 1] = u;
+	}
+	fclose(fp);
+	if (c->dns.n_upstreams == 0)
+		return fail(x, NULL, "upstream", "system: no usable nameserver "
+			    "in %s", RESOLV_CONF);
+	return 0;
+}
+
+static int default_listeners(struct anchord_config *c)
+{
+	static const char *const addrs[] = { "127.0.0.1", "::1" };
+	c->listen = calloc(ARRAY_SIZE(addrs), sizeof(*c->listen));
+	if (!c->listen)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(addrs); i++) {
+		util_addr_parse(addrs[i], 53, &c->listen[i].addr);
+		c->listen[i].kind = LISTEN_DNS;
+		c->listen[i].max_connections = 1024;
+	}
+	c->n_listen = ARRAY_SIZE(addrs);
+	return 0;
+}
+
+static int finish(struct cfg *x)
+{
+	struct anchord_config *c = x->c;
+	if (c->n_listen == 0 && default_listeners(c) != 0)
+		return fail(x, NULL, "listen", "out of memory");
+	if (c->upstream_system && system_upstreams(x) != 0)
+		return -1;
+	if (!c->upstream_system && c->dns.n_upstreams == 0)
+		return fail(x, NULL, "upstream", "no upstream server given");
+	if (c->dns.min_ttl > c->dns.max_ttl)
+		return fail(x, NULL, "cache.min-ttl", "larger than cache.max-ttl");
+	/* edns-tcp-keepalive (RFC 7828) advertises the idle timeout. */
+	c->dns.tcp_keepalive_100ms =
+		(uint16_t)MIN(c->tcp_idle_timeout_ms / 100, 65535);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ loading */
+
+static int load(yaml_parser_t *parser, const char *name,
+		struct anchord_config *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	set_defaults(out);
+	out->file = strdup(name);
+	yaml_document_t doc;
+	if (!yaml_parser_load(parser, &doc)) {
+		snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", name,
+			 parser->problem_mark.line + 1,
+			 parser->problem_mark.column + 1,
+			 parser->problem ? parser->problem : "unreadable");
+		config_free(out);
+		return -1;
+	}
+	struct cfg x = { .doc = &doc, .file = name, .err = err,
+			 .errlen = errlen, .c = out };
+	int ret = (out->name && out->state_dir && out->file)
+			  ? parse_root(&x)
+			  : fail(&x, NULL, NULL, "out of memory");
+	if (ret == 0)
+		ret = finish(&x);
+	yaml_document_delete(&doc);
+	if (ret != 0)
+		config_free(out);
+	return ret;
+}
+
+int config_load_buffer(const char *text, size_t len, const char *name,
+		       struct anchord_config *out, char *err, size_t errlen)
+{
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	int ret = load(&parser, name, out, err, errlen);
+	yaml_parser_delete(&parser);
+	return ret;
+}
+
+int config_load(const char *path, struct anchord_config *out, char *err,
+		size_t errlen)
+{
+	FILE *fp = fopen(path, "r");
+	if (!fp) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser)) {
+		fclose(fp);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	yaml_parser_set_input_file(&parser, fp);
+	int ret = load(&parser, path, out, err, errlen);
+	yaml_parser_delete(&parser);
+	fclose(fp);
+	return ret;
+}
+
+void config_free(struct anchord_config *c)
+{
+	free(c->file);
+	free(c->name);
+	free(c->state_dir);
+	free(c->user);
+	free(c->listen);
+	dns_conf_free(&c->dns);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,71 @@
+/*  anchord - daemon/daemon.h: the interface of the daemon layer.
+ *
+ *  Configuration (anchord.conf, YAML) and the workers: one libuv loop per
+ *  thread, each with its own SO_REUSEPORT sockets, all sharing one cache.
+ */
+#pragma once
+
+#include "dns/dns.h"
+#include "util/util.h"
+
+/* ------------------------------------------------------------------ configuration */
+
+enum listen_kind {
+	LISTEN_DNS = 0,			/**< plain DNS: UDP and TCP */
+};
+
+struct listen_conf {
+	struct util_addr addr;
+	enum listen_kind kind;
+	unsigned max_connections;	/**< per worker, stream transports */
+	unsigned line;
+};
+
+struct anchord_config {
+	char *file;
+	/* server */
+	char *name;			/**< the resolver's name (ADN) */
+	char *state_dir;
+	unsigned workers;
+	char *user;			/**< drop privileges to this user */
+	uint64_t tcp_idle_timeout_ms;
+	unsigned max_connections_per_client;
+	unsigned max_pipelined;
+	/* listen */
+	struct listen_conf *listen;
+	size_t n_listen;
+	/* upstream, cache, local data */
+	bool upstream_system;
+	struct dns_conf dns;
+	/* log */
+	enum log_level log_level;
+};
+
+/** Load and validate a configuration file. On error, err holds
+ *  "file:line: key: reason" and -1 is returned. */
+int config_load(const char *path, struct anchord_config *out, char *err,
+		size_t errlen);
+/** The same from memory; name stands for the file in messages. */
+int config_load_buffer(const char *text, size_t len, const char *name,
+		       struct anchord_config *out, char *err, size_t errlen);
+void config_free(struct anchord_config *c);
+/** Every key the parser knows, "section.key" (NULL-terminated); the tests
+ *  check anchord.conf(5) against it. */
+extern const char *const config_known_keys[];
+
+/* ------------------------------------------------------------------ workers */
+
+struct daemon_workers;
+
+/** Bind every listener once per worker (before privileges are dropped).
+ *  Returns NULL and writes err on failure. */
+struct daemon_workers *workers_bind(const struct anchord_config *c,
+				    char *err, size_t errlen);
+/** Start the worker threads. */
+int workers_start(struct daemon_workers *ws, struct dns_cache *cache,
+		  struct dns_env *env);
+/** Hand a new configuration generation to every worker. */
+void workers_set_env(struct daemon_workers *ws, struct dns_env *env);
+/** Stop accepting, answer what is in flight (at most drain_ms), stop the
+ *  threads and free everything. */
+void workers_stop(struct daemon_workers *ws, uint64_t drain_ms);

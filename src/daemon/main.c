@@ -1,0 +1,250 @@
+/*  anchord - daemon/main.c: the resolver daemon.
+ *
+ *  anchord -c FILE          run in the foreground, log to stderr
+ *  anchord -c FILE --check  validate the configuration and exit
+ *  anchord --version
+ *
+ *  SIGHUP reloads the configuration (a bad one is refused and the old one
+ *  keeps serving); SIGTERM and SIGINT drain queries in flight and exit 0.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DRAIN_MS 5000	/* longest wait for queries in flight at exit */
+#define ERRLEN 1024
+
+struct daemon {
+	char *config_path;
+	struct anchord_config conf;
+	struct dns_env *env;
+	struct dns_cache *cache;
+	struct daemon_workers *workers;
+	uv_loop_t *loop;
+	uv_signal_t sig_hup, sig_term, sig_int;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: anchord -c FILE [--check]\n"
+		"       anchord --version\n"
+		"\n"
+		"  -c, --config FILE  configuration file (anchord.conf(5))\n"
+		"      --check        validate the configuration and exit\n"
+		"  -V, --version      print the version and exit\n"
+		"  -h, --help         this text\n");
+}
+
+/* Load the file and build everything that can fail from it. */
+static int load_config(const char *path, struct anchord_config *conf,
+		       struct dns_env **env)
+{
+	char err[ERRLEN];
+	if (config_load(path, conf, err, sizeof(err)) != 0) {
+		log_error("config", "%s", err);
+		return -1;
+	}
+	*env = dns_env_build(&conf->dns, err, sizeof(err));
+	if (!*env) {
+		log_error("config", "%s", err);
+		config_free(conf);
+		return -1;
+	}
+	return 0;
+}
+
+static int drop_privileges(const char *user)
+{
+	if (!user || geteuid() != 0)
+		return 0;
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		log_error("daemon", "server.user: no user \"%s\"", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		log_error("daemon", "cannot drop privileges to %s: %s", user,
+			  strerror(errno));
+		return -1;
+	}
+	log_info("daemon", "running as user %s", user);
+	return 0;
+}
+
+/* Settings that only a restart can change. */
+static void warn_restart_only(const struct anchord_config *old,
+			      const struct anchord_config *new)
+{
+	bool same_listen = old->n_listen == new->n_listen;
+	for (size_t i = 0; same_listen && i < old->n_listen; i++)
+		same_listen = util_addr_equal(
+			(const struct sockaddr *)&old->listen[i].addr.ss,
+			(const struct sockaddr *)&new->listen[i].addr.ss);
+	if (!same_listen || old->workers != new->workers ||
+	    strcmp(old->state_dir, new->state_dir) != 0)
+		log_warning("config", "listen, server.workers and "
+			    "server.state-dir take effect on restart");
+}
+
+static void reload(struct daemon *d)
+{
+	struct anchord_config conf;
+	struct dns_env *env;
+	log_info("config", "reloading %s", d->config_path);
+	if (load_config(d->config_path, &conf, &env) != 0) {
+		log_error("config", "reload refused; the running "
+			  "configuration stays in force");
+		return;
+	}
+	warn_restart_only(&d->conf, &conf);
+	log_threshold = conf.log_level;
+	dns_cache_set_limit(d->cache, conf.dns.cache_size);
+	workers_set_env(d->workers, env);
+	dns_env_unref(d->env);
+	d->env = env;
+	/* Workers keep pointers into the listen and server settings of the
+	 * configuration they started with; keep that one, take the rest. */
+	struct dns_conf old_dns = d->conf.dns;
+	d->conf.dns = conf.dns;
+	d->conf.log_level = conf.log_level;
+	conf.dns = old_dns;
+	config_free(&conf);
+	log_info("config", "reloaded");
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->data;
+	if (signum == SIGHUP) {
+		reload(d);
+		return;
+	}
+	log_info("daemon", "%s: answering queries in flight, then exiting",
+		 strsignal(signum));
+	uv_stop(d->loop);
+}
+
+static void watch_signals(struct daemon *d)
+{
+	uv_signal_t *sigs[] = { &d->sig_hup, &d->sig_term, &d->sig_int };
+	int nums[] = { SIGHUP, SIGTERM, SIGINT };
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
+		uv_signal_init(d->loop, sigs[i]);
+		sigs[i]->data = d;
+		uv_signal_start(sigs[i], on_signal, nums[i]);
+	}
+}
+
+static void log_listeners(const struct anchord_config *c)
+{
+	for (size_t i = 0; i < c->n_listen; i++) {
+		char a[UTIL_ADDR_STRLEN];
+		log_info("daemon", "listening on %s (dns: UDP, TCP)",
+			 util_addr_str((const struct sockaddr *)&c->listen[i].addr.ss,
+				       a, sizeof(a)));
+	}
+}
+
+static int run(struct daemon *d)
+{
+	char err[ERRLEN];
+	int ret = util_mkdir_p(d->conf.state_dir, 0700);
+	if (ret != 0) {
+		log_error("daemon", "server.state-dir %s: %s", d->conf.state_dir,
+			  strerror(-ret));
+		return 1;
+	}
+	d->cache = dns_cache_new(d->conf.dns.cache_size);
+	d->workers = d->cache ? workers_bind(&d->conf, err, sizeof(err)) : NULL;
+	if (!d->workers) {
+		log_error("daemon", "%s", d->cache ? err : "out of memory");
+		return 1;
+	}
+	if (drop_privileges(d->conf.user) != 0)
+		return 1;
+	d->loop = uv_default_loop();
+	watch_signals(d);
+	if (workers_start(d->workers, d->cache, d->env) != 0) {
+		log_error("daemon", "cannot start the workers");
+		return 1;
+	}
+	log_listeners(&d->conf);
+	log_info("daemon", "anchord %s ready (%u worker%s)", ANCHORD_VERSION,
+		 d->conf.workers, d->conf.workers == 1 ? "" : "s");
+	uv_run(d->loop, UV_RUN_DEFAULT);
+	workers_stop(d->workers, DRAIN_MS);
+	d->workers = NULL;
+	log_info("daemon", "stopped");
+	return 0;
+}
+
+static void cleanup(struct daemon *d)
+{
+	if (d->loop) {
+		uv_close((uv_handle_t *)&d->sig_hup, NULL);
+		uv_close((uv_handle_t *)&d->sig_term, NULL);
+		uv_close((uv_handle_t *)&d->sig_int, NULL);
+		uv_run(d->loop, UV_RUN_DEFAULT);
+		uv_loop_close(d->loop);
+	}
+	if (d->env)
+		dns_env_unref(d->env);
+	dns_cache_free(d->cache);
+	config_free(&d->conf);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d = { 0 };
+	bool check = false;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': d.config_path = optarg; break;
+		case 'k': check = true; break;
+		case 'V': printf("anchord %s\n", ANCHORD_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!d.config_path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "anchord: libsodium failed to initialise\n");
+		return 1;
+	}
+	util_hash_init();
+	signal(SIGPIPE, SIG_IGN);
+	if (load_config(d.config_path, &d.conf, &d.env) != 0)
+		return 1;
+	log_threshold = d.conf.log_level;
+	if (check) {
+		printf("%s: configuration is valid\n", d.config_path);
+		cleanup(&d);
+		return 0;
+	}
+	int ret = run(&d);
+	cleanup(&d);
+	return ret;
+}

@@ -1,0 +1,375 @@
+/*  anchord - daemon/worker.c: worker threads and the transport glue.
+ *
+ *  Each worker is a thread with its own libuv loop, its own sockets for
+ *  every listener (SO_REUSEPORT: the kernel spreads clients) and its own
+ *  DNS state; the cache is shared. This is the only place that knows both
+ *  net/ and dns/: it turns "a message arrived on a connection" into "a DNS
+ *  request from this client over this transport" and back.
+ */
+#include "daemon/daemon.h"
+#include "net/net.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DRAIN_CHECK_MS 20
+
+struct worker;
+
+struct listener {
+	struct worker *w;
+	const struct listen_conf *conf;
+	int udp_fd, tcp_fd;
+	struct net_udp *udp;
+	struct net_stream_listener *tcp;
+};
+
+struct worker {
+	unsigned id;
+	uv_loop_t loop;
+	uv_thread_t thread;
+	uv_async_t wakeup;
+	uv_timer_t drain_timer;
+	struct daemon_workers *ws;
+	struct dns_worker *dns;
+	struct listener *listeners;
+	size_t n_listeners;
+	struct dns_cache *cache;
+	struct dns_env *start_env;
+	_Atomic(struct dns_env *) next_env;
+	atomic_bool stop;
+	bool draining;
+	uint64_t drain_deadline;
+};
+
+struct daemon_workers {
+	const struct anchord_config *conf;
+	struct worker *workers;
+	unsigned n;
+	uint64_t drain_ms;
+};
+
+/* ------------------------------------------------------------------ UDP glue */
+
+static void udp_reply(struct dns_request *req, void *ctx, uint8_t *wire,
+		      size_t len)
+{
+	const struct dns_client *c = dns_request_client(req);
+	struct net_udp_peer peer = { .remote = c->addr, .local = c->local,
+				     .ifindex = c->local_ifindex };
+	net_udp_send(ctx, &peer, wire, len);
+}
+
+static const struct dns_reply_ops udp_reply_ops = { .send = udp_reply };
+
+static void udp_message(void *ctx, struct net_udp *udp, const uint8_t *msg,
+			size_t len, const struct net_udp_peer *peer)
+{
+	struct listener *l = ctx;
+	struct dns_client client = {
+		.addr = peer->remote,
+		.local = peer->local,
+		.local_ifindex = peer->ifindex,
+		.transport = DNS_TRANSPORT_UDP,
+	};
+	dns_request_start(l->w->dns, msg, len, &client, 0, &udp_reply_ops, udp,
+			  NULL);
+}
+
+static const struct net_udp_ops udp_ops = { .on_message = udp_message };
+
+/* ------------------------------------------------------------------ TCP glue */
+
+/* What a connection keeps for the DNS layer: its requests in flight. */
+struct conn_state {
+	struct util_list inflight;
+};
+
+static void tcp_reply(struct dns_request *req, void *ctx, uint8_t *wire,
+		      size_t len)
+{
+	net_conn_send(ctx, wire, len);
+	net_conn_done(ctx);
+}
+
+static void tcp_dropped(struct dns_request *req, void *ctx)
+{
+	net_conn_done(ctx);
+}
+
+static const struct dns_reply_ops tcp_reply_ops = {
+	.send = tcp_reply,
+	.dropped = tcp_dropped,
+};
+
+static void tcp_message(void *ctx, struct net_conn *conn, const uint8_t *msg,
+			size_t len)
+{
+	struct listener *l = ctx;
+	struct conn_state *cs = net_conn_user(conn);
+	if (!cs) {
+		cs = malloc(sizeof(*cs));
+		if (!cs) {
+			net_conn_done(conn);
+			return;
+		}
+		util_list_init(&cs->inflight);
+		net_conn_set_user(conn, cs);
+	}
+	struct dns_client client = {
+		.addr = *net_conn_remote(conn),
+		.local = *net_conn_local(conn),
+		.transport = DNS_TRANSPORT_TCP,
+		.stream = true,
+	};
+	dns_request_start(l->w->dns, msg, len, &client, 0, &tcp_reply_ops, conn,
+			  &cs->inflight);
+}
+
+static void tcp_close(void *ctx, struct net_conn *conn)
+{
+	struct conn_state *cs = net_conn_user(conn);
+	if (!cs)
+		return;
+	dns_requests_orphan(&cs->inflight);
+	free(cs);
+	net_conn_set_user(conn, NULL);
+}
+
+static const struct net_stream_ops tcp_ops = {
+	.on_message = tcp_message,
+	.on_close = tcp_close,
+};
+
+/* ------------------------------------------------------------------ binding */
+
+static int bind_listener(struct listener *l, char *err, size_t errlen)
+{
+	char a[UTIL_ADDR_STRLEN];
+	const struct util_addr *addr = &l->conf->addr;
+	l->udp_fd = net_bind_socket(addr, NET_SOCK_UDP, 0);
+	if (l->udp_fd < 0) {
+		snprintf(err, errlen, "cannot listen on %s (UDP): %s",
+			 util_addr_str((const struct sockaddr *)&addr->ss, a,
+				       sizeof(a)),
+			 strerror(-l->udp_fd));
+		return -1;
+	}
+	l->tcp_fd = net_bind_socket(addr, NET_SOCK_TCP, 1024);
+	if (l->tcp_fd < 0) {
+		snprintf(err, errlen, "cannot listen on %s (TCP): %s",
+			 util_addr_str((const struct sockaddr *)&addr->ss, a,
+				       sizeof(a)),
+			 strerror(-l->tcp_fd));
+		return -1;
+	}
+	return 0;
+}
+
+static void close_fds(struct daemon_workers *ws)
+{
+	for (unsigned i = 0; i < ws->n; i++) {
+		struct worker *w = &ws->workers[i];
+		for (size_t j = 0; w->listeners && j < w->n_listeners; j++) {
+			if (w->listeners[j].udp_fd >= 0 && !w->listeners[j].udp)
+				close(w->listeners[j].udp_fd);
+			if (w->listeners[j].tcp_fd >= 0 && !w->listeners[j].tcp)
+				close(w->listeners[j].tcp_fd);
+		}
+		free(w->listeners);
+	}
+	free(ws->workers);
+	free(ws);
+}
+
+struct daemon_workers *workers_bind(const struct anchord_config *c,
+				    char *err, size_t errlen)
+{
+	struct daemon_workers *ws = calloc(1, sizeof(*ws));
+	if (!ws || !(ws->workers = calloc(c->workers, sizeof(*ws->workers)))) {
+		free(ws);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ws->conf = c;
+	ws->n = c->workers;
+	for (unsigned i = 0; i < ws->n; i++) {
+		struct worker *w = &ws->workers[i];
+		w->id = i;
+		w->ws = ws;
+		w->listeners = calloc(c->n_listen, sizeof(*w->listeners));
+		if (!w->listeners) {
+			snprintf(err, errlen, "out of memory");
+			close_fds(ws);
+			return NULL;
+		}
+		for (size_t j = 0; j < c->n_listen; j++) {
+			struct listener *l = &w->listeners[j];
+			*l = (struct listener){ .w = w, .conf = &c->listen[j],
+						.udp_fd = -1, .tcp_fd = -1 };
+			w->n_listeners = j + 1;
+			if (bind_listener(l, err, errlen) != 0) {
+				close_fds(ws);
+				return NULL;
+			}
+		}
+	}
+	return ws;
+}
+
+/* ------------------------------------------------------------------ running */
+
+static int start_listeners(struct worker *w)
+{
+	const struct anchord_config *c = w->ws->conf;
+	struct net_stream_limits lim = {
+		.max_per_client = c->max_connections_per_client,
+		.max_inflight = c->max_pipelined,
+		.idle_timeout_ms = c->tcp_idle_timeout_ms,
+		.max_write_queue = 4 * DNS_MAX_MSG,
+	};
+	for (size_t i = 0; i < w->n_listeners; i++) {
+		struct listener *l = &w->listeners[i];
+		lim.max_connections = l->conf->max_connections;
+		l->udp = net_udp_start(&w->loop, l->udp_fd, &udp_ops, l,
+				       c->dns.edns_udp_size);
+		l->tcp = net_stream_listen(&w->loop, l->tcp_fd, &lim, &tcp_ops, l);
+		if (!l->udp || !l->tcp)
+			return -1;
+	}
+	return 0;
+}
+
+static unsigned open_connections(const struct worker *w)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < w->n_listeners; i++)
+		if (w->listeners[i].tcp)
+			n += net_stream_connections(w->listeners[i].tcp);
+	return n;
+}
+
+/* Everything answered (or the deadline passed): close all handles, and
+ * the loop ends by itself. */
+static void finish_drain(struct worker *w)
+{
+	uv_timer_stop(&w->drain_timer);
+	dns_worker_shutdown(w->dns);
+	for (size_t i = 0; i < w->n_listeners; i++) {
+		if (w->listeners[i].udp)
+			net_udp_close(w->listeners[i].udp);
+		if (w->listeners[i].tcp)
+			net_stream_close(w->listeners[i].tcp);
+		/* The handles own the descriptors now, and close them. */
+		w->listeners[i].udp = NULL;
+		w->listeners[i].tcp = NULL;
+		w->listeners[i].udp_fd = w->listeners[i].tcp_fd = -1;
+	}
+	uv_close((uv_handle_t *)&w->wakeup, NULL);
+	uv_close((uv_handle_t *)&w->drain_timer, NULL);
+}
+
+static void drain_check(uv_timer_t *t)
+{
+	struct worker *w = t->data;
+	if ((dns_worker_inflight(w->dns) == 0 && open_connections(w) == 0) ||
+	    uv_now(&w->loop) >= w->drain_deadline)
+		finish_drain(w);
+}
+
+static void start_drain(struct worker *w)
+{
+	w->draining = true;
+	w->drain_deadline = uv_now(&w->loop) + w->ws->drain_ms;
+	for (size_t i = 0; i < w->n_listeners; i++) {
+		if (w->listeners[i].udp)
+			net_udp_stop_reading(w->listeners[i].udp);
+		if (w->listeners[i].tcp)
+			net_stream_stop_accepting(w->listeners[i].tcp);
+	}
+	uv_timer_start(&w->drain_timer, drain_check, 0, DRAIN_CHECK_MS);
+}
+
+static void on_wakeup(uv_async_t *a)
+{
+	struct worker *w = a->data;
+	struct dns_env *env = atomic_exchange(&w->next_env, NULL);
+	if (env) {
+		dns_worker_set_env(w->dns, env);
+		dns_env_unref(env);
+	}
+	if (atomic_load(&w->stop) && !w->draining)
+		start_drain(w);
+}
+
+static void worker_main(void *arg)
+{
+	struct worker *w = arg;
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	dns_worker_free(w->dns);
+	w->dns = NULL;
+	uv_loop_close(&w->loop);
+}
+
+static int worker_init(struct worker *w)
+{
+	if (uv_loop_init(&w->loop) != 0)
+		return -1;
+	w->dns = dns_worker_new(&w->loop, w->cache, w->start_env);
+	if (!w->dns)
+		return -1;
+	uv_async_init(&w->loop, &w->wakeup, on_wakeup);
+	w->wakeup.data = w;
+	uv_timer_init(&w->loop, &w->drain_timer);
+	w->drain_timer.data = w;
+	return start_listeners(w);
+}
+
+int workers_start(struct daemon_workers *ws, struct dns_cache *cache,
+		  struct dns_env *env)
+{
+	for (unsigned i = 0; i < ws->n; i++) {
+		struct worker *w = &ws->workers[i];
+		w->cache = cache;
+		w->start_env = env;
+		atomic_init(&w->next_env, NULL);
+		atomic_init(&w->stop, false);
+		if (worker_init(w) != 0)
+			return -1;
+		if (uv_thread_create(&w->thread, worker_main, w) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+void workers_set_env(struct daemon_workers *ws, struct dns_env *env)
+{
+	for (unsigned i = 0; i < ws->n; i++) {
+		struct worker *w = &ws->workers[i];
+		dns_env_ref(env);
+		struct dns_env *old = atomic_exchange(&w->next_env, env);
+		if (old)
+			dns_env_unref(old);
+		uv_async_send(&w->wakeup);
+	}
+}
+
+void workers_stop(struct daemon_workers *ws, uint64_t drain_ms)
+{
+	ws->drain_ms = drain_ms;
+	for (unsigned i = 0; i < ws->n; i++) {
+		atomic_store(&ws->workers[i].stop, true);
+		uv_async_send(&ws->workers[i].wakeup);
+	}
+	for (unsigned i = 0; i < ws->n; i++) {
+		uv_thread_join(&ws->workers[i].thread);
+		struct dns_env *env = atomic_exchange(&ws->workers[i].next_env,
+						      NULL);
+		if (env)
+			dns_env_unref(env);
+	}
+	close_fds(ws);
+}
