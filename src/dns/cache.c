@@ -300,9 +300,11 @@ static struct cache_entry *new_entry(const uint8_t *key, size_t klen,
 		.flags2 = p->flags2,
 	};
 	e->stale_until_ms = e->expire_ms + (uint64_t)p->stale_s * 1000;
-	memcpy(e->data, p->ttl, p->n_ttl * sizeof(struct dns_ttl_ref));
+	if (p->n_ttl)	/* failure entries have no records at all */
+		memcpy(e->data, p->ttl, p->n_ttl * sizeof(struct dns_ttl_ref));
 	memcpy(entry_key(e), key, klen);
-	memcpy(entry_rrs(e), p->rrs, p->rrs_len);
+	if (p->rrs_len)
+		memcpy(entry_rrs(e), p->rrs, p->rrs_len);
 	return e;
 }
 

@@ -44,8 +44,9 @@ static int conf_copy(struct dns_conf *dst, const struct dns_conf *src)
 		dst->n_zones = dst->n_data = 0;
 		return -1;
 	}
-	memcpy(dst->upstreams, src->upstreams,
-	       src->n_upstreams * sizeof(*dst->upstreams));
+	if (src->n_upstreams)
+		memcpy(dst->upstreams, src->upstreams,
+		       src->n_upstreams * sizeof(*dst->upstreams));
 	for (size_t i = 0; i < src->n_zones; i++) {
 		const struct dns_local_zone_conf *z = &src->zones[i];
 		dst->zones[i] = (struct dns_local_zone_conf){

@@ -342,10 +342,11 @@ int dns_response_scan(const uint8_t *wire, size_t len, struct dns_scan *s)
 		return -1;
 	uint16_t counts[3] = { rd16(wire + 6), rd16(wire + 8), rd16(wire + 10) };
 	size_t p = DNS_HEADER_SIZE;
-	s->qname_compressed = (wire[p] & 0xC0) == 0xC0;
 	int n = dns_name_unpack(wire, len, &p, s->qname);
 	if (n < 0 || p + 4 > len)
 		return -1;
+	/* Safe only now: the name parsed, so its first byte exists. */
+	s->qname_compressed = (wire[DNS_HEADER_SIZE] & 0xC0) == 0xC0;
 	s->qname_len = (uint16_t)n;
 	s->qtype = rd16(wire + p);
 	s->qclass = rd16(wire + p + 2);
