@@ -108,9 +108,11 @@ static int check_mapping(struct cfg *x, const yaml_node_t *n, const char *key)
 			if (k2 && strcmp(k, k2) == 0)
 				return fail(x, node(x, q->key), key,
 					    "key \"%s\" given twice", k);
+			if (x->visits > MAX_NODE_VISITS)
+				return fail(x, n, key, "too complex");
 		}
 	}
-	return x->visits > MAX_NODE_VISITS ? fail(x, n, key, "too complex") : 0;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ typed fields */
@@ -597,7 +599,7 @@ static void set_defaults(struct anchord_config *c)
 	c->state_dir = strdup(ANCHORD_STATE_DIR);
 	c->workers = 1;
 	c->tcp_idle_timeout_ms = 10000;
-	c->max_connections_per_client = 64;
+	c->max_connections_per_client = 256;
 	c->max_pipelined = 128;
 	c->upstream_system = true;
 	c->log_level = LOG_LEVEL_INFO;

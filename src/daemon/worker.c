@@ -150,6 +150,15 @@ static int bind_listener(struct listener *l, char *err, size_t errlen)
 {
 	char a[UTIL_ADDR_STRLEN];
 	const struct util_addr *addr = &l->conf->addr;
+	int busy = 0;
+	if (l->w->id == 0 && ((busy = net_check_free(addr, NET_SOCK_UDP)) != 0 ||
+			      (busy = net_check_free(addr, NET_SOCK_TCP)) != 0)) {
+		snprintf(err, errlen, "cannot listen on %s: %s",
+			 util_addr_str((const struct sockaddr *)&addr->ss, a,
+				       sizeof(a)),
+			 strerror(-busy));
+		return -1;
+	}
 	l->udp_fd = net_bind_socket(addr, NET_SOCK_UDP, 0);
 	if (l->udp_fd < 0) {
 		snprintf(err, errlen, "cannot listen on %s (UDP): %s",

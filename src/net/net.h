@@ -24,6 +24,10 @@ enum net_sock_kind {
  *  Returns the fd or -errno. Done before privileges are dropped. */
 int net_bind_socket(const struct util_addr *addr, enum net_sock_kind kind,
 		    int backlog);
+/** 0 when nobody holds addr, else -errno (-EADDRINUSE). SO_REUSEPORT would
+ *  let a second daemon bind the same port and silently split the traffic;
+ *  a bind without it tells. */
+int net_check_free(const struct util_addr *addr, enum net_sock_kind kind);
 
 /* ------------------------------------------------------------------ UDP listener */
 

@@ -67,3 +67,22 @@ int net_bind_socket(const struct util_addr *addr, enum net_sock_kind kind,
 	}
 	return fd;
 }
+
+int net_check_free(const struct util_addr *addr, enum net_sock_kind kind)
+{
+	int family = addr->ss.ss_family;
+	int fd = socket(family, (kind == NET_SOCK_UDP ? SOCK_DGRAM : SOCK_STREAM) |
+				SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	int err = 0;
+	set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);	/* TIME_WAIT is fine */
+	if (family == AF_INET6)
+		set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+	set_int(fd, family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
+		family == AF_INET ? IP_FREEBIND : IPV6_FREEBIND, 1);
+	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) != 0)
+		err = -errno;
+	close(fd);
+	return err;
+}

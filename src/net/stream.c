@@ -2,11 +2,12 @@
  *
  *  Messages are delivered as soon as they are complete, several may be in
  *  flight per connection and answers leave in whatever order they finish
- *  (pipelining, out-of-order). Limits: connections per listener and per
- *  client address, messages in flight per connection (reading pauses
- *  beyond), bytes queued to a slow reader (the connection is closed), and
- *  an idle timeout that only a complete query resets, so that a client
- *  trickling a partial message does not keep its slot.
+ *  (pipelining, out-of-order). Limits: connections per listener (when full,
+ *  the longest-quiet idle connection makes room) and per client address,
+ *  messages in flight per connection (reading pauses beyond), bytes queued
+ *  to a slow reader (the connection is closed), and an idle timeout that
+ *  only a complete query resets, so that a client trickling a partial
+ *  message does not keep its slot.
  *
  *  An idle connection holds no buffers: reads land in a buffer of the
  *  listener and only an incomplete message is copied aside.
@@ -162,6 +163,9 @@ static bool deliver(void *ctx, const uint8_t *msg, size_t len)
 	struct net_conn *c = ctx;
 	if (c->closing)
 		return false;
+	/* Most recently active last: eviction takes from the front. */
+	util_list_remove(&c->node);
+	util_list_push(&c->lst->conns, &c->node);
 	c->inflight++;
 	uv_timer_stop(&c->idle);
 	c->lst->ops->on_message(c->lst->ctx, c, msg, len);
@@ -250,12 +254,26 @@ static void reject(struct net_stream_listener *l)
 		uv_close((uv_handle_t *)t, reject_closed);
 }
 
+/* Full: make room by closing the connection that has been quiet longest,
+ * if it has nothing in flight. Idle connections cannot lock clients out. */
+static bool evict_idle(struct net_stream_listener *l)
+{
+	if (util_list_empty(&l->conns))
+		return false;
+	struct net_conn *oldest = container_of(l->conns.next, struct net_conn,
+					       node);
+	if (oldest->inflight > 0)
+		return false;
+	conn_close(oldest);
+	return true;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct net_stream_listener *l = server->data;
 	if (status < 0 || !l->accepting)
 		return;
-	if (l->n_conns >= l->limits.max_connections) {
+	if (l->n_conns >= l->limits.max_connections && !evict_idle(l)) {
 		reject(l);
 		return;
 	}
