@@ -5,6 +5,7 @@
 #   make check      the same set-up, then every test (unit, integration, fuzz
 #                   regression); SANITIZE=1 builds and tests under ASan+UBSan
 #   make install    DESTDIR and prefix are honoured
+#   make check-valgrind   unit tests and the daemon under valgrind
 #   make fuzz       run every libFuzzer target for FUZZ_TIME seconds each
 #
 # configure runs by itself the first time (and again when configure.ac or
@@ -110,6 +111,16 @@ check-integration: all
 	ANCHORD=$(abspath $(BUILD)/anchord) ANCHORD_SANITIZE=$(SANITIZE) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration
 
+# The unit tests and the daemon of the integration suite under valgrind:
+# any error or definite leak fails the run.
+VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite --show-leak-kinds=definite
+check-valgrind: all $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
+		ANCHORD_SRCDIR=$(CURDIR) $(VALGRIND) $$t >/dev/null; done
+	ANCHORD=$(abspath $(BUILD)/anchord) ANCHORD_WRAPPER="$(VALGRIND)" \
+		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration
+
 # ---------------------------------------------------------------- fuzzing
 # Fuzz targets always build with clang and libFuzzer into build-fuzz/, with
 # ASan+UBSan, independent of SANITIZE.
@@ -140,6 +151,7 @@ check-fuzz: $(FUZZ_BINS)
 		work=build-fuzz/corpus/$$n; mkdir -p $$work; \
 		echo "== $$n ($(FUZZ_CHECK_TIME)s)"; \
 		$$f -max_total_time=$(FUZZ_CHECK_TIME) -timeout=5 \
+			-artifact_prefix=build-fuzz/$$n- \
 			-print_final_stats=1 $$work tests/fuzz/corpus/$$n \
 			2>build-fuzz/$$n.log || { tail -40 build-fuzz/$$n.log; exit 1; }; \
 		grep -E 'stat::number_of_executed_units' build-fuzz/$$n.log; \
@@ -150,7 +162,7 @@ fuzz: $(FUZZ_BINS)
 		work=build-fuzz/corpus/$$n; mkdir -p $$work; \
 		echo "== $$n ($(FUZZ_TIME)s)"; \
 		$$f -max_total_time=$(FUZZ_TIME) -timeout=5 -print_final_stats=1 \
-			$$work tests/fuzz/corpus/$$n; \
+			-artifact_prefix=build-fuzz/$$n- $$work tests/fuzz/corpus/$$n; \
 	done
 
 # ---------------------------------------------------------------- install
@@ -178,5 +190,9 @@ distclean: clean
 help:
 	@sed -n '2,14p' Makefile
 
-.PHONY: all run check check-unit check-integration check-fuzz deps-test fuzz \
+# Keep intermediate objects (unit test and fuzz objects) between runs.
+.SECONDARY:
+
+.PHONY: all run check check-unit check-integration check-fuzz check-valgrind \
+	deps-test fuzz \
 	fuzz-build install deps clean distclean help
