@@ -146,35 +146,29 @@ static const struct net_stream_ops tcp_ops = {
 
 /* ------------------------------------------------------------------ binding */
 
-static int bind_listener(struct listener *l, char *err, size_t errlen)
+static int listen_error(const struct util_addr *addr, const char *what,
+			int error, char *err, size_t errlen)
 {
 	char a[UTIL_ADDR_STRLEN];
+	snprintf(err, errlen, "cannot listen on %s%s: %s",
+		 util_addr_str((const struct sockaddr *)&addr->ss, a, sizeof(a)),
+		 what, strerror(-error));
+	return -1;
+}
+
+static int bind_listener(struct listener *l, char *err, size_t errlen)
+{
 	const struct util_addr *addr = &l->conf->addr;
 	int busy = 0;
 	if (l->w->id == 0 && ((busy = net_check_free(addr, NET_SOCK_UDP)) != 0 ||
-			      (busy = net_check_free(addr, NET_SOCK_TCP)) != 0)) {
-		snprintf(err, errlen, "cannot listen on %s: %s",
-			 util_addr_str((const struct sockaddr *)&addr->ss, a,
-				       sizeof(a)),
-			 strerror(-busy));
-		return -1;
-	}
+			      (busy = net_check_free(addr, NET_SOCK_TCP)) != 0))
+		return listen_error(addr, "", busy, err, errlen);
 	l->udp_fd = net_bind_socket(addr, NET_SOCK_UDP, 0);
-	if (l->udp_fd < 0) {
-		snprintf(err, errlen, "cannot listen on %s (UDP): %s",
-			 util_addr_str((const struct sockaddr *)&addr->ss, a,
-				       sizeof(a)),
-			 strerror(-l->udp_fd));
-		return -1;
-	}
+	if (l->udp_fd < 0)
+		return listen_error(addr, " (UDP)", l->udp_fd, err, errlen);
 	l->tcp_fd = net_bind_socket(addr, NET_SOCK_TCP, 1024);
-	if (l->tcp_fd < 0) {
-		snprintf(err, errlen, "cannot listen on %s (TCP): %s",
-			 util_addr_str((const struct sockaddr *)&addr->ss, a,
-				       sizeof(a)),
-			 strerror(-l->tcp_fd));
-		return -1;
-	}
+	if (l->tcp_fd < 0)
+		return listen_error(addr, " (TCP)", l->tcp_fd, err, errlen);
 	return 0;
 }
 

@@ -30,6 +30,16 @@ static inline uint8_t lower(uint8_t c)
 
 /* ------------------------------------------------------------------ names */
 
+/* The target of a compression pointer at p, or -1. A pointer must point
+ * strictly backwards: this alone rules out loops. */
+static long pointer_target(const uint8_t *wire, size_t len, size_t p)
+{
+	if (p + 1 >= len)
+		return -1;
+	size_t target = (size_t)(wire[p] & 0x3F) << 8 | wire[p + 1];
+	return target < p ? (long)target : -1;
+}
+
 int dns_name_skip(const uint8_t *wire, size_t len, size_t *pos)
 {
 	size_t p = *pos, total = 1;
@@ -42,10 +52,7 @@ int dns_name_skip(const uint8_t *wire, size_t len, size_t *pos)
 			return 0;
 		}
 		if ((c & 0xC0) == 0xC0) {
-			if (p + 1 >= len)
-				return -1;
-			size_t target = (size_t)(c & 0x3F) << 8 | wire[p + 1];
-			if (target >= p)
+			if (pointer_target(wire, len, p) < 0)
 				return -1;
 			*pos = p + 2;
 			return 0;
@@ -74,15 +81,12 @@ int dns_name_unpack(const uint8_t *wire, size_t len, size_t *pos,
 			return (int)outlen;
 		}
 		if ((c & 0xC0) == 0xC0) {
-			if (p + 1 >= len)
-				return -1;
-			size_t target = (size_t)(c & 0x3F) << 8 | wire[p + 1];
-			/* Strictly backwards: this alone rules out loops. */
-			if (target >= p)
+			long target = pointer_target(wire, len, p);
+			if (target < 0)
 				return -1;
 			if (!after)
 				after = p + 2;
-			p = target;
+			p = (size_t)target;
 			continue;
 		}
 		if (c & 0xC0)
