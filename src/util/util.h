@@ -150,3 +150,13 @@ int util_mkdir_p(const char *path, unsigned mode);
 /** Resolve a path relative to the directory of base_file (absolute paths
  *  are returned as copies). Caller frees. */
 char *util_path_relative_to(const char *base_file, const char *path);
+/** Read a whole file (at most max bytes) into a NUL-terminated buffer the
+ *  caller frees. Returns 0 or -errno (-EFBIG when larger than max). */
+int util_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
+/** Write a file so that readers see the old or the new content, never a
+ *  part: a temporary file with the given mode, fsync, rename, fsync of the
+ *  directory. Returns 0 or -errno. */
+int util_write_file_atomic(const char *path, const void *data, size_t len,
+			   unsigned mode);
+/** "dir/name" into out; returns 0 or -1 when it does not fit. */
+int util_path_join(char *out, size_t size, const char *dir, const char *name);
