@@ -1,7 +1,8 @@
-/*  anchord - net/client.c: outgoing DNS-over-TCP connections.
+/*  anchord - net/client.c: outgoing DNS-over-TCP and DNS-over-TLS.
  *
  *  Used by the forwarder to talk to upstreams: messages sent before the
- *  connection is up wait in a small queue; answers come back whole.
+ *  connection (and its TLS handshake) is up wait in a small queue; answers
+ *  come back whole.
  */
 #include "net/internal.h"
 
@@ -17,6 +18,8 @@ struct net_client {
 	const struct net_client_ops *ops;
 	void *ctx;
 	bool connected, closing;
+	struct net_tls_client *tls_profile;
+	struct tls_conn *tls;
 	struct net_framer framer;
 	uint8_t *pending;
 	size_t pending_len;
@@ -28,6 +31,7 @@ static void client_closed(uv_handle_t *h)
 {
 	struct net_client *c = h->data;
 	net_framer_reset(&c->framer);
+	tls_conn_free(c->tls);
 	free(c->pending);
 	free(c->read_buf);
 	free(c);
@@ -38,6 +42,8 @@ void net_client_close(struct net_client *c)
 	if (c->closing)
 		return;
 	c->closing = true;
+	if (c->tls)
+		tls_conn_goodbye(c->tls);
 	uv_close((uv_handle_t *)&c->tcp, client_closed);
 }
 
@@ -58,6 +64,15 @@ static void write_finished(uv_stream_t *s, int status)
 		client_fail(s->data, status);
 }
 
+/* Bytes to the peer: through TLS when there is TLS. */
+static int write_out(struct net_client *c, const uint8_t *data, size_t len)
+{
+	if (c->tls)
+		return tls_conn_send(c->tls, data, len) == 0 ? 0 : UV_EPROTO;
+	return net_stream_write((uv_stream_t *)&c->tcp, data, len, &c->queued,
+				write_finished);
+}
+
 static int write_framed(struct net_client *c, const uint8_t *msg, size_t len)
 {
 	uint8_t *buf = malloc(len + 2);
@@ -66,9 +81,17 @@ static int write_framed(struct net_client *c, const uint8_t *msg, size_t len)
 	buf[0] = (uint8_t)(len >> 8);
 	buf[1] = (uint8_t)len;
 	memcpy(buf + 2, msg, len);
-	int ret = net_stream_write((uv_stream_t *)&c->tcp, buf, len + 2,
-				   &c->queued, write_finished);
+	int ret = write_out(c, buf, len + 2);
 	free(buf);
+	return ret;
+}
+
+static int flush_pending(struct net_client *c)
+{
+	int ret = c->pending_len ? write_out(c, c->pending, c->pending_len) : 0;
+	free(c->pending);
+	c->pending = NULL;
+	c->pending_len = 0;
 	return ret;
 }
 
@@ -96,10 +119,45 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		client_fail(c, nread == UV_EOF ? 0 : (int)nread);
 		return;
 	}
-	if (net_framer_feed(&c->framer, (const uint8_t *)buf->base,
-			    (size_t)nread, deliver, c) != 0)
+	int ret = c->tls ? tls_conn_feed(c->tls, (const uint8_t *)buf->base,
+					 (size_t)nread)
+			 : net_framer_feed(&c->framer, (const uint8_t *)buf->base,
+					   (size_t)nread, deliver, c);
+	if (ret != 0)
+		client_fail(c, ret < 0 ? UV_EPROTO : 0);
+}
+
+/* ------------------------------------------------------------------ TLS glue */
+
+static int tls_push(void *ctx, const uint8_t *data, size_t len)
+{
+	struct net_client *c = ctx;
+	return net_stream_write((uv_stream_t *)&c->tcp, data, len, &c->queued,
+				write_finished);
+}
+
+static bool tls_plaintext(void *ctx, const uint8_t *data, size_t len)
+{
+	struct net_client *c = ctx;
+	if (!c->closing &&
+	    net_framer_feed(&c->framer, data, len, deliver, c) != 0)
+		client_fail(c, UV_EPROTO);
+	return !c->closing;
+}
+
+/* Authenticated: what waited can go now. */
+static void tls_ready(void *ctx)
+{
+	struct net_client *c = ctx;
+	if (flush_pending(c) != 0)
 		client_fail(c, UV_EPROTO);
 }
+
+static const struct tls_io client_tls_io = {
+	.push = tls_push,
+	.plaintext = tls_plaintext,
+	.ready = tls_ready,
+};
 
 static void on_connect(uv_connect_t *req, int status)
 {
@@ -112,14 +170,13 @@ static void on_connect(uv_connect_t *req, int status)
 	}
 	c->connected = true;
 	int ret = uv_read_start((uv_stream_t *)&c->tcp, read_alloc, on_read);
-	if (ret == 0 && c->pending_len) {
-		/* pending holds framed messages already */
-		ret = net_stream_write((uv_stream_t *)&c->tcp, c->pending,
-				       c->pending_len, &c->queued,
-				       write_finished);
-		free(c->pending);
-		c->pending = NULL;
-		c->pending_len = 0;
+	if (ret == 0 && c->tls_profile) {
+		/* pending waits for the handshake (tls_ready) */
+		c->tls = tls_conn_client(c->tls_profile, &client_tls_io, c);
+		ret = c->tls && tls_conn_feed(c->tls, NULL, 0) == 0 ? 0
+								  : UV_EPROTO;
+	} else if (ret == 0) {
+		ret = flush_pending(c);	/* holds framed messages already */
 	}
 	if (ret != 0)
 		client_fail(c, ret);
@@ -127,12 +184,14 @@ static void on_connect(uv_connect_t *req, int status)
 
 struct net_client *net_client_connect(uv_loop_t *loop,
 				      const struct util_addr *addr,
+				      struct net_tls_client *tls,
 				      const struct net_client_ops *ops,
 				      void *ctx)
 {
 	struct net_client *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	c->tls_profile = tls;
 	c->ops = ops;
 	c->ctx = ctx;
 	c->read_buf = malloc(CLIENT_READ_BUF);
@@ -156,7 +215,7 @@ int net_client_send(struct net_client *c, const uint8_t *msg, size_t len)
 {
 	if (c->closing || len > 65535)
 		return UV_EINVAL;
-	if (c->connected)
+	if (c->connected && (!c->tls_profile || (c->tls && tls_conn_ready(c->tls))))
 		return write_framed(c, msg, len);
 	if (c->pending_len + len + 2 > CLIENT_MAX_PENDING)
 		return UV_ENOBUFS;

@@ -60,6 +60,64 @@ void net_udp_stop_reading(struct net_udp *udp);
 void net_udp_close(struct net_udp *udp);
 uint64_t net_udp_drops(const struct net_udp *udp);
 
+/* ------------------------------------------------------------------ TLS */
+
+enum net_client_cert_mode {
+	NET_CLIENT_CERT_NONE = 0,
+	NET_CLIENT_CERT_REQUEST,	/**< verify when the client sends one */
+	NET_CLIENT_CERT_REQUIRE,	/**< no verified certificate, no service */
+};
+
+/** What a TLS server listener serves with. */
+struct net_tls_server_conf {
+	const char *cert_file;		/**< PEM, the leaf first, then the chain */
+	const char *key_file;		/**< PEM */
+	const char *client_ca_file;	/**< trust anchors for client certificates */
+	enum net_client_cert_mode client_certs;
+	const uint8_t *ticket_secret;	/**< 64 bytes, or NULL: no tickets */
+	const char *alpn;		/**< e.g. "dot" */
+	uint64_t handshake_timeout_ms;
+};
+
+/** Credentials and settings of TLS listeners: built once, shared by every
+ *  worker (GnuTLS credentials are read-only after setup), reference
+ *  counted so that a reload never pulls them from under a session. */
+struct net_tls_server;
+
+struct net_tls_server *net_tls_server_new(const struct net_tls_server_conf *c,
+					  char *err, size_t errlen);
+void net_tls_server_ref(struct net_tls_server *t);
+void net_tls_server_unref(struct net_tls_server *t);
+
+#define NET_PIN_LEN 32			/**< SHA-256 of a SubjectPublicKeyInfo */
+#define NET_MAX_PINS 8
+
+/** How a TLS client authenticates its server (RFC 8310 strict profile):
+ *  by SPKI pins when there are any, else by PKIX and the name. */
+struct net_tls_client_conf {
+	const char *server_name;	/**< SNI, and the name verified */
+	const uint8_t (*pins)[NET_PIN_LEN];
+	size_t n_pins;
+	const char *ca_file;		/**< NULL: the system trust store */
+	const char *alpn;
+};
+
+/** A TLS client profile with its session cache (for resumption); one per
+ *  upstream and worker, not shared between threads. */
+struct net_tls_client;
+
+struct net_tls_client *net_tls_client_new(const struct net_tls_client_conf *c,
+					  char *err, size_t errlen);
+void net_tls_client_free(struct net_tls_client *t);
+
+/** The certificate a client presented on a TLS connection. */
+struct net_peer_cert {
+	bool present;
+	bool verified;			/**< chains to the configured CA */
+	uint8_t spki_sha256[NET_PIN_LEN];
+	char subject_cn[64];
+};
+
 /* ------------------------------------------------------------------ stream server */
 
 struct net_stream_listener;
@@ -82,10 +140,16 @@ struct net_stream_ops {
 	void (*on_close)(void *ctx, struct net_conn *conn);
 };
 
+/** Serve DNS over a stream on a bound, listening fd; with tls (may be NULL)
+ *  every connection is DNS over TLS. */
 struct net_stream_listener *net_stream_listen(uv_loop_t *loop, int fd,
 					      const struct net_stream_limits *l,
+					      struct net_tls_server *tls,
 					      const struct net_stream_ops *ops,
 					      void *ctx);
+/** New connections use these credentials; existing ones keep theirs. */
+void net_stream_set_tls(struct net_stream_listener *lst,
+			struct net_tls_server *tls);
 /** Stop accepting; existing connections finish what they have. */
 void net_stream_stop_accepting(struct net_stream_listener *lst);
 /** Close every connection now (end of drain). */
@@ -102,6 +166,9 @@ void *net_conn_user(struct net_conn *conn);
 void net_conn_set_user(struct net_conn *conn, void *user);
 const struct util_addr *net_conn_remote(const struct net_conn *conn);
 const struct util_addr *net_conn_local(const struct net_conn *conn);
+/** TLS: the client's certificate (present false on plain TCP). */
+const struct net_peer_cert *net_conn_peer_cert(const struct net_conn *conn);
+bool net_conn_encrypted(const struct net_conn *conn);
 
 /* ------------------------------------------------------------------ stream client */
 
@@ -113,9 +180,11 @@ struct net_client_ops {
 	void (*on_close)(void *ctx, int error);
 };
 
-/** Connect to addr; messages sent before the connection is up are queued. */
+/** Connect to addr (over TLS when tls is not NULL); messages sent before
+ *  the connection, and the TLS handshake, are done wait in a queue. */
 struct net_client *net_client_connect(uv_loop_t *loop,
 				      const struct util_addr *addr,
+				      struct net_tls_client *tls,
 				      const struct net_client_ops *ops,
 				      void *ctx);
 int net_client_send(struct net_client *c, const uint8_t *msg, size_t len);

@@ -31,6 +31,7 @@ struct net_stream_listener {
 	uv_tcp_t tcp;
 	uv_loop_t *loop;
 	struct net_stream_limits limits;
+	struct net_tls_server *tls;	/* NULL: plain TCP */
 	const struct net_stream_ops *ops;
 	void *ctx;
 	struct util_list conns;
@@ -47,6 +48,7 @@ struct net_conn {
 	struct net_stream_listener *lst;
 	struct util_list node;
 	struct util_addr remote, local;
+	struct tls_conn *tls;
 	struct net_framer framer;
 	unsigned inflight;
 	size_t queued;			/* bytes in pending writes */
@@ -108,8 +110,10 @@ static void client_leave(struct net_stream_listener *l,
 
 static void listener_maybe_free(struct net_stream_listener *l)
 {
-	if (l->closing && l->handles == 0)
+	if (l->closing && l->handles == 0) {
+		net_tls_server_unref(l->tls);
 		free(l);
+	}
 }
 
 static void conn_handle_closed(uv_handle_t *h)
@@ -119,6 +123,7 @@ static void conn_handle_closed(uv_handle_t *h)
 		return;
 	struct net_stream_listener *l = c->lst;
 	net_framer_reset(&c->framer);
+	tls_conn_free(c->tls);	/* no callback of it can run any more */
 	free(c);
 	l->handles--;
 	listener_maybe_free(l);
@@ -134,6 +139,8 @@ static void conn_close(struct net_conn *c)
 	util_list_remove(&c->node);
 	l->n_conns--;
 	client_leave(l, &c->remote);
+	if (c->tls)
+		tls_conn_goodbye(c->tls);
 	uv_close((uv_handle_t *)&c->idle, conn_handle_closed);
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
 }
@@ -145,9 +152,12 @@ static void on_idle(uv_timer_t *t)
 	conn_close(t->data);
 }
 
+/* Only a complete query resets the idle timer, and during the TLS
+ * handshake its own deadline runs: trickling bytes keeps nothing open. */
 static void arm_idle(struct net_conn *c)
 {
-	if (c->inflight == 0 && !c->closing)
+	if (c->inflight == 0 && !c->closing &&
+	    (!c->tls || tls_conn_ready(c->tls)))
 		uv_timer_start(&c->idle, on_idle, c->lst->limits.idle_timeout_ms,
 			       0);
 }
@@ -195,9 +205,19 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			finish_if_done(c);
 		return;
 	}
-	if (net_framer_feed(&c->framer, (const uint8_t *)buf->base,
-			    (size_t)nread, deliver, c) != 0) {
+	int ret;
+	if (c->tls)
+		ret = tls_conn_feed(c->tls, (const uint8_t *)buf->base,
+				    (size_t)nread);
+	else
+		ret = net_framer_feed(&c->framer, (const uint8_t *)buf->base,
+				      (size_t)nread, deliver, c);
+	if (ret < 0) {
 		conn_close(c);
+		return;
+	}
+	if (ret == 1) {		/* TLS close_notify: like EOF */
+		on_read(s, UV_EOF, buf);
 		return;
 	}
 	if (!c->closing && c->inflight >= c->lst->limits.max_inflight) {
@@ -205,9 +225,36 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		c->reading = false;
 		c->paused = true;
 	}
-	if (!c->closing && c->inflight == 0)
-		arm_idle(c);
 }
+
+/* ------------------------------------------------------------------ TLS glue */
+
+static int tls_push(void *ctx, const uint8_t *data, size_t len);
+
+static bool tls_plaintext(void *ctx, const uint8_t *data, size_t len)
+{
+	struct net_conn *c = ctx;
+	if (c->closing)
+		return false;
+	if (net_framer_feed(&c->framer, data, len, deliver, c) != 0) {
+		conn_close(c);
+		return false;
+	}
+	return !c->closing;
+}
+
+static void tls_ready(void *ctx)
+{
+	struct net_conn *c = ctx;
+	uv_timer_stop(&c->idle);
+	arm_idle(c);
+}
+
+static const struct tls_io server_tls_io = {
+	.push = tls_push,
+	.plaintext = tls_plaintext,
+	.ready = tls_ready,
+};
 
 static void start_reading(struct net_conn *c)
 {
@@ -303,6 +350,16 @@ static void on_connection(uv_stream_t *server, int status)
 	util_list_push(&l->conns, &c->node);
 	l->n_conns++;
 	uv_tcp_nodelay(&c->tcp, 1);
+	if (l->tls) {
+		c->tls = tls_conn_server(l->tls, &server_tls_io, c);
+		if (!c->tls) {
+			conn_close(c);
+			return;
+		}
+		/* A client that stops mid-handshake loses its slot. */
+		uv_timer_start(&c->idle, on_idle,
+			       tls_conn_handshake_timeout(c->tls), 0);
+	}
 	start_reading(c);
 	arm_idle(c);
 }
@@ -311,18 +368,23 @@ static void on_connection(uv_stream_t *server, int status)
 
 struct net_stream_listener *net_stream_listen(uv_loop_t *loop, int fd,
 					      const struct net_stream_limits *lim,
+					      struct net_tls_server *tls,
 					      const struct net_stream_ops *ops,
 					      void *ctx)
 {
 	struct net_stream_listener *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
+	if (tls)
+		net_tls_server_ref(tls);
+	l->tls = tls;
 	l->loop = loop;
 	l->limits = *lim;
 	l->ops = ops;
 	l->ctx = ctx;
 	util_list_init(&l->conns);
 	if (uv_tcp_init(loop, &l->tcp) != 0 || uv_tcp_open(&l->tcp, fd) != 0) {
+		net_tls_server_unref(l->tls);
 		free(l);
 		return NULL;
 	}
@@ -392,10 +454,39 @@ void net_conn_send(struct net_conn *c, uint8_t *msg, size_t len)
 		return;
 	msg[-2] = (uint8_t)(len >> 8);
 	msg[-1] = (uint8_t)len;
-	if (net_stream_write((uv_stream_t *)&c->tcp, msg - 2, len + 2,
-			     &c->queued, write_finished) != 0 ||
-	    c->queued > c->lst->limits.max_write_queue)
+	int ret = c->tls ? tls_conn_send(c->tls, msg - 2, len + 2)
+			 : net_stream_write((uv_stream_t *)&c->tcp, msg - 2,
+					    len + 2, &c->queued, write_finished);
+	if (ret != 0 || c->queued > c->lst->limits.max_write_queue)
 		conn_close(c);	/* broken, or a client that does not read */
+}
+
+static int tls_push(void *ctx, const uint8_t *data, size_t len)
+{
+	struct net_conn *c = ctx;
+	if (c->closing)
+		return UV_ECANCELED;
+	return net_stream_write((uv_stream_t *)&c->tcp, data, len, &c->queued,
+				write_finished);
+}
+
+void net_stream_set_tls(struct net_stream_listener *l,
+			struct net_tls_server *tls)
+{
+	net_tls_server_ref(tls);
+	net_tls_server_unref(l->tls);
+	l->tls = tls;
+}
+
+const struct net_peer_cert *net_conn_peer_cert(const struct net_conn *c)
+{
+	static const struct net_peer_cert none;
+	return c->tls ? tls_conn_peer(c->tls) : &none;
+}
+
+bool net_conn_encrypted(const struct net_conn *c)
+{
+	return c->tls != NULL;
 }
 
 void net_conn_done(struct net_conn *c)

@@ -1,0 +1,497 @@
+/*  anchord - net/tls.c: TLS as a layer over a byte stream (GnuTLS).
+ *
+ *  The pattern of Knot Resolver's daemon/tls.c: GnuTLS runs non-blocking
+ *  with its own pull and push functions. Pull hands it the bytes libuv just
+ *  read and says EAGAIN when they are used up; push gives ciphertext to the
+ *  stream below, which writes it at once or queues a copy. GnuTLS keeps a
+ *  partial record itself, so nothing here is buffered between reads.
+ *
+ *  Priorities are appended to the system default, so the OS crypto policy
+ *  still applies (RFC 8310 section 9), with TLS below 1.2 removed. Session
+ *  tickets (TLS 1.3) are encrypted with keys GnuTLS derives and rotates from
+ *  one 64-byte secret: every worker, and a restarted daemon with the same
+ *  state directory, can resume every other's sessions. TLS 1.2 tickets are
+ *  off, since they would undo forward secrecy.
+ */
+#include "net/internal.h"
+#include "pki/pki.h"
+
+#include <errno.h>
+#include <gnutls/x509.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PRIORITY_APPEND "%SERVER_PRECEDENCE:-VERS-SSL3.0:-VERS-TLS1.0:" \
+			"-VERS-TLS1.1:-VERS-DTLS-ALL"
+#define PRIORITY_CLIENT_APPEND "-VERS-SSL3.0:-VERS-TLS1.0:-VERS-TLS1.1:" \
+			       "-VERS-DTLS-ALL"
+#define PLAINTEXT_BUF (16 * 1024 + 256)
+
+struct net_tls_server {
+	atomic_uint refs;
+	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t prio;
+	gnutls_datum_t ticket;
+	uint8_t ticket_buf[64];
+	enum net_client_cert_mode client_certs;
+	char alpn[32];
+	uint64_t handshake_timeout_ms;
+};
+
+struct net_tls_client {
+	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t prio;
+	char *server_name;
+	uint8_t pins[NET_MAX_PINS][NET_PIN_LEN];
+	size_t n_pins;
+	char alpn[32];
+	gnutls_datum_t session;		/* for resumption */
+};
+
+struct tls_conn {
+	gnutls_session_t s;
+	const struct tls_io *io;
+	void *ctx;
+	struct net_tls_server *server;
+	struct net_tls_client *client;
+	const uint8_t *in;
+	size_t in_len;
+	bool ready, failed, session_saved;
+	struct net_peer_cert peer;
+};
+
+static _Thread_local uint8_t plaintext[PLAINTEXT_BUF];
+
+/* ------------------------------------------------------------------ transport functions */
+
+static ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t size)
+{
+	struct tls_conn *t = ptr;
+	if (t->in_len == 0) {
+		gnutls_transport_set_errno(t->s, EAGAIN);
+		return -1;
+	}
+	size_t n = MIN(size, t->in_len);
+	memcpy(buf, t->in, n);
+	t->in += n;
+	t->in_len -= n;
+	return (ssize_t)n;
+}
+
+static ssize_t vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov,
+			int iovcnt)
+{
+	struct tls_conn *t = ptr;
+	ssize_t total = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		if (t->io->push(t->ctx, iov[i].iov_base, iov[i].iov_len) != 0) {
+			t->failed = true;
+			gnutls_transport_set_errno(t->s, EIO);
+			return -1;
+		}
+		total += (ssize_t)iov[i].iov_len;
+	}
+	return total;
+}
+
+static int session_common(struct tls_conn *t, gnutls_priority_t prio,
+			  gnutls_certificate_credentials_t cred,
+			  const char *alpn)
+{
+	int ret = gnutls_priority_set(t->s, prio);
+	if (ret >= 0)
+		ret = gnutls_credentials_set(t->s, GNUTLS_CRD_CERTIFICATE, cred);
+	if (ret >= 0 && alpn[0]) {
+		gnutls_datum_t p = { (unsigned char *)alpn,
+				     (unsigned)strlen(alpn) };
+		ret = gnutls_alpn_set_protocols(t->s, &p, 1, 0);
+	}
+	gnutls_transport_set_ptr(t->s, t);
+	gnutls_transport_set_pull_function(t->s, pull);
+	gnutls_transport_set_vec_push_function(t->s, vec_push);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ servers */
+
+static int priority(gnutls_priority_t *prio, const char *append, char *err,
+		    size_t errlen)
+{
+	const char *pos;
+	int ret = gnutls_priority_init2(prio, append, &pos,
+					GNUTLS_PRIORITY_INIT_DEF_APPEND);
+	if (ret < 0)
+		snprintf(err, errlen, "TLS priorities: %s", gnutls_strerror(ret));
+	return ret < 0 ? -1 : 0;
+}
+
+struct net_tls_server *net_tls_server_new(const struct net_tls_server_conf *c,
+					  char *err, size_t errlen)
+{
+	struct net_tls_server *t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	atomic_init(&t->refs, 1);
+	t->client_certs = c->client_certs;
+	t->handshake_timeout_ms = c->handshake_timeout_ms;
+	snprintf(t->alpn, sizeof(t->alpn), "%s", c->alpn ? c->alpn : "");
+	if (c->ticket_secret) {
+		memcpy(t->ticket_buf, c->ticket_secret, sizeof(t->ticket_buf));
+		t->ticket.data = t->ticket_buf;
+		t->ticket.size = sizeof(t->ticket_buf);
+	}
+	int ret = gnutls_certificate_allocate_credentials(&t->cred);
+	if (ret >= 0)
+		ret = gnutls_certificate_set_x509_key_file2(t->cred, c->cert_file,
+			c->key_file, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (ret < 0) {
+		snprintf(err, errlen, "%s, %s: %s", c->cert_file, c->key_file,
+			 gnutls_strerror(ret));
+	} else if (c->client_ca_file && c->client_certs != NET_CLIENT_CERT_NONE &&
+		   (ret = gnutls_certificate_set_x509_trust_file(t->cred,
+			c->client_ca_file, GNUTLS_X509_FMT_PEM)) < 0) {
+		snprintf(err, errlen, "%s: %s", c->client_ca_file,
+			 gnutls_strerror(ret));
+	} else if (priority(&t->prio, PRIORITY_APPEND, err, errlen) != 0) {
+		ret = -1;
+	}
+	if (ret < 0) {
+		net_tls_server_unref(t);
+		return NULL;
+	}
+	return t;
+}
+
+void net_tls_server_ref(struct net_tls_server *t)
+{
+	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+void net_tls_server_unref(struct net_tls_server *t)
+{
+	if (!t || atomic_fetch_sub_explicit(&t->refs, 1,
+					    memory_order_acq_rel) != 1)
+		return;
+	if (t->cred)
+		gnutls_certificate_free_credentials(t->cred);
+	if (t->prio)
+		gnutls_priority_deinit(t->prio);
+	sodium_memzero(t->ticket_buf, sizeof(t->ticket_buf));
+	free(t);
+}
+
+struct tls_conn *tls_conn_server(struct net_tls_server *srv,
+				 const struct tls_io *io, void *ctx)
+{
+	struct tls_conn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->io = io;
+	t->ctx = ctx;
+	unsigned flags = GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL |
+			 GNUTLS_NO_TICKETS_TLS12;
+	if (gnutls_init(&t->s, flags) < 0) {
+		free(t);
+		return NULL;
+	}
+	net_tls_server_ref(srv);
+	t->server = srv;
+	int ret = session_common(t, srv->prio, srv->cred, srv->alpn);
+	static const gnutls_certificate_request_t modes[] = {
+		[NET_CLIENT_CERT_NONE] = GNUTLS_CERT_IGNORE,
+		[NET_CLIENT_CERT_REQUEST] = GNUTLS_CERT_REQUEST,
+		[NET_CLIENT_CERT_REQUIRE] = GNUTLS_CERT_REQUIRE,
+	};
+	gnutls_certificate_server_set_request(t->s, modes[srv->client_certs]);
+	if (ret >= 0 && srv->ticket.size)
+		ret = gnutls_session_ticket_enable_server(t->s, &srv->ticket);
+	if (ret < 0) {
+		tls_conn_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* The client's certificate: who it is, and whether our CA vouches. */
+static int check_client_cert(struct tls_conn *t)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(t->s, &n);
+	if (certs && n > 0) {
+		unsigned status = 1;
+		t->peer.present = true;
+		t->peer.verified =
+			gnutls_certificate_verify_peers2(t->s, &status) >= 0 &&
+			status == 0;
+		pki_spki_sha256(&certs[0], t->peer.spki_sha256);
+		gnutls_x509_crt_t crt;
+		if (gnutls_x509_crt_init(&crt) >= 0) {
+			size_t len = sizeof(t->peer.subject_cn);
+			if (gnutls_x509_crt_import(crt, &certs[0],
+						   GNUTLS_X509_FMT_DER) < 0 ||
+			    gnutls_x509_crt_get_dn_by_oid(crt,
+				GNUTLS_OID_X520_COMMON_NAME, 0, 0,
+				t->peer.subject_cn, &len) < 0)
+				t->peer.subject_cn[0] = '\0';
+			gnutls_x509_crt_deinit(crt);
+		}
+	}
+	if (t->peer.present)
+		log_debug("tls", "client certificate CN=%s %s",
+			  t->peer.subject_cn,
+			  t->peer.verified ? "verified" : "not verified");
+	if (t->server->client_certs == NET_CLIENT_CERT_REQUIRE &&
+	    !t->peer.verified) {
+		log_debug("tls", "client certificate required, none verified");
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ clients */
+
+struct net_tls_client *net_tls_client_new(const struct net_tls_client_conf *c,
+					  char *err, size_t errlen)
+{
+	struct net_tls_client *t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	t->n_pins = MIN(c->n_pins, (size_t)NET_MAX_PINS);
+	if (t->n_pins)
+		memcpy(t->pins, c->pins, t->n_pins * NET_PIN_LEN);
+	snprintf(t->alpn, sizeof(t->alpn), "%s", c->alpn ? c->alpn : "");
+	t->server_name = c->server_name ? strdup(c->server_name) : NULL;
+	int ret = gnutls_certificate_allocate_credentials(&t->cred);
+	if (ret >= 0 && !t->n_pins) {
+		/* No pin: the server must chain to a trust anchor. */
+		ret = c->ca_file ? gnutls_certificate_set_x509_trust_file(t->cred,
+					c->ca_file, GNUTLS_X509_FMT_PEM)
+				 : gnutls_certificate_set_x509_system_trust(t->cred);
+		if (ret == 0)
+			ret = GNUTLS_E_NO_CERTIFICATE_FOUND;
+	}
+	if (ret < 0) {
+		snprintf(err, errlen, "%s: %s", c->ca_file ? c->ca_file :
+			 "system trust store", gnutls_strerror(ret));
+	} else if (priority(&t->prio, PRIORITY_CLIENT_APPEND, err, errlen) != 0) {
+		ret = -1;
+	}
+	if (ret < 0) {
+		net_tls_client_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void net_tls_client_free(struct net_tls_client *t)
+{
+	if (!t)
+		return;
+	if (t->cred)
+		gnutls_certificate_free_credentials(t->cred);
+	if (t->prio)
+		gnutls_priority_deinit(t->prio);
+	gnutls_free(t->session.data);
+	free(t->server_name);
+	free(t);
+}
+
+struct tls_conn *tls_conn_client(struct net_tls_client *cli,
+				 const struct tls_io *io, void *ctx)
+{
+	struct tls_conn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->io = io;
+	t->ctx = ctx;
+	t->client = cli;
+	if (gnutls_init(&t->s, GNUTLS_CLIENT | GNUTLS_NONBLOCK |
+				       GNUTLS_NO_SIGNAL) < 0) {
+		free(t);
+		return NULL;
+	}
+	int ret = session_common(t, cli->prio, cli->cred, cli->alpn);
+	if (ret >= 0 && cli->server_name)
+		ret = gnutls_server_name_set(t->s, GNUTLS_NAME_DNS,
+					     cli->server_name,
+					     strlen(cli->server_name));
+	if (ret >= 0 && !cli->n_pins)
+		gnutls_session_set_verify_cert(t->s, cli->server_name, 0);
+	if (ret >= 0 && cli->session.size)
+		gnutls_session_set_data(t->s, cli->session.data,
+					cli->session.size);
+	if (ret < 0) {
+		tls_conn_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* With pins, the server's key must be one of them (RFC 7858 4.2). */
+static int check_server_pin(struct tls_conn *t)
+{
+	struct net_tls_client *c = t->client;
+	if (!c->n_pins)
+		return 0;	/* PKIX and the name were checked in the handshake */
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(t->s, &n);
+	uint8_t digest[NET_PIN_LEN];
+	if (!certs || n == 0 || pki_spki_sha256(&certs[0], digest) != 0)
+		return -1;
+	for (size_t i = 0; i < c->n_pins; i++)
+		if (sodium_memcmp(digest, c->pins[i], NET_PIN_LEN) == 0)
+			return 0;
+	char pin[PKI_PIN_LEN];
+	pki_pin_to_base64(digest, pin);
+	log_warning("tls", "%s presented key pin %s, which is not configured",
+		    c->server_name ? c->server_name : "upstream", pin);
+	return -1;
+}
+
+/* TLS 1.3 tickets come after the handshake: keep the session once one did. */
+static void save_session(struct tls_conn *t)
+{
+	if (!t->client || t->session_saved ||
+	    !(gnutls_session_get_flags(t->s) & GNUTLS_SFLAGS_SESSION_TICKET))
+		return;
+	gnutls_datum_t d;
+	if (gnutls_session_get_data2(t->s, &d) < 0)
+		return;
+	gnutls_free(t->client->session.data);
+	t->client->session = d;
+	t->session_saved = true;
+}
+
+/* ------------------------------------------------------------------ sessions */
+
+static int finish_handshake(struct tls_conn *t)
+{
+	int ret = t->server ? check_client_cert(t) : check_server_pin(t);
+	if (ret != 0)
+		return -1;
+	log_debug("tls", "%s handshake complete: %s%s",
+		  t->server ? "server" : "client",
+		  gnutls_protocol_get_name(gnutls_protocol_get_version(t->s)),
+		  gnutls_session_is_resumed(t->s) ? ", resumed" : "");
+	t->ready = true;
+	if (t->io->ready)
+		t->io->ready(t->ctx);
+	return 0;
+}
+
+/* GnuTLS says AGAIN after a message that produced nothing for the caller
+ * (a TLS 1.3 NewSessionTicket, say) even when more input waits: only an
+ * empty input means "wait for the network". Input it did not touch at all
+ * would be lost, so that is an error. */
+static int again(struct tls_conn *t, size_t before)
+{
+	if (t->in_len == 0)
+		return 0;
+	return t->in_len < before ? 1 : -1;
+}
+
+static int handshake(struct tls_conn *t)
+{
+	for (;;) {
+		size_t before = t->in_len;
+		int ret = gnutls_handshake(t->s);
+		if (ret == GNUTLS_E_SUCCESS)
+			return finish_handshake(t);
+		if (ret == GNUTLS_E_AGAIN) {
+			int more = again(t, before);
+			if (more <= 0)
+				return more;
+			continue;
+		}
+		if (ret != GNUTLS_E_INTERRUPTED && gnutls_error_is_fatal(ret)) {
+			log_debug("tls", "handshake: %s", gnutls_strerror(ret));
+			return -1;
+		}
+	}
+}
+
+int tls_conn_feed(struct tls_conn *t, const uint8_t *data, size_t n)
+{
+	t->in = data;
+	t->in_len = n;
+	if (!t->ready) {
+		if (handshake(t) != 0 || t->failed)
+			return -1;
+		if (!t->ready)
+			return 0;	/* the handshake wants more */
+	}
+	for (;;) {
+		size_t before = t->in_len;
+		ssize_t got = gnutls_record_recv(t->s, plaintext,
+						 sizeof(plaintext));
+		if (got > 0) {
+			save_session(t);
+			if (!t->io->plaintext(t->ctx, plaintext, (size_t)got))
+				return 0;
+			continue;
+		}
+		if (got == 0)
+			return 1;	/* close_notify */
+		if (got == GNUTLS_E_AGAIN) {
+			int more = again(t, before);
+			if (more <= 0 || t->failed)
+				return t->failed ? -1 : more;
+			continue;
+		}
+		if (got == GNUTLS_E_INTERRUPTED || !gnutls_error_is_fatal((int)got))
+			continue;
+		log_debug("tls", "record: %s", gnutls_strerror((int)got));
+		return -1;
+	}
+}
+
+int tls_conn_send(struct tls_conn *t, const uint8_t *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = gnutls_record_send(t->s, data, len);
+		if (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_AGAIN)
+			continue;
+		if (n < 0 || t->failed)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+bool tls_conn_ready(const struct tls_conn *t)
+{
+	return t->ready;
+}
+
+const struct net_peer_cert *tls_conn_peer(const struct tls_conn *t)
+{
+	return &t->peer;
+}
+
+uint64_t tls_conn_handshake_timeout(const struct tls_conn *t)
+{
+	return t->server ? t->server->handshake_timeout_ms : 10000;
+}
+
+void tls_conn_goodbye(struct tls_conn *t)
+{
+	if (t->ready && !t->failed)
+		gnutls_bye(t->s, GNUTLS_SHUT_WR);	/* best effort */
+}
+
+void tls_conn_free(struct tls_conn *t)
+{
+	if (!t)
+		return;
+	gnutls_deinit(t->s);
+	net_tls_server_unref(t->server);
+	free(t);
+}
