@@ -46,7 +46,9 @@ LIB_LIBS = $(LIBUV_LIBS) $(GNUTLS_LIBS) $(NGHTTP2_LIBS) $(LDNS_LIBS) \
 	$(SODIUM_LIBS) $(YAML_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) \
 	$(CURL_LIBS) $(QRENCODE_LIBS) -lpthread
 ALL_CPPFLAGS = -D_GNU_SOURCE -DANCHORD_VERSION='"$(VERSION)"' \
-	-DANCHORD_STATE_DIR='"$(STATE_DIR)"' -Isrc $(CPPFLAGS_IN) $(CPPFLAGS)
+	-DANCHORD_STATE_DIR='"$(STATE_DIR)"' \
+	-DANCHORD_CONFIG='"$(sysconfdir)/anchord/anchord.conf"' \
+	-Isrc $(CPPFLAGS_IN) $(CPPFLAGS)
 ALL_CFLAGS = -std=c11 $(CFLAGS_IN) -g $(OPT) $(WARN) $(LIB_CFLAGS) $(CFLAGS)
 SAN_LDFLAGS := -fsanitize=address,undefined
 ALL_LDFLAGS = $(if $(SANITIZE),$(SAN_LDFLAGS)) \
@@ -55,12 +57,15 @@ ALL_LDFLAGS = $(if $(SANITIZE),$(SAN_LDFLAGS)) \
 # ---------------------------------------------------------------- sources
 # Every folder under src/ but tools/ goes into one static library; each
 # program is its main file plus that library.
+# Tools are one file each under src/tools/.
 PROGRAM_MAINS := src/daemon/main.c
+TOOL_NAMES := anchorctl
+TOOLS := $(TOOL_NAMES:%=$(BUILD)/%)
 LIB_SRCS := $(filter-out $(PROGRAM_MAINS),$(sort $(wildcard src/*/*.c)))
 LIB_SRCS := $(filter-out src/tools/%,$(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libanchord.a
-PROGRAMS := $(BUILD)/anchord
+PROGRAMS := $(BUILD)/anchord $(TOOLS)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -79,20 +84,26 @@ $(LIB): $(LIB_OBJS)
 $(BUILD)/anchord: $(BUILD)/src/daemon/main.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
+$(TOOLS): $(BUILD)/%: $(BUILD)/src/tools/%.o $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIB_LIBS)
 
--include $(LIB_OBJS:.o=.d) $(BUILD)/src/daemon/main.d
+-include $(LIB_OBJS:.o=.d) $(BUILD)/src/daemon/main.d \
+	$(TOOL_NAMES:%=$(BUILD)/src/tools/%.d)
 -include $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
 
 # ---------------------------------------------------------------- run
 run: all
 	@echo
 	@echo "anchord is starting with etc/anchord.conf (Ctrl-C stops it)."
-	@echo "In another terminal, ask it for a local name over UDP and TCP:"
+	@echo "In another terminal, ask it for a local name over UDP, TCP and TLS:"
 	@echo "    dig @127.0.0.1 -p 8053 www.home.anchord.test"
 	@echo "    dig @127.0.0.1 -p 8053 +tcp www.home.anchord.test"
+	@echo "    kdig @127.0.0.1 -p 8853 +tls-ca=build/state/ca.pem \\"
+	@echo "         +tls-hostname=dns.home.anchord.test www.home.anchord.test"
 	@echo
 	$(BUILD)/anchord -c etc/anchord.conf
 
@@ -170,7 +181,9 @@ install: all
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man5 \
 		$(DESTDIR)$(mandir)/man8 $(DESTDIR)$(sysconfdir)/anchord
 	install -m 755 $(BUILD)/anchord $(DESTDIR)$(sbindir)/anchord
+	install -m 755 $(BUILD)/anchorctl $(DESTDIR)$(sbindir)/anchorctl
 	install -m 644 man/anchord.8 $(DESTDIR)$(mandir)/man8/anchord.8
+	install -m 644 man/anchorctl.8 $(DESTDIR)$(mandir)/man8/anchorctl.8
 	install -m 644 man/anchord.conf.5 $(DESTDIR)$(mandir)/man5/anchord.conf.5
 	install -m 644 etc/anchord.conf $(DESTDIR)$(sysconfdir)/anchord/anchord.conf.example
 	install -m 644 etc/home.anchord.test.zone \

@@ -7,8 +7,10 @@
  *  none.
  */
 #include "daemon/daemon.h"
+#include "pki/pki.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +36,11 @@ const char *const config_known_keys[] = {
 	"server.max-pipelined", "server.edns-buffer-size",
 	"listen.address", "listen.port", "listen.kind",
 	"listen.max-connections",
+	"tls.certificate", "tls.key", "tls.addresses",
+	"tls.client-certificates", "tls.handshake-timeout",
+	"tls.session-tickets",
 	"upstream.address", "upstream.port", "upstream.transport",
+	"upstream.name", "upstream.pin", "upstream.ca",
 	"cache.size", "cache.serve-stale", "cache.min-ttl", "cache.max-ttl",
 	"cache.max-negative-ttl",
 	"local-data",
@@ -128,44 +134,56 @@ enum field_type {
 	F_DURATION_S,		/* uint32_t seconds */
 	F_SIZE,
 	F_LOG_LEVEL,
+	F_BOOL,
+	F_CUSTOM,		/* parsed by field.parse */
 };
+
+struct cfg;
 
 struct field {
 	const char *key;
 	enum field_type type;
 	size_t offset;
 	uint64_t min, max;
+	int (*parse)(struct cfg *x, const yaml_node_t *n, const char *key);
 };
 
 #define CFG(member) offsetof(struct anchord_config, member)
 
 static const struct field server_fields[] = {
-	{ "name", F_NAME, CFG(name), 0, 0 },
-	{ "state-dir", F_PATH, CFG(state_dir), 0, 0 },
-	{ "workers", F_WORKERS, CFG(workers), 1, 256 },
-	{ "user", F_STRING, CFG(user), 0, 0 },
-	{ "tcp-idle-timeout", F_DURATION_MS, CFG(tcp_idle_timeout_ms), 100,
-	  3600000 },
-	{ "max-connections-per-client", F_UINT, CFG(max_connections_per_client),
-	  1, 1000000 },
-	{ "max-pipelined", F_UINT, CFG(max_pipelined), 1, 65535 },
-	{ "edns-buffer-size", F_U16, CFG(dns.edns_udp_size), 512, 4096 },
-	{ NULL, 0, 0, 0, 0 },
+	{ .key = "name", .type = F_NAME, .offset = CFG(name) },
+	{ .key = "state-dir", .type = F_PATH, .offset = CFG(state_dir) },
+	{ .key = "workers", .type = F_WORKERS, .offset = CFG(workers), .min = 1,
+	  .max = 256 },
+	{ .key = "user", .type = F_STRING, .offset = CFG(user) },
+	{ .key = "tcp-idle-timeout", .type = F_DURATION_MS,
+	  .offset = CFG(tcp_idle_timeout_ms), .min = 100, .max = 3600000 },
+	{ .key = "max-connections-per-client", .type = F_UINT,
+	  .offset = CFG(max_connections_per_client), .min = 1, .max = 1000000 },
+	{ .key = "max-pipelined", .type = F_UINT, .offset = CFG(max_pipelined),
+	  .min = 1, .max = 65535 },
+	{ .key = "edns-buffer-size", .type = F_U16,
+	  .offset = CFG(dns.edns_udp_size), .min = 512, .max = 4096 },
+	{ NULL },
 };
 
 static const struct field cache_fields[] = {
-	{ "size", F_SIZE, CFG(dns.cache_size), 64 << 10, 1ULL << 40 },
-	{ "serve-stale", F_DURATION_S, CFG(dns.serve_stale), 0, 30 * 86400 },
-	{ "min-ttl", F_DURATION_S, CFG(dns.min_ttl), 0, 86400 },
-	{ "max-ttl", F_DURATION_S, CFG(dns.max_ttl), 1, 30 * 86400 },
-	{ "max-negative-ttl", F_DURATION_S, CFG(dns.max_negative_ttl), 1,
-	  86400 },
-	{ NULL, 0, 0, 0, 0 },
+	{ .key = "size", .type = F_SIZE, .offset = CFG(dns.cache_size),
+	  .min = 64 << 10, .max = 1ULL << 40 },
+	{ .key = "serve-stale", .type = F_DURATION_S,
+	  .offset = CFG(dns.serve_stale), .max = 30 * 86400 },
+	{ .key = "min-ttl", .type = F_DURATION_S, .offset = CFG(dns.min_ttl),
+	  .max = 86400 },
+	{ .key = "max-ttl", .type = F_DURATION_S, .offset = CFG(dns.max_ttl),
+	  .min = 1, .max = 30 * 86400 },
+	{ .key = "max-negative-ttl", .type = F_DURATION_S,
+	  .offset = CFG(dns.max_negative_ttl), .min = 1, .max = 86400 },
+	{ NULL },
 };
 
 static const struct field log_fields[] = {
-	{ "level", F_LOG_LEVEL, CFG(log_level), 0, 0 },
-	{ NULL, 0, 0, 0, 0 },
+	{ .key = "level", .type = F_LOG_LEVEL, .offset = CFG(log_level) },
+	{ NULL },
 };
 
 static int set_number(struct cfg *x, const yaml_node_t *n, const char *key,
@@ -200,12 +218,22 @@ static int set_string(struct cfg *x, const yaml_node_t *n, const char *key,
 static int set_field(struct cfg *x, const yaml_node_t *n, const char *key,
 		     const struct field *f)
 {
+	if (f->type == F_CUSTOM)
+		return f->parse(x, n, key);
 	const char *s = need_scalar(x, n, key);
 	uint64_t v;
+	bool b;
 	uint8_t wire[DNS_MAX_NAME];
 	if (!s)
 		return -1;
 	switch (f->type) {
+	case F_CUSTOM:
+		break;
+	case F_BOOL:
+		if (util_parse_bool(s, &b) != 0)
+			return fail(x, n, key, "expected true or false");
+		*(bool *)((char *)x->c + f->offset) = b;
+		return 0;
 	case F_STRING:
 	case F_PATH:
 		if (!*s)
@@ -379,15 +407,18 @@ static int parse_listen_item(struct cfg *x, const yaml_node_t *item,
 		return -1;
 	struct listen_conf l = { .kind = LISTEN_DNS, .max_connections = 1024,
 				 .line = (unsigned)item->start_mark.line + 1 };
-	if (parse_address(x, item, key, 53, &l.addr) != 0)
-		return -1;
 	const yaml_node_t *kn = item_value(x, item, "kind");
 	const char *kind = kn ? need_scalar(x, kn, key) : "dns";
 	if (!kind)
 		return -1;
-	if (strcmp(kind, "dns") != 0)
+	if (strcmp(kind, "dot") == 0)
+		l.kind = LISTEN_DOT;
+	else if (strcmp(kind, "dns") != 0)
 		return fail(x, kn, "listen.kind", "\"%s\" is not supported "
-			    "(this build serves: dns)", kind);
+			    "(this build serves: dns, dot)", kind);
+	if (parse_address(x, item, key, l.kind == LISTEN_DOT ? 853 : 53,
+			  &l.addr) != 0)
+		return -1;
 	const yaml_node_t *mn = item_value(x, item, "max-connections");
 	uint64_t v;
 	if (mn) {
@@ -405,30 +436,96 @@ static int parse_listen_item(struct cfg *x, const yaml_node_t *item,
 	return 0;
 }
 
+static int parse_pin(struct cfg *x, const yaml_node_t *n,
+		     struct dns_upstream_conf *u)
+{
+	const char *s = need_scalar(x, n, "upstream.pin");
+	if (!s)
+		return -1;
+	if (u->n_pins >= DNS_MAX_PINS)
+		return fail(x, n, "upstream.pin", "at most %d pins",
+			    DNS_MAX_PINS);
+	if (pki_pin_parse(s, u->pins[u->n_pins]) != 0)
+		return fail(x, n, "upstream.pin", "\"%s\" is not a base64 "
+			    "SHA-256 SPKI pin", s);
+	u->n_pins++;
+	return 0;
+}
+
+/* pin: one pin, or a list (current and backup). */
+static int parse_pins(struct cfg *x, const yaml_node_t *n,
+		      struct dns_upstream_conf *u)
+{
+	if (n->type != YAML_SEQUENCE_NODE)
+		return parse_pin(x, n, u);
+	for (yaml_node_item_t *i = n->data.sequence.items.start;
+	     i < n->data.sequence.items.top; i++)
+		if (parse_pin(x, node(x, *i), u) != 0)
+			return -1;
+	return 0;
+}
+
+static int parse_upstream_tls(struct cfg *x, const yaml_node_t *item,
+			      struct dns_upstream_conf *u)
+{
+	const yaml_node_t *nn = item_value(x, item, "name");
+	const yaml_node_t *pn = item_value(x, item, "pin");
+	const yaml_node_t *cn = item_value(x, item, "ca");
+	uint8_t wire[DNS_MAX_NAME];
+	if (u->transport != DNS_UPSTREAM_DOT && (nn || pn || cn))
+		return fail(x, nn ? nn : pn ? pn : cn, "upstream",
+			    "name, pin and ca need transport: dot");
+	if (u->transport != DNS_UPSTREAM_DOT)
+		return 0;
+	const char *name = nn ? need_scalar(x, nn, "upstream.name") : NULL;
+	if (nn && (!name || dns_name_from_str(name, wire) < 2))
+		return name ? fail(x, nn, "upstream.name", "\"%s\" is not a "
+				   "domain name", name) : -1;
+	if (pn && parse_pins(x, pn, u) != 0)
+		return -1;
+	if (!name && !u->n_pins)	/* RFC 8310 strict: no anonymous TLS */
+		return fail(x, item, "upstream", "a dot upstream needs a name "
+			    "(verified against a CA) or a pin");
+	const char *ca = cn ? need_scalar(x, cn, "upstream.ca") : NULL;
+	if (cn && !ca)
+		return -1;
+	u->name = name ? strdup(name) : NULL;
+	u->ca_file = ca ? util_path_relative_to(x->file, ca) : NULL;
+	return 0;
+}
+
 static int parse_upstream_item(struct cfg *x, const yaml_node_t *item,
 			       const char *key)
 {
 	static const char *const keys[] = { "address", "port", "transport",
-					    NULL };
+					    "name", "pin", "ca", NULL };
 	struct dns_conf *d = &x->c->dns;
 	if (check_item_keys(x, item, key, keys) != 0)
 		return -1;
 	struct dns_upstream_conf u = { .transport = DNS_UPSTREAM_UDP };
-	if (parse_address(x, item, key, 53, &u.addr) != 0)
-		return -1;
 	const yaml_node_t *tn = item_value(x, item, "transport");
 	const char *t = tn ? need_scalar(x, tn, key) : "udp";
 	if (!t)
 		return -1;
 	if (strcmp(t, "tcp") == 0)
 		u.transport = DNS_UPSTREAM_TCP;
+	else if (strcmp(t, "dot") == 0)
+		u.transport = DNS_UPSTREAM_DOT;
 	else if (strcmp(t, "udp") != 0)
 		return fail(x, tn, "upstream.transport",
-			    "expected udp or tcp, not \"%s\"", t);
+			    "expected udp, tcp or dot, not \"%s\"", t);
+	if (parse_address(x, item, key,
+			  u.transport == DNS_UPSTREAM_DOT ? 853 : 53,
+			  &u.addr) != 0 ||
+	    parse_upstream_tls(x, item, &u) != 0)
+		return -1;
 	struct dns_upstream_conf *arr = grow_array(d->upstreams,
 						   &d->n_upstreams, sizeof(u));
-	if (!arr)
+	if (!arr) {
+		free(u.name);
+		free(u.ca_file);
 		return fail(x, item, key, "out of memory");
+	}
 	d->upstreams = arr;
 	arr[d->n_upstreams - 1] = u;
 	return 0;
@@ -507,6 +604,101 @@ static int parse_local_zone_item(struct cfg *x, const yaml_node_t *item,
 	return z->name && (!file || z->file) && z->origin.file ? 0 : -1;
 }
 
+/* ------------------------------------------------------------------ tls */
+
+/* certificate and key: "auto" (the built-in CA) or a PEM file. */
+static int parse_auto_path(struct cfg *x, const yaml_node_t *n,
+			   const char *key, char **out)
+{
+	const char *s = need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	free(*out);
+	*out = NULL;
+	if (strcmp(s, "auto") == 0)
+		return 0;
+	if (!*s)
+		return fail(x, n, key, "expected auto or a file");
+	*out = util_path_relative_to(x->file, s);
+	return *out ? 0 : fail(x, n, key, "out of memory");
+}
+
+static int parse_tls_certificate(struct cfg *x, const yaml_node_t *n,
+				 const char *key)
+{
+	return parse_auto_path(x, n, key, &x->c->tls.certificate);
+}
+
+static int parse_tls_key(struct cfg *x, const yaml_node_t *n, const char *key)
+{
+	return parse_auto_path(x, n, key, &x->c->tls.key);
+}
+
+static int parse_tls_address(struct cfg *x, const yaml_node_t *n,
+			     const char *key)
+{
+	struct tls_conf *t = &x->c->tls;
+	const char *s = need_scalar(x, n, key);
+	struct util_addr a;
+	if (!s)
+		return -1;
+	if (util_addr_parse(s, 0, &a) != 0)
+		return fail(x, n, key, "\"%s\" is not an IPv4 or IPv6 "
+			    "address", s);
+	struct util_addr *arr = grow_array(t->addresses, &t->n_addresses,
+					   sizeof(a));
+	if (!arr)
+		return fail(x, n, key, "out of memory");
+	t->addresses = arr;
+	arr[t->n_addresses - 1] = a;
+	return 0;
+}
+
+static int parse_tls_addresses(struct cfg *x, const yaml_node_t *n,
+			       const char *key)
+{
+	x->c->tls.addresses_given = true;
+	return each_item(x, n, key, parse_tls_address);
+}
+
+static int parse_client_certs(struct cfg *x, const yaml_node_t *n,
+			      const char *key)
+{
+	static const char *const modes[] = {
+		[NET_CLIENT_CERT_NONE] = "none",
+		[NET_CLIENT_CERT_REQUEST] = "request",
+		[NET_CLIENT_CERT_REQUIRE] = "require",
+	};
+	const char *s = need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
+		if (strcmp(s, modes[i]) == 0) {
+			x->c->tls.client_certs = (enum net_client_cert_mode)i;
+			return 0;
+		}
+	return fail(x, n, key, "expected none, request or require");
+}
+
+static const struct field tls_fields[] = {
+	{ .key = "certificate", .type = F_CUSTOM,
+	  .parse = parse_tls_certificate },
+	{ .key = "key", .type = F_CUSTOM, .parse = parse_tls_key },
+	{ .key = "addresses", .type = F_CUSTOM, .parse = parse_tls_addresses },
+	{ .key = "client-certificates", .type = F_CUSTOM,
+	  .parse = parse_client_certs },
+	{ .key = "handshake-timeout", .type = F_DURATION_MS,
+	  .offset = CFG(tls.handshake_timeout_ms), .min = 100, .max = 120000 },
+	{ .key = "session-tickets", .type = F_BOOL,
+	  .offset = CFG(tls.session_tickets) },
+	{ NULL },
+};
+
+static int parse_tls(struct cfg *x, const yaml_node_t *n)
+{
+	return parse_fields(x, n, "tls", tls_fields);
+}
+
 /* ------------------------------------------------------------------ sections */
 
 static int parse_server(struct cfg *x, const yaml_node_t *n)
@@ -559,6 +751,7 @@ static const struct section {
 } sections[] = {
 	{ "server", parse_server },
 	{ "listen", parse_listen },
+	{ "tls", parse_tls },
 	{ "upstream", parse_upstream },
 	{ "cache", parse_cache },
 	{ "local-data", parse_local_data },
@@ -603,6 +796,9 @@ static void set_defaults(struct anchord_config *c)
 	c->max_pipelined = 128;
 	c->upstream_system = true;
 	c->log_level = LOG_LEVEL_INFO;
+	c->tls.client_certs = NET_CLIENT_CERT_REQUEST;
+	c->tls.handshake_timeout_ms = 5000;
+	c->tls.session_tickets = true;
 	c->dns.cache_size = 64ULL << 20;
 	c->dns.serve_stale = 86400;
 	c->dns.min_ttl = 0;
@@ -667,6 +863,49 @@ static int default_listeners(struct anchord_config *c)
 	return 0;
 }
 
+static bool is_wildcard(const struct util_addr *a)
+{
+	static const uint8_t zero[16];
+	if (a->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr == 0;
+	return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr, zero,
+		      16) == 0;
+}
+
+/* The auto certificate names the addresses anchord listens on, so that
+ * DDR verified discovery (RFC 9462 4.2) accepts it. */
+static int default_tls_addresses(struct anchord_config *c)
+{
+	for (size_t i = 0; i < c->n_listen; i++) {
+		struct util_addr a = c->listen[i].addr;
+		if (is_wildcard(&a))
+			continue;
+		bool seen = false;
+		for (size_t j = 0; j < c->tls.n_addresses; j++)
+			seen |= util_addr_same_host(
+				(struct sockaddr *)&c->tls.addresses[j].ss,
+				(struct sockaddr *)&a.ss);
+		if (seen)
+			continue;
+		struct util_addr *arr = grow_array(c->tls.addresses,
+						   &c->tls.n_addresses,
+						   sizeof(a));
+		if (!arr)
+			return -1;
+		c->tls.addresses = arr;
+		arr[c->tls.n_addresses - 1] = a;
+	}
+	return 0;
+}
+
+bool config_has_tls(const struct anchord_config *c)
+{
+	for (size_t i = 0; i < c->n_listen; i++)
+		if (c->listen[i].kind == LISTEN_DOT)
+			return true;
+	return false;
+}
+
 static int finish(struct cfg *x)
 {
 	struct anchord_config *c = x->c;
@@ -678,6 +917,11 @@ static int finish(struct cfg *x)
 		return fail(x, NULL, "upstream", "no upstream server given");
 	if (c->dns.min_ttl > c->dns.max_ttl)
 		return fail(x, NULL, "cache.min-ttl", "larger than cache.max-ttl");
+	if (!c->tls.certificate != !c->tls.key)
+		return fail(x, NULL, "tls", "certificate and key are both auto "
+			    "or both files");
+	if (!c->tls.addresses_given && default_tls_addresses(c) != 0)
+		return fail(x, NULL, "tls.addresses", "out of memory");
 	/* edns-tcp-keepalive (RFC 7828) advertises the idle timeout. */
 	c->dns.tcp_keepalive_100ms =
 		(uint16_t)MIN(c->tcp_idle_timeout_ms / 100, 65535);
@@ -756,6 +1000,9 @@ void config_free(struct anchord_config *c)
 	free(c->state_dir);
 	free(c->user);
 	free(c->listen);
+	free(c->tls.certificate);
+	free(c->tls.key);
+	free(c->tls.addresses);
 	dns_conf_free(&c->dns);
 	memset(c, 0, sizeof(*c));
 }

@@ -6,12 +6,26 @@
 #pragma once
 
 #include "dns/dns.h"
+#include "net/net.h"
 #include "util/util.h"
 
 /* ------------------------------------------------------------------ configuration */
 
 enum listen_kind {
 	LISTEN_DNS = 0,			/**< plain DNS: UDP and TCP */
+	LISTEN_DOT,			/**< DNS over TLS (RFC 7858) */
+};
+
+/** The tls section. */
+struct tls_conf {
+	char *certificate;		/**< PEM path; NULL: auto (built-in CA) */
+	char *key;			/**< PEM path; NULL: auto */
+	struct util_addr *addresses;	/**< IP SANs of the auto certificate */
+	size_t n_addresses;
+	bool addresses_given;
+	enum net_client_cert_mode client_certs;
+	uint64_t handshake_timeout_ms;
+	bool session_tickets;
 };
 
 struct listen_conf {
@@ -34,6 +48,7 @@ struct anchord_config {
 	/* listen */
 	struct listen_conf *listen;
 	size_t n_listen;
+	struct tls_conf tls;
 	/* upstream, cache, local data */
 	bool upstream_system;
 	struct dns_conf dns;
@@ -57,15 +72,22 @@ extern const char *const config_known_keys[];
 
 struct daemon_workers;
 
+/** Whether some listener speaks TLS. */
+bool config_has_tls(const struct anchord_config *c);
+
 /** Bind every listener once per worker (before privileges are dropped).
  *  Returns NULL and writes err on failure. */
 struct daemon_workers *workers_bind(const struct anchord_config *c,
 				    char *err, size_t errlen);
-/** Start the worker threads. */
+/** Start the worker threads; tls serves the TLS listeners (may be NULL
+ *  when there are none). */
 int workers_start(struct daemon_workers *ws, struct dns_cache *cache,
-		  struct dns_env *env);
+		  struct dns_env *env, struct net_tls_server *tls);
 /** Hand a new configuration generation to every worker. */
 void workers_set_env(struct daemon_workers *ws, struct dns_env *env);
+/** New TLS connections use these credentials (a reload); existing ones
+ *  keep theirs. */
+void workers_set_tls(struct daemon_workers *ws, struct net_tls_server *tls);
 /** Stop accepting, answer what is in flight (at most drain_ms), stop the
  *  threads and free everything. */
 void workers_stop(struct daemon_workers *ws, uint64_t drain_ms);

@@ -8,6 +8,7 @@
  *  keeps serving); SIGTERM and SIGINT drain queries in flight and exit 0.
  */
 #include "daemon/daemon.h"
+#include "pki/pki.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@ struct daemon {
 	char *config_path;
 	struct anchord_config conf;
 	struct dns_env *env;
+	struct net_tls_server *tls;
 	struct dns_cache *cache;
 	struct daemon_workers *workers;
 	uv_loop_t *loop;
@@ -83,6 +86,91 @@ static int drop_privileges(const char *user)
 	return 0;
 }
 
+static void log_pin(const char *cert)
+{
+	uint8_t digest[PKI_DIGEST_LEN];
+	char err[256], pin[PKI_PIN_LEN], hex[PKI_HEX_LEN];
+	if (pki_pin_of_file(cert, digest, err, sizeof(err)) != 0) {
+		log_warning("tls", "%s", err);
+		return;
+	}
+	pki_pin_to_base64(digest, pin);
+	pki_pin_to_hex(digest, hex);
+	log_info("tls", "serving %s: SPKI pin (sha256) %s, TLSA 3 1 1 %s", cert,
+		 pin, hex);
+}
+
+/* The credentials of the TLS listeners: the configured files, or a
+ * certificate of the built-in CA for server.name and tls.addresses. */
+static struct net_tls_server *build_tls(const struct anchord_config *c)
+{
+	char err[ERRLEN];
+	struct pki_files files;
+	if (pki_ensure_ca(c->state_dir, &files, err, sizeof(err)) != 0) {
+		log_error("pki", "%s", err);
+		return NULL;
+	}
+	const char *cert = c->tls.certificate, *key = c->tls.key;
+	if (!cert) {
+		struct pki_auto_request r = {
+			.state_dir = c->state_dir, .name = c->name,
+			.addresses = c->tls.addresses,
+			.n_addresses = c->tls.n_addresses,
+		};
+		bool issued;
+		if (pki_ensure_server_cert(&r, &files, &issued, err,
+					   sizeof(err)) != 0) {
+			log_error("pki", "%s", err);
+			return NULL;
+		}
+		if (issued)
+			log_info("pki", "issued a server certificate for %s",
+				 c->name);
+		cert = files.cert;
+		key = files.key;
+	}
+	uint8_t secret[64];
+	if (c->tls.session_tickets &&
+	    pki_ticket_secret(c->state_dir, secret, err, sizeof(err)) != 0) {
+		log_error("tls", "%s", err);
+		return NULL;
+	}
+	struct net_tls_server_conf tc = {
+		.cert_file = cert,
+		.key_file = key,
+		.client_ca_file = files.ca_cert,
+		.client_certs = c->tls.client_certs,
+		.ticket_secret = c->tls.session_tickets ? secret : NULL,
+		.alpn = "dot",
+		.handshake_timeout_ms = c->tls.handshake_timeout_ms,
+	};
+	struct net_tls_server *tls = net_tls_server_new(&tc, err, sizeof(err));
+	sodium_memzero(secret, sizeof(secret));
+	if (!tls) {
+		log_error("tls", "%s", err);
+		return NULL;
+	}
+	log_pin(cert);
+	return tls;
+}
+
+/* --check: configured certificate files must load; nothing is created. */
+static int check_tls_files(const struct anchord_config *c)
+{
+	if (!c->tls.certificate || !config_has_tls(c))
+		return 0;
+	char err[ERRLEN];
+	struct net_tls_server_conf tc = { .cert_file = c->tls.certificate,
+					  .key_file = c->tls.key };
+	struct net_tls_server *tls = net_tls_server_new(&tc, err, sizeof(err));
+	if (!tls) {
+		log_error("config", "tls: %s", err);
+		return -1;
+	}
+	net_tls_server_unref(tls);
+	return 0;
+}
+
 /* Settings that only a restart can change. */
 static void warn_restart_only(const struct anchord_config *old,
 			      const struct anchord_config *new)
@@ -108,8 +196,21 @@ static void reload(struct daemon *d)
 			  "configuration stays in force");
 		return;
 	}
+	struct net_tls_server *tls = NULL;
+	if (d->tls && !(tls = build_tls(&conf))) {
+		log_error("config", "reload refused; the running "
+			  "configuration stays in force");
+		dns_env_unref(env);
+		config_free(&conf);
+		return;
+	}
 	warn_restart_only(&d->conf, &conf);
 	log_threshold = conf.log_level;
+	if (tls) {
+		workers_set_tls(d->workers, tls);
+		net_tls_server_unref(d->tls);
+		d->tls = tls;
+	}
 	dns_cache_set_limit(d->cache, conf.dns.cache_size);
 	workers_set_env(d->workers, env);
 	dns_env_unref(d->env);
@@ -151,10 +252,25 @@ static void log_listeners(const struct anchord_config *c)
 {
 	for (size_t i = 0; i < c->n_listen; i++) {
 		char a[UTIL_ADDR_STRLEN];
-		log_info("daemon", "listening on %s (dns: UDP, TCP)",
+		bool dot = c->listen[i].kind == LISTEN_DOT;
+		log_info("daemon", "listening on %s (%s)",
 			 util_addr_str((const struct sockaddr *)&c->listen[i].addr.ss,
-				       a, sizeof(a)));
+				       a, sizeof(a)),
+			 dot ? "dot: DNS over TLS" : "dns: UDP, TCP");
 	}
+}
+
+/* Every connection is a descriptor: take all the system allows. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("daemon", "up to %llu open descriptors",
+			 (unsigned long long)rl.rlim_cur);
 }
 
 static int run(struct daemon *d)
@@ -166,6 +282,8 @@ static int run(struct daemon *d)
 			  strerror(-ret));
 		return 1;
 	}
+	if (config_has_tls(&d->conf) && !(d->tls = build_tls(&d->conf)))
+		return 1;
 	d->cache = dns_cache_new(d->conf.dns.cache_size);
 	d->workers = d->cache ? workers_bind(&d->conf, err, sizeof(err)) : NULL;
 	if (!d->workers) {
@@ -174,9 +292,10 @@ static int run(struct daemon *d)
 	}
 	if (drop_privileges(d->conf.user) != 0)
 		return 1;
+	raise_fd_limit();
 	d->loop = uv_default_loop();
 	watch_signals(d);
-	if (workers_start(d->workers, d->cache, d->env) != 0) {
+	if (workers_start(d->workers, d->cache, d->env, d->tls) != 0) {
 		log_error("daemon", "cannot start the workers");
 		return 1;
 	}
@@ -201,6 +320,7 @@ static void cleanup(struct daemon *d)
 	}
 	if (d->env)
 		dns_env_unref(d->env);
+	net_tls_server_unref(d->tls);
 	dns_cache_free(d->cache);
 	config_free(&d->conf);
 }
@@ -240,6 +360,10 @@ int main(int argc, char **argv)
 		return 1;
 	log_threshold = d.conf.log_level;
 	if (check) {
+		if (check_tls_files(&d.conf) != 0) {
+			cleanup(&d);
+			return 1;
+		}
 		printf("%s: configuration is valid\n", d.config_path);
 		cleanup(&d);
 		return 0;

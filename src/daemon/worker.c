@@ -39,7 +39,9 @@ struct worker {
 	size_t n_listeners;
 	struct dns_cache *cache;
 	struct dns_env *start_env;
+	struct net_tls_server *start_tls;
 	_Atomic(struct dns_env *) next_env;
+	_Atomic(struct net_tls_server *) next_tls;
 	atomic_bool stop;
 	bool draining;
 	uint64_t drain_deadline;
@@ -105,6 +107,29 @@ static const struct dns_reply_ops tcp_reply_ops = {
 	.dropped = tcp_dropped,
 };
 
+/* Who is asking: addresses, and over TLS the client certificate. */
+static void stream_client(const struct listener *l, struct net_conn *conn,
+			  struct dns_client *client)
+{
+	*client = (struct dns_client){
+		.addr = *net_conn_remote(conn),
+		.local = *net_conn_local(conn),
+		.transport = l->conf->kind == LISTEN_DOT ? DNS_TRANSPORT_DOT
+							 : DNS_TRANSPORT_TCP,
+		.encrypted = net_conn_encrypted(conn),
+		.stream = true,
+	};
+	const struct net_peer_cert *cert = net_conn_peer_cert(conn);
+	if (cert->present) {
+		client->cert_present = true;
+		client->cert_verified = cert->verified;
+		memcpy(client->cert_spki, cert->spki_sha256,
+		       sizeof(client->cert_spki));
+		memcpy(client->cert_cn, cert->subject_cn,
+		       sizeof(client->cert_cn));
+	}
+}
+
 static void tcp_message(void *ctx, struct net_conn *conn, const uint8_t *msg,
 			size_t len)
 {
@@ -119,12 +144,8 @@ static void tcp_message(void *ctx, struct net_conn *conn, const uint8_t *msg,
 		util_list_init(&cs->inflight);
 		net_conn_set_user(conn, cs);
 	}
-	struct dns_client client = {
-		.addr = *net_conn_remote(conn),
-		.local = *net_conn_local(conn),
-		.transport = DNS_TRANSPORT_TCP,
-		.stream = true,
-	};
+	struct dns_client client;
+	stream_client(l, conn, &client);
 	dns_request_start(l->w->dns, msg, len, &client, 0, &tcp_reply_ops, conn,
 			  &cs->inflight);
 }
@@ -160,11 +181,12 @@ static int bind_listener(struct listener *l, char *err, size_t errlen)
 {
 	const struct util_addr *addr = &l->conf->addr;
 	int busy = 0;
-	if (l->w->id == 0 && ((busy = net_check_free(addr, NET_SOCK_UDP)) != 0 ||
-			      (busy = net_check_free(addr, NET_SOCK_TCP)) != 0))
+	bool udp = l->conf->kind == LISTEN_DNS;
+	if (l->w->id == 0 &&
+	    ((udp && (busy = net_check_free(addr, NET_SOCK_UDP)) != 0) ||
+	     (busy = net_check_free(addr, NET_SOCK_TCP)) != 0))
 		return listen_error(addr, "", busy, err, errlen);
-	l->udp_fd = net_bind_socket(addr, NET_SOCK_UDP, 0);
-	if (l->udp_fd < 0)
+	if (udp && (l->udp_fd = net_bind_socket(addr, NET_SOCK_UDP, 0)) < 0)
 		return listen_error(addr, " (UDP)", l->udp_fd, err, errlen);
 	l->tcp_fd = net_bind_socket(addr, NET_SOCK_TCP, 1024);
 	if (l->tcp_fd < 0)
@@ -236,14 +258,27 @@ static int start_listeners(struct worker *w)
 	};
 	for (size_t i = 0; i < w->n_listeners; i++) {
 		struct listener *l = &w->listeners[i];
+		bool tls = l->conf->kind == LISTEN_DOT;
 		lim.max_connections = l->conf->max_connections;
-		l->udp = net_udp_start(&w->loop, l->udp_fd, &udp_ops, l,
-				       c->dns.edns_udp_size);
-		l->tcp = net_stream_listen(&w->loop, l->tcp_fd, &lim, &tcp_ops, l);
-		if (!l->udp || !l->tcp)
+		if (l->udp_fd >= 0) {
+			l->udp = net_udp_start(&w->loop, l->udp_fd, &udp_ops, l,
+					       c->dns.edns_udp_size);
+			if (!l->udp)
+				return -1;
+		}
+		l->tcp = net_stream_listen(&w->loop, l->tcp_fd, &lim,
+					   tls ? w->start_tls : NULL, &tcp_ops, l);
+		if (!l->tcp)
 			return -1;
 	}
 	return 0;
+}
+
+static void swap_tls(struct worker *w, struct net_tls_server *tls)
+{
+	for (size_t i = 0; i < w->n_listeners; i++)
+		if (w->listeners[i].tcp && w->listeners[i].conf->kind == LISTEN_DOT)
+			net_stream_set_tls(w->listeners[i].tcp, tls);
 }
 
 static unsigned open_connections(const struct worker *w)
@@ -304,6 +339,11 @@ static void on_wakeup(uv_async_t *a)
 		dns_worker_set_env(w->dns, env);
 		dns_env_unref(env);
 	}
+	struct net_tls_server *tls = atomic_exchange(&w->next_tls, NULL);
+	if (tls) {
+		swap_tls(w, tls);
+		net_tls_server_unref(tls);
+	}
 	if (atomic_load(&w->stop) && !w->draining)
 		start_drain(w);
 }
@@ -332,13 +372,15 @@ static int worker_init(struct worker *w)
 }
 
 int workers_start(struct daemon_workers *ws, struct dns_cache *cache,
-		  struct dns_env *env)
+		  struct dns_env *env, struct net_tls_server *tls)
 {
 	for (unsigned i = 0; i < ws->n; i++) {
 		struct worker *w = &ws->workers[i];
 		w->cache = cache;
 		w->start_env = env;
+		w->start_tls = tls;
 		atomic_init(&w->next_env, NULL);
+		atomic_init(&w->next_tls, NULL);
 		atomic_init(&w->stop, false);
 		if (worker_init(w) != 0)
 			return -1;
@@ -360,6 +402,17 @@ void workers_set_env(struct daemon_workers *ws, struct dns_env *env)
 	}
 }
 
+void workers_set_tls(struct daemon_workers *ws, struct net_tls_server *tls)
+{
+	for (unsigned i = 0; i < ws->n; i++) {
+		struct worker *w = &ws->workers[i];
+		net_tls_server_ref(tls);
+		struct net_tls_server *old = atomic_exchange(&w->next_tls, tls);
+		net_tls_server_unref(old);
+		uv_async_send(&w->wakeup);
+	}
+}
+
 void workers_stop(struct daemon_workers *ws, uint64_t drain_ms)
 {
 	ws->drain_ms = drain_ms;
@@ -373,6 +426,8 @@ void workers_stop(struct daemon_workers *ws, uint64_t drain_ms)
 						      NULL);
 		if (env)
 			dns_env_unref(env);
+		net_tls_server_unref(atomic_exchange(&ws->workers[i].next_tls,
+						     NULL));
 	}
 	close_fds(ws);
 }

@@ -233,11 +233,20 @@ size_t dns_builder_finish(struct dns_builder *b,
 enum dns_upstream_transport {
 	DNS_UPSTREAM_UDP = 0,		/**< UDP, TCP when truncated */
 	DNS_UPSTREAM_TCP,
+	DNS_UPSTREAM_DOT,		/**< DNS over TLS (RFC 7858) */
 };
 
+#define DNS_MAX_PINS 4
+
+/** An upstream resolver. A DoT upstream is authenticated strictly
+ *  (RFC 8310): by an SPKI pin when given, else by PKIX and its name. */
 struct dns_upstream_conf {
 	struct util_addr addr;
 	enum dns_upstream_transport transport;
+	char *name;			/**< TLS: SNI and the name verified */
+	uint8_t pins[DNS_MAX_PINS][32];	/**< SHA-256 of SubjectPublicKeyInfo */
+	unsigned n_pins;
+	char *ca_file;			/**< TLS: trust anchors, NULL: system */
 };
 
 enum dns_zone_type {
@@ -332,6 +341,11 @@ struct dns_client {
 	enum dns_transport transport;
 	bool encrypted;
 	bool stream;			/**< TCP-like: keepalive applies */
+	/* TLS client certificate, resolved once per connection */
+	bool cert_present;
+	bool cert_verified;		/**< chains to anchord's CA */
+	uint8_t cert_spki[32];
+	char cert_cn[64];
 };
 
 struct dns_request;

@@ -17,6 +17,10 @@ static char *dup_or_null(const char *s)
 
 void dns_conf_free(struct dns_conf *c)
 {
+	for (size_t i = 0; i < c->n_upstreams; i++) {
+		free(c->upstreams[i].name);
+		free(c->upstreams[i].ca_file);
+	}
 	for (size_t i = 0; i < c->n_zones; i++) {
 		free(c->zones[i].name);
 		free(c->zones[i].file);
@@ -41,12 +45,14 @@ static int conf_copy(struct dns_conf *dst, const struct dns_conf *src)
 	dst->zones = calloc(src->n_zones + 1, sizeof(*dst->zones));
 	dst->data = calloc(src->n_data + 1, sizeof(*dst->data));
 	if (!dst->upstreams || !dst->zones || !dst->data) {
-		dst->n_zones = dst->n_data = 0;
+		dst->n_zones = dst->n_data = dst->n_upstreams = 0;
 		return -1;
 	}
-	if (src->n_upstreams)
-		memcpy(dst->upstreams, src->upstreams,
-		       src->n_upstreams * sizeof(*dst->upstreams));
+	for (size_t i = 0; i < src->n_upstreams; i++) {
+		dst->upstreams[i] = src->upstreams[i];
+		dst->upstreams[i].name = dup_or_null(src->upstreams[i].name);
+		dst->upstreams[i].ca_file = dup_or_null(src->upstreams[i].ca_file);
+	}
 	for (size_t i = 0; i < src->n_zones; i++) {
 		const struct dns_local_zone_conf *z = &src->zones[i];
 		dst->zones[i] = (struct dns_local_zone_conf){

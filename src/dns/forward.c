@@ -54,7 +54,8 @@ struct fwd_upstream {
 	bool no_edns;
 	bool current;			/* in the environment now in force */
 	unsigned refs;			/* attempts pointing here */
-	struct net_client *tcp;
+	struct net_client *tcp;		/* TCP or TLS connection */
+	struct net_tls_client *tls;	/* DoT: made on first use */
 	struct util_list tcp_attempts;
 	uv_timer_t tcp_idle;
 	bool closing;
@@ -381,12 +382,36 @@ static bool tcp_id_in_use(const struct fwd_upstream *up, uint16_t id)
 	return false;
 }
 
+/* The TLS profile of a DoT upstream, made on first use; it also keeps the
+ * session for resumption. */
+static struct net_tls_client *upstream_tls(struct fwd_upstream *up)
+{
+	if (up->tls || up->conf.transport != DNS_UPSTREAM_DOT)
+		return up->tls;
+	struct net_tls_client_conf c = {
+		.server_name = up->conf.name,
+		.pins = (const uint8_t (*)[NET_PIN_LEN])up->conf.pins,
+		.n_pins = up->conf.n_pins,
+		.ca_file = up->conf.ca_file,
+		.alpn = "dot",
+	};
+	char err[256];
+	up->tls = net_tls_client_new(&c, err, sizeof(err));
+	if (!up->tls)
+		log_error("forward", "upstream %s: %s",
+			  up->conf.name ? up->conf.name : "(DoT)", err);
+	return up->tls;
+}
+
 static int attempt_send_tcp(struct fwd_attempt *a, struct fwd_query *fq)
 {
 	struct fwd_upstream *up = a->up;
+	bool dot = up->conf.transport == DNS_UPSTREAM_DOT;
+	if (dot && !upstream_tls(up))
+		return UV_EINVAL;
 	if (!up->tcp)
 		up->tcp = net_client_connect(up->fwd->loop, &up->conf.addr,
-					     &tcp_ops, up);
+					     up->tls, &tcp_ops, up);
 	if (!up->tcp)
 		return UV_ENOMEM;
 	while (tcp_id_in_use(up, a->id))
@@ -482,7 +507,7 @@ static void fq_send_next(struct fwd_query *fq)
 			return;
 		}
 		fq->tried |= 1ULL << index;
-		bool tcp = up->conf.transport == DNS_UPSTREAM_TCP;
+		bool tcp = up->conf.transport != DNS_UPSTREAM_UDP;
 		if (attempt_start(fq, up, tcp) == 0) {
 			uint64_t rto = MIN(upstream_rto(up), deadline - now);
 			uv_timer_start(&fq->timer, on_attempt_timeout, rto, 0);
@@ -736,7 +761,11 @@ struct fwd_state *fwd_new(struct dns_worker *w, uv_loop_t *loop)
 
 static void upstream_idle_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct fwd_upstream *up = h->data;
+	net_tls_client_free(up->tls);
+	free(up->conf.name);
+	free(up->conf.ca_file);
+	free(up);
 }
 
 static void upstream_release(struct fwd_upstream *up)
@@ -765,6 +794,24 @@ static void collect_upstreams(struct fwd_state *fwd)
 	}
 }
 
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The same server, reached and authenticated the same way: its health and
+ * connection carry over a reload. */
+static bool same_upstream(const struct dns_upstream_conf *a,
+			  const struct dns_upstream_conf *b)
+{
+	return a->transport == b->transport &&
+	       util_addr_equal((const struct sockaddr *)&a->addr.ss,
+			       (const struct sockaddr *)&b->addr.ss) &&
+	       same_str(a->name, b->name) && same_str(a->ca_file, b->ca_file) &&
+	       a->n_pins == b->n_pins &&
+	       memcmp(a->pins, b->pins, sizeof(a->pins[0]) * a->n_pins) == 0;
+}
+
 static struct fwd_upstream *upstream_get(struct fwd_state *fwd,
 					 const struct dns_upstream_conf *c)
 {
@@ -772,15 +819,15 @@ static struct fwd_upstream *upstream_get(struct fwd_state *fwd,
 	for (pos = fwd->upstreams.next; pos != &fwd->upstreams; pos = pos->next) {
 		struct fwd_upstream *up = container_of(pos, struct fwd_upstream,
 						       node);
-		if (up->conf.transport == c->transport &&
-		    util_addr_equal((struct sockaddr *)&up->conf.addr.ss,
-				    (struct sockaddr *)&c->addr.ss))
+		if (same_upstream(&up->conf, c))
 			return up;
 	}
 	struct fwd_upstream *up = calloc(1, sizeof(*up));
 	if (!up)
 		return NULL;
 	up->conf = *c;
+	up->conf.name = c->name ? strdup(c->name) : NULL;
+	up->conf.ca_file = c->ca_file ? strdup(c->ca_file) : NULL;
 	up->fwd = fwd;
 	util_list_init(&up->tcp_attempts);
 	uv_timer_init(fwd->loop, &up->tcp_idle);
