@@ -21,6 +21,7 @@ import dns.rcode
 import dns.rdatatype
 
 ANCHORD = os.environ.get("ANCHORD", os.path.abspath("build/anchord"))
+ANCHORCTL = os.path.join(os.path.dirname(ANCHORD), "anchorctl")
 SANITIZE = bool(os.environ.get("ANCHORD_SANITIZE"))
 # ANCHORD_WRAPPER="valgrind --error-exitcode=99 --leak-check=full" runs the
 # daemon under a checker.
@@ -176,18 +177,23 @@ class Anchord:
     """The daemon under test, started with a generated configuration."""
 
     def __init__(self, workdir, upstreams, config_extra="", port=None,
-                 listen=None, server_extra=""):
+                 listen=None, server_extra="", dot=False, dot_port=None):
         self.dir = workdir
         os.makedirs(self.dir, exist_ok=True)
         self.port = port or free_port()
+        self.dot_port = None
         self.conf = os.path.join(self.dir, "anchord.conf")
         self.logfile = os.path.join(self.dir, "anchord.log")
+        self.state = os.path.join(self.dir, "state")
         self.proc = None
         listen = listen or [f"{{ address: {LOCALHOST}, port: {self.port}, kind: dns }}"]
+        if dot or dot_port:
+            self.dot_port = dot_port or free_port()
+            listen = listen + [f"{{ address: {LOCALHOST}, port: {self.dot_port}, kind: dot }}"]
         ups = "\n".join(f"  - {u}" for u in upstreams)
         self.text = f"""server:
   name: dns.anchord.test
-  state-dir: {self.dir}/state
+  state-dir: {self.state}
 {server_extra}
 listen:
 {chr(10).join('  - ' + l for l in listen)}
@@ -217,6 +223,17 @@ log:
             self.stop(check=False)
             raise RuntimeError("anchord did not start:\n" + self.log())
         return self
+
+    @property
+    def ca(self):
+        return os.path.join(self.state, "ca.pem")
+
+    def pin(self):
+        """The SPKI pin, as anchorctl prints it."""
+        out = subprocess.run([ANCHORCTL, "-c", self.conf, "pin"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()[1]
 
     def signal(self, sig):
         os.kill(self.proc.pid, sig)
@@ -392,6 +409,45 @@ def tcp_exchange(port, wires, timeout=5.0):
             buf = buf[2 + n:]
     s.close()
     return answers
+
+
+def tls_context(ca=None, check_hostname=False):
+    """A TLS client context for DoT tests (TLS 1.2+, ALPN dot)."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = check_hostname
+    if ca:
+        ctx.load_verify_locations(ca)
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["dot"])
+    return ctx
+
+
+def tls_connect(port, ctx=None, session=None, server_hostname="dns.anchord.test"):
+    ctx = ctx or tls_context()
+    raw = socket.create_connection((LOCALHOST, port), timeout=5)
+    return ctx.wrap_socket(raw, server_hostname=server_hostname,
+                           session=session)
+
+
+def stream_exchange(sock, wire):
+    """One DNS message over an established stream (TCP or TLS)."""
+    sock.sendall(struct.pack("!H", len(wire)) + wire)
+    hdr = b""
+    while len(hdr) < 2:
+        chunk = sock.recv(2 - len(hdr))
+        if not chunk:
+            raise EOFError("closed")
+        hdr += chunk
+    (n,) = struct.unpack("!H", hdr)
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError("closed")
+        data += chunk
+    return data
 
 
 def tmpdir(prefix="anchord-test-"):

@@ -101,10 +101,10 @@ static void errors(void **state)
 	expect_error("upstream:\n  - { address: 127.0.0.1, port: 70000 }\n",
 		     "port must be 1 to 65535");
 	expect_error("upstream:\n  - { address: 127.0.0.1, transport: doh }\n",
-		     "upstream.transport: expected udp or tcp");
+		     "upstream.transport: expected udp, tcp or dot");
 	expect_error("upstream: []\n", "no upstream server given");
-	expect_error(MINIMAL "listen:\n  - { address: 127.0.0.1, kind: dot }\n",
-		     "listen.kind: \"dot\" is not supported");
+	expect_error(MINIMAL "listen:\n  - { address: 127.0.0.1, kind: doq }\n",
+		     "listen.kind: \"doq\" is not supported");
 	expect_error(MINIMAL "log: { level: loud }\n", "log.level: expected");
 	expect_error(MINIMAL "server: { tcp-idle-timeout: 1ms }\n",
 		     "out of range");
@@ -114,6 +114,74 @@ static void errors(void **state)
 		     "cache.min-ttl: larger than cache.max-ttl");
 	expect_error("server: [\n", "YAML syntax error");
 	expect_error("- just\n- a list\n", "expected a mapping");
+}
+
+static void tls_and_dot(void **state)
+{
+	struct anchord_config c;
+	const char *text =
+		"listen:\n"
+		"  - { address: 127.0.0.1, port: 53 }\n"
+		"  - { address: 127.0.0.1, kind: dot }\n"
+		"  - { address: 0.0.0.0, port: 5353 }\n"
+		"  - { address: \"::1\", kind: dot }\n"
+		"tls:\n"
+		"  client-certificates: require\n"
+		"  handshake-timeout: 2s\n"
+		"  session-tickets: false\n"
+		"upstream:\n"
+		"  - { address: 127.0.0.1, port: 8853, transport: dot,\n"
+		"      pin: \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" }\n"
+		"  - { address: 127.0.0.2, transport: dot, name: up.test,\n"
+		"      pin: [ \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\n"
+		"             \"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" ],\n"
+		"      ca: ca.pem }\n";
+	assert_int_equal(load(text, &c), 0);
+	assert_true(config_has_tls(&c));
+	assert_int_equal(c.listen[1].kind, LISTEN_DOT);
+	assert_int_equal(util_addr_port((struct sockaddr *)&c.listen[1].addr.ss),
+			 853);
+	assert_null(c.tls.certificate);		/* auto */
+	assert_int_equal(c.tls.client_certs, NET_CLIENT_CERT_REQUIRE);
+	assert_int_equal(c.tls.handshake_timeout_ms, 2000);
+	assert_false(c.tls.session_tickets);
+	/* IP SANs by default: the listen addresses, wildcards left out */
+	assert_int_equal(c.tls.n_addresses, 2);
+	assert_int_equal(c.dns.upstreams[0].transport, DNS_UPSTREAM_DOT);
+	assert_int_equal(c.dns.upstreams[0].n_pins, 1);
+	assert_null(c.dns.upstreams[0].name);
+	assert_int_equal(util_addr_port((struct sockaddr *)&c.dns.upstreams[1].addr.ss),
+			 853);
+	assert_int_equal(c.dns.upstreams[1].n_pins, 2);
+	assert_int_equal(c.dns.upstreams[1].pins[1][0], 1);
+	assert_string_equal(c.dns.upstreams[1].name, "up.test");
+	assert_string_equal(c.dns.upstreams[1].ca_file, "/etc/anchord/ca.pem");
+	config_free(&c);
+	assert_int_equal(load(MINIMAL "tls:\n  certificate: s.pem\n"
+			      "  key: s.key\n  addresses: [ 10.0.0.1 ]\n", &c),
+			 0);
+	assert_string_equal(c.tls.certificate, "/etc/anchord/s.pem");
+	assert_int_equal(c.tls.n_addresses, 1);
+	config_free(&c);
+}
+
+static void tls_errors(void **state)
+{
+	expect_error("upstream:\n  - { address: 127.0.0.1, transport: dot }\n",
+		     "a dot upstream needs a name");
+	expect_error("upstream:\n  - { address: 127.0.0.1, transport: dot,"
+		     " pin: \"xyz\" }\n",
+		     "upstream.pin: \"xyz\" is not a base64 SHA-256 SPKI pin");
+	expect_error("upstream:\n  - { address: 127.0.0.1, name: a.test }\n",
+		     "name, pin and ca need transport: dot");
+	expect_error(MINIMAL "tls: { certificate: c.pem }\n",
+		     "certificate and key are both auto or both files");
+	expect_error(MINIMAL "tls: { client-certificates: maybe }\n",
+		     "tls.client-certificates: expected none");
+	expect_error(MINIMAL "tls: { addresses: [ dns.test ] }\n",
+		     "tls.addresses: \"dns.test\" is not an IPv4");
+	expect_error(MINIMAL "tls: { session-tickets: sometimes }\n",
+		     "tls.session-tickets: expected true or false");
 }
 
 static void huge_mapping_is_bounded(void **state)
@@ -188,6 +256,8 @@ int main(void)
 		cmocka_unit_test(minimal_and_defaults),
 		cmocka_unit_test(full),
 		cmocka_unit_test(errors),
+		cmocka_unit_test(tls_and_dot),
+		cmocka_unit_test(tls_errors),
 		cmocka_unit_test(huge_mapping_is_bounded),
 		cmocka_unit_test(man_page_documents_every_key),
 	};
