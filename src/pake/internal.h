@@ -16,6 +16,28 @@
 /* A string literal without its terminating NUL. */
 #define PAKE_LIT(s) PAKE_STR(s, sizeof(s) - 1)
 
+/* Layout of the OPAQUE messages (RFC 9807 §4-6). */
+enum {
+	REQ_BLINDED = 0,
+	RESP_EVALUATED = 0,
+	RESP_SERVER_PK = 32,
+	REC_CLIENT_PK = 0,
+	REC_MASKING_KEY = 32,
+	REC_ENVELOPE = 96,		/* nonce[32] || auth_tag[64] */
+	REC_ENVELOPE_TAG = 128,
+	ENVELOPE_BYTES = 96,
+	KE1_BLINDED = 0,
+	KE1_NONCE = 32,
+	KE1_KEYSHARE = 64,
+	KE2_EVALUATED = 0,
+	KE2_MASKING_NONCE = 32,
+	KE2_MASKED = 64,		/* masked server_pk || envelope */
+	KE2_MASKED_BYTES = 128,
+	KE2_NONCE = 192,
+	KE2_KEYSHARE = 224,
+	KE2_MAC = 256,			/* everything before enters the preamble */
+};
+
 /**
  * pake_scalarmult() - crypto_scalarmult_ristretto255() that also refuses
  * encodings with bit 255 set. libsodium 1.0.18's decoder ignores that bit
@@ -72,3 +94,64 @@ int pake_oprf_finalize_end(crypto_hash_sha512_state *h,
 			   const uint8_t blind[PAKE_SCALAR_BYTES],
 			   const uint8_t evaluated[PAKE_ELEMENT_BYTES],
 			   uint8_t output[PAKE_HASH_BYTES]);
+
+/* ------------------------------------------------------------------ opaque.c */
+
+/** The identities a transcript uses, absent ones replaced by public keys. */
+struct opaque_ids {
+	struct pake_str client;
+	struct pake_str server;
+};
+
+/** The secrets a randomized password and an envelope nonce give. */
+struct opaque_envelope_keys {
+	uint8_t auth_key[PAKE_HASH_BYTES];
+	uint8_t export_key[PAKE_OPAQUE_KEY_BYTES];
+	uint8_t client_private_key[PAKE_SCALAR_BYTES];
+	uint8_t client_public_key[PAKE_ELEMENT_BYTES];
+};
+
+/** The keys of the 3DH key schedule. */
+struct opaque_ake_keys {
+	uint8_t km2[PAKE_HASH_BYTES];
+	uint8_t km3[PAKE_HASH_BYTES];
+	uint8_t session_key[PAKE_OPAQUE_KEY_BYTES];
+};
+
+bool pake_opaque_params_ok(const struct pake_opaque_params *params);
+bool pake_opaque_element_ok(const uint8_t element[PAKE_ELEMENT_BYTES]);
+struct opaque_ids pake_opaque_ids(const struct pake_opaque_params *params,
+				  const uint8_t *client_pk,
+				  const uint8_t *server_pk);
+int pake_opaque_oprf_key(uint8_t key[PAKE_SCALAR_BYTES],
+			 const struct pake_opaque_server_keys *keys,
+			 struct pake_str credential_id);
+int pake_opaque_dh_key_pair(uint8_t sk[PAKE_SCALAR_BYTES],
+			    uint8_t pk[PAKE_ELEMENT_BYTES],
+			    const uint8_t seed[PAKE_SEED_BYTES]);
+int pake_opaque_randomized_password(uint8_t rpw[PAKE_HASH_BYTES],
+				    const uint8_t oprf_output[PAKE_HASH_BYTES],
+				    enum pake_ksf ksf);
+void pake_opaque_masking_key(uint8_t masking_key[PAKE_HASH_BYTES],
+			     const uint8_t rpw[PAKE_HASH_BYTES]);
+int pake_opaque_envelope_keys(struct opaque_envelope_keys *k,
+			      const uint8_t rpw[PAKE_HASH_BYTES],
+			      const uint8_t nonce[PAKE_NONCE_BYTES],
+			      bool need_public_key);
+void pake_opaque_auth_tag(uint8_t tag[PAKE_HASH_BYTES],
+			  const uint8_t auth_key[PAKE_HASH_BYTES],
+			  const uint8_t nonce[PAKE_NONCE_BYTES],
+			  const uint8_t server_pk[PAKE_ELEMENT_BYTES],
+			  const struct opaque_ids *ids);
+void pake_opaque_mask(uint8_t *inout, const uint8_t masking_key[PAKE_HASH_BYTES],
+		      const uint8_t masking_nonce[PAKE_NONCE_BYTES]);
+void pake_opaque_preamble(crypto_hash_sha512_state *h, struct pake_str context,
+			  const struct opaque_ids *ids,
+			  const struct pake_opaque_ke1 *ke1,
+			  const struct pake_opaque_ke2 *ke2);
+void pake_opaque_ake_keys(struct opaque_ake_keys *k, const uint8_t ikm[96],
+			  const crypto_hash_sha512_state *preamble);
+void pake_opaque_macs(uint8_t server_mac[PAKE_HASH_BYTES],
+		      uint8_t client_mac[PAKE_HASH_BYTES],
+		      const struct opaque_ake_keys *k,
+		      const crypto_hash_sha512_state *preamble);

@@ -1,5 +1,11 @@
-/*  anchord - pake/messages.c: status texts. */
+/*  anchord - pake/messages.c: status texts and the length-checked copies
+ *  that turn received bytes into message structs. Element validation is
+ *  left to the code that uses each element, where libsodium does it as
+ *  part of the scalar multiplication.
+ */
 #include "internal.h"
+
+#include <string.h>
 
 const char *pake_strerror(int status)
 {
@@ -17,4 +23,51 @@ const char *pake_strerror(int status)
 	default:
 		return "unknown status";
 	}
+}
+
+static int load(uint8_t *dst, size_t size, const uint8_t *buf, size_t len)
+{
+	if (len != size || !buf)
+		return PAKE_ERR_MALFORMED;
+	memcpy(dst, buf, size);
+	return PAKE_OK;
+}
+
+int pake_opaque_registration_request_from_bytes(
+	struct pake_opaque_registration_request *msg, const uint8_t *buf,
+	size_t len)
+{
+	return load(msg->bytes, sizeof(msg->bytes), buf, len);
+}
+
+int pake_opaque_registration_response_from_bytes(
+	struct pake_opaque_registration_response *msg, const uint8_t *buf,
+	size_t len)
+{
+	return load(msg->bytes, sizeof(msg->bytes), buf, len);
+}
+
+int pake_opaque_registration_record_from_bytes(
+	struct pake_opaque_registration_record *msg, const uint8_t *buf,
+	size_t len)
+{
+	return load(msg->bytes, sizeof(msg->bytes), buf, len);
+}
+
+int pake_opaque_ke1_from_bytes(struct pake_opaque_ke1 *msg, const uint8_t *buf,
+			       size_t len)
+{
+	return load(msg->bytes, sizeof(msg->bytes), buf, len);
+}
+
+int pake_opaque_ke2_from_bytes(struct pake_opaque_ke2 *msg, const uint8_t *buf,
+			       size_t len)
+{
+	return load(msg->bytes, sizeof(msg->bytes), buf, len);
+}
+
+int pake_opaque_ke3_from_bytes(struct pake_opaque_ke3 *msg, const uint8_t *buf,
+			       size_t len)
+{
+	return load(msg->bytes, sizeof(msg->bytes), buf, len);
 }

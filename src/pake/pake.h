@@ -137,3 +137,286 @@ int pake_oprf_blind_evaluate(uint8_t evaluated[PAKE_ELEMENT_BYTES],
 int pake_oprf_finalize(uint8_t output[PAKE_HASH_BYTES], struct pake_str input,
 		       const uint8_t blind[PAKE_SCALAR_BYTES],
 		       const uint8_t evaluated[PAKE_ELEMENT_BYTES]);
+
+/* ------------------------------------------------------------------ OPAQUE */
+
+/*
+ * RFC 9807, OPAQUE-3DH with ristretto255-SHA512 (Nn = Nseed = 32, Nh = Nm =
+ * Nx = 64, Npk = Nsk = Noe = Nok = 32).
+ *
+ * Registration:  client_register_start -> request
+ *                server_register(request) -> response
+ *                client_register_finish(response) -> record, export_key
+ *                server: record_check(record), then store it
+ * Login:         client_login_start -> KE1
+ *                server_login_start(record or NULL, KE1) -> KE2
+ *                client_login_finish(KE2) -> KE3, session_key, export_key
+ *                server_login_finish(KE3) -> session_key
+ */
+
+#define PAKE_OPAQUE_SEED_BYTES 64	/* oprf_seed */
+#define PAKE_OPAQUE_REQUEST_BYTES 32
+#define PAKE_OPAQUE_RESPONSE_BYTES 64
+#define PAKE_OPAQUE_RECORD_BYTES 192
+#define PAKE_OPAQUE_KE1_BYTES 96
+#define PAKE_OPAQUE_KE2_BYTES 320
+#define PAKE_OPAQUE_KE3_BYTES 64
+#define PAKE_OPAQUE_KEY_BYTES 64	/* session_key, export_key */
+
+/* The Argon2id KSF of this library: crypto_pwhash, 64-byte output, salt of
+ * 16 zero bytes, p = 1 (fixed by libsodium). */
+#define PAKE_OPAQUE_ARGON2ID_OPSLIMIT 3ULL
+#define PAKE_OPAQUE_ARGON2ID_MEMLIMIT 67108864UL	/* 64 MiB */
+
+/** blinded_message */
+struct pake_opaque_registration_request {
+	uint8_t bytes[PAKE_OPAQUE_REQUEST_BYTES];
+};
+
+/** evaluated_message || server_public_key */
+struct pake_opaque_registration_response {
+	uint8_t bytes[PAKE_OPAQUE_RESPONSE_BYTES];
+};
+
+/** client_public_key || masking_key || envelope_nonce || auth_tag */
+struct pake_opaque_registration_record {
+	uint8_t bytes[PAKE_OPAQUE_RECORD_BYTES];
+};
+
+/** blinded_message || client_nonce || client_public_keyshare */
+struct pake_opaque_ke1 {
+	uint8_t bytes[PAKE_OPAQUE_KE1_BYTES];
+};
+
+/** evaluated_message || masking_nonce || masked_response[128] ||
+ *  server_nonce || server_public_keyshare || server_mac */
+struct pake_opaque_ke2 {
+	uint8_t bytes[PAKE_OPAQUE_KE2_BYTES];
+};
+
+/** client_mac */
+struct pake_opaque_ke3 {
+	uint8_t bytes[PAKE_OPAQUE_KE3_BYTES];
+};
+
+/** Copy a received message, refusing any other length (PAKE_ERR_MALFORMED). */
+int pake_opaque_registration_request_from_bytes(
+	struct pake_opaque_registration_request *msg, const uint8_t *buf,
+	size_t len);
+int pake_opaque_registration_response_from_bytes(
+	struct pake_opaque_registration_response *msg, const uint8_t *buf,
+	size_t len);
+int pake_opaque_registration_record_from_bytes(
+	struct pake_opaque_registration_record *msg, const uint8_t *buf,
+	size_t len);
+int pake_opaque_ke1_from_bytes(struct pake_opaque_ke1 *msg, const uint8_t *buf,
+			       size_t len);
+int pake_opaque_ke2_from_bytes(struct pake_opaque_ke2 *msg, const uint8_t *buf,
+			       size_t len);
+int pake_opaque_ke3_from_bytes(struct pake_opaque_ke3 *msg, const uint8_t *buf,
+			       size_t len);
+
+/** The key-stretching function the client applies to the OPRF output. */
+enum pake_ksf {
+	PAKE_KSF_ARGON2ID = 0,	/* the parameters above; the default */
+	PAKE_KSF_IDENTITY,	/* Stretch(x) = x: test vectors only */
+};
+
+/**
+ * struct pake_opaque_params - what both sides of one deployment agree on.
+ * @context:         the RFC's Context; enters the login transcript only.
+ * @client_identity: empty means absent: the client's public key stands in.
+ * @server_identity: empty means absent: the server's public key stands in.
+ * @ksf:             the client's key-stretching function (the server
+ *                   ignores it).
+ * Each string is at most 65535 bytes (PAKE_ERR_INVALID otherwise).
+ */
+struct pake_opaque_params {
+	struct pake_str context;
+	struct pake_str client_identity;
+	struct pake_str server_identity;
+	enum pake_ksf ksf;
+};
+
+/** The server's long-term secrets, generated once (see keygen). */
+struct pake_opaque_server_keys {
+	uint8_t private_key[PAKE_SCALAR_BYTES];
+	uint8_t public_key[PAKE_ELEMENT_BYTES];
+	uint8_t oprf_seed[PAKE_OPAQUE_SEED_BYTES];
+};
+
+/** pake_opaque_server_keygen() - a fresh AKE key pair and oprf_seed. */
+void pake_opaque_server_keygen(struct pake_opaque_server_keys *keys);
+
+/**
+ * pake_opaque_server_keys_check() - check keys loaded from storage: the
+ * private key is a canonical non-zero scalar and the public key matches it.
+ * Returns PAKE_ERR_INVALID otherwise.
+ */
+int pake_opaque_server_keys_check(const struct pake_opaque_server_keys *keys);
+
+/* Client state between register_start and register_finish. */
+struct pake_opaque_client_registration {
+	crypto_hash_sha512_state finalize;	/* Finalize() prefix: password */
+	uint8_t blind[PAKE_SCALAR_BYTES];
+	uint8_t armed;
+};
+
+/**
+ * pake_opaque_client_register_start() - CreateRegistrationRequest.
+ * The password is absorbed into @st and need not be kept. Returns
+ * PAKE_ERR_INVALID for a password over 65535 bytes.
+ */
+int pake_opaque_client_register_start(
+	struct pake_opaque_client_registration *st, struct pake_str password,
+	struct pake_opaque_registration_request *request);
+
+/** As pake_opaque_client_register_start() with a given blind. */
+int pake_opaque_client_register_start_det(
+	struct pake_opaque_client_registration *st, struct pake_str password,
+	const uint8_t blind[PAKE_SCALAR_BYTES],
+	struct pake_opaque_registration_request *request);
+
+/**
+ * pake_opaque_server_register() - CreateRegistrationResponse for the user
+ * @credential_id. Returns PAKE_ERR_MALFORMED for a bad request.
+ */
+int pake_opaque_server_register(
+	const struct pake_opaque_server_keys *keys,
+	struct pake_str credential_id,
+	const struct pake_opaque_registration_request *request,
+	struct pake_opaque_registration_response *response);
+
+/**
+ * pake_opaque_client_register_finish() - FinalizeRegistrationRequest: the
+ * record to upload and the export key. Uses @params' identities and KSF.
+ * Returns PAKE_ERR_MALFORMED for a bad response, PAKE_ERR_RESOURCE if the
+ * KSF fails. Wipes @st.
+ */
+int pake_opaque_client_register_finish(
+	struct pake_opaque_client_registration *st,
+	const struct pake_opaque_params *params,
+	const struct pake_opaque_registration_response *response,
+	struct pake_opaque_registration_record *record,
+	uint8_t export_key[PAKE_OPAQUE_KEY_BYTES]);
+
+/** As pake_opaque_client_register_finish() with a given envelope nonce. */
+int pake_opaque_client_register_finish_det(
+	struct pake_opaque_client_registration *st,
+	const struct pake_opaque_params *params,
+	const struct pake_opaque_registration_response *response,
+	const uint8_t envelope_nonce[PAKE_NONCE_BYTES],
+	struct pake_opaque_registration_record *record,
+	uint8_t export_key[PAKE_OPAQUE_KEY_BYTES]);
+
+/**
+ * pake_opaque_record_check() - the server's check of an uploaded record:
+ * its client public key must be a valid non-identity element. Returns
+ * PAKE_ERR_MALFORMED otherwise.
+ */
+int pake_opaque_record_check(
+	const struct pake_opaque_registration_record *record);
+
+/**
+ * pake_opaque_fake_record() - the record that stands in for an unknown
+ * user (RFC 9807 §10.9), derived from the oprf_seed and @credential_id so
+ * that one unknown user always gets the same answer: a client public key
+ * nobody knows the private key of (hash-to-group), a masking key, and an
+ * envelope of zeros. server_login_start() uses it when given no record;
+ * it is public so that a caller may store it instead.
+ */
+void pake_opaque_fake_record(const struct pake_opaque_server_keys *keys,
+			     struct pake_str credential_id,
+			     struct pake_opaque_registration_record *record);
+
+/* Client state between login_start and login_finish. */
+struct pake_opaque_client_login {
+	crypto_hash_sha512_state finalize;	/* Finalize() prefix: password */
+	uint8_t blind[PAKE_SCALAR_BYTES];
+	uint8_t keyshare_private[PAKE_SCALAR_BYTES];
+	struct pake_opaque_ke1 ke1;
+	uint8_t armed;
+};
+
+/** The client's randomness for one login (for the _det variant). */
+struct pake_opaque_client_login_random {
+	uint8_t blind[PAKE_SCALAR_BYTES];
+	uint8_t nonce[PAKE_NONCE_BYTES];
+	uint8_t keyshare_seed[PAKE_SEED_BYTES];
+};
+
+/**
+ * pake_opaque_client_login_start() - GenerateKE1. The password is absorbed
+ * into @st. Returns PAKE_ERR_INVALID for a password over 65535 bytes.
+ */
+int pake_opaque_client_login_start(struct pake_opaque_client_login *st,
+				   struct pake_str password,
+				   struct pake_opaque_ke1 *ke1);
+
+/** As pake_opaque_client_login_start() with given randomness. */
+int pake_opaque_client_login_start_det(
+	struct pake_opaque_client_login *st, struct pake_str password,
+	const struct pake_opaque_client_login_random *rnd,
+	struct pake_opaque_ke1 *ke1);
+
+/**
+ * pake_opaque_client_login_finish() - GenerateKE3: recover the envelope,
+ * authenticate the server, and produce KE3, the session key and the export
+ * key. Returns PAKE_ERR_MALFORMED if KE2 carries a bad element,
+ * PAKE_ERR_AUTH for a wrong password, an unknown user or an altered KE2,
+ * PAKE_ERR_RESOURCE if the KSF fails. Wipes @st.
+ */
+int pake_opaque_client_login_finish(struct pake_opaque_client_login *st,
+				    const struct pake_opaque_params *params,
+				    const struct pake_opaque_ke2 *ke2,
+				    struct pake_opaque_ke3 *ke3,
+				    uint8_t session_key[PAKE_OPAQUE_KEY_BYTES],
+				    uint8_t export_key[PAKE_OPAQUE_KEY_BYTES]);
+
+/* Server state between login_start and login_finish. */
+struct pake_opaque_server_login {
+	uint8_t expected_client_mac[PAKE_HASH_BYTES];
+	uint8_t session_key[PAKE_OPAQUE_KEY_BYTES];
+	uint8_t armed;
+};
+
+/** The server's randomness for one login (for the _det variant). */
+struct pake_opaque_server_login_random {
+	uint8_t masking_nonce[PAKE_NONCE_BYTES];
+	uint8_t nonce[PAKE_NONCE_BYTES];
+	uint8_t keyshare_seed[PAKE_SEED_BYTES];
+};
+
+/**
+ * pake_opaque_server_login_start() - GenerateKE2 for the user
+ * @credential_id. @record is the stored record, or NULL for an unknown user:
+ * then the answer comes from pake_opaque_fake_record() and has the same
+ * size and shape. The fake record is derived on every call, so the two
+ * cases cost the same time. Returns PAKE_ERR_MALFORMED for a bad KE1,
+ * PAKE_ERR_INVALID for a bad record or parameters.
+ */
+int pake_opaque_server_login_start(
+	struct pake_opaque_server_login *st,
+	const struct pake_opaque_server_keys *keys,
+	const struct pake_opaque_params *params, struct pake_str credential_id,
+	const struct pake_opaque_registration_record *record,
+	const struct pake_opaque_ke1 *ke1, struct pake_opaque_ke2 *ke2);
+
+/** As pake_opaque_server_login_start() with given randomness. */
+int pake_opaque_server_login_start_det(
+	struct pake_opaque_server_login *st,
+	const struct pake_opaque_server_keys *keys,
+	const struct pake_opaque_params *params, struct pake_str credential_id,
+	const struct pake_opaque_registration_record *record,
+	const struct pake_opaque_ke1 *ke1,
+	const struct pake_opaque_server_login_random *rnd,
+	struct pake_opaque_ke2 *ke2);
+
+/**
+ * pake_opaque_server_login_finish() - ServerFinish: check KE3 (in constant
+ * time) and only then release the session key. Returns PAKE_ERR_AUTH if
+ * the client failed. Wipes @st.
+ */
+int pake_opaque_server_login_finish(struct pake_opaque_server_login *st,
+				    const struct pake_opaque_ke3 *ke3,
+				    uint8_t session_key[PAKE_OPAQUE_KEY_BYTES]);
