@@ -155,3 +155,30 @@ void pake_opaque_macs(uint8_t server_mac[PAKE_HASH_BYTES],
 		      uint8_t client_mac[PAKE_HASH_BYTES],
 		      const struct opaque_ake_keys *k,
 		      const crypto_hash_sha512_state *preamble);
+
+/* ------------------------------------------------------------------ cpace_strings.c */
+
+/**
+ * struct pake_sink - where a CPace string goes: into a buffer (as far as
+ * cap allows), or into a SHA-512 (@hash) or HMAC-SHA-512 (@mac)
+ * computation when one is set. @len counts every byte put, so the string
+ * utilities and the protocol share one encoder.
+ */
+struct pake_sink {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+	crypto_hash_sha512_state *hash;
+	crypto_auth_hmacsha512_state *mac;
+};
+
+void pake_sink_put(struct pake_sink *s, struct pake_str x);
+void pake_sink_lv(struct pake_sink *s, struct pake_str x);
+void pake_sink_generator_string(struct pake_sink *s,
+				const struct pake_cpace_inputs *in);
+void pake_sink_transcript(struct pake_sink *s, bool ordered,
+			  struct pake_str ya, struct pake_str ada,
+			  struct pake_str yb, struct pake_str adb);
+
+/** The DSI of G_Ristretto255. */
+#define PAKE_CPACE_DSI "CPaceRistretto255"

@@ -71,3 +71,15 @@ int pake_opaque_ke3_from_bytes(struct pake_opaque_ke3 *msg, const uint8_t *buf,
 {
 	return load(msg->bytes, sizeof(msg->bytes), buf, len);
 }
+
+int pake_cpace_message_from_bytes(struct pake_cpace_message *msg,
+				  const uint8_t *buf, size_t len)
+{
+	return load(msg->bytes, sizeof(msg->bytes), buf, len);
+}
+
+int pake_cpace_tag_from_bytes(struct pake_cpace_tag *tag, const uint8_t *buf,
+			      size_t len)
+{
+	return load(tag->bytes, sizeof(tag->bytes), buf, len);
+}

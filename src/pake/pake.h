@@ -420,3 +420,132 @@ int pake_opaque_server_login_start_det(
 int pake_opaque_server_login_finish(struct pake_opaque_server_login *st,
 				    const struct pake_opaque_ke3 *ke3,
 				    uint8_t session_key[PAKE_OPAQUE_KEY_BYTES]);
+
+/* ------------------------------------------------------------------ CPace */
+
+/*
+ * draft-irtf-cfrg-cpace-21, CPACE-RISTR255-SHA512, DSI "CPaceRistretto255",
+ * with the key confirmation of its §10.4 (HMAC-SHA-512).
+ *
+ * Each side: start(PRS, CI, sid) -> own message Y
+ *            finish(sid, own AD, peer Y, peer AD) -> ISK, sid_output, own tag
+ *            verify(peer tag)
+ * The initiator's (A's) AD is ADa, the responder's (B's) is ADb. A side
+ * should send its tag only after verifying the peer's when it answers
+ * second.
+ */
+
+#define PAKE_CPACE_MESSAGE_BYTES 32
+#define PAKE_CPACE_TAG_BYTES 64
+#define PAKE_CPACE_ISK_BYTES 64
+
+/** Which transcript the session uses. */
+enum pake_cpace_role {
+	PAKE_CPACE_INITIATOR,	/* A, initiator-responder transcript */
+	PAKE_CPACE_RESPONDER,	/* B, initiator-responder transcript */
+	PAKE_CPACE_SYMMETRIC,	/* either side, ordered concatenation */
+};
+
+/** Ya or Yb. */
+struct pake_cpace_message {
+	uint8_t bytes[PAKE_CPACE_MESSAGE_BYTES];
+};
+
+/** Ta or Tb. */
+struct pake_cpace_tag {
+	uint8_t bytes[PAKE_CPACE_TAG_BYTES];
+};
+
+int pake_cpace_message_from_bytes(struct pake_cpace_message *msg,
+				  const uint8_t *buf, size_t len);
+int pake_cpace_tag_from_bytes(struct pake_cpace_tag *tag, const uint8_t *buf,
+			      size_t len);
+
+/** The session inputs of start: PRS (secret), CI (secret), sid (public). */
+struct pake_cpace_inputs {
+	struct pake_str prs;
+	struct pake_str ci;
+	struct pake_str sid;
+};
+
+/** What finish gives: ISK, sid_output (§10.6) and this side's tag. */
+struct pake_cpace_keys {
+	uint8_t isk[PAKE_CPACE_ISK_BYTES];
+	uint8_t sid_output[PAKE_HASH_BYTES];
+	struct pake_cpace_tag tag;
+};
+
+/* State of one side. */
+struct pake_cpace_state {
+	uint8_t scalar[PAKE_SCALAR_BYTES];
+	struct pake_cpace_message own;
+	struct pake_cpace_tag peer_tag;	/* the tag the peer must send */
+	uint8_t role;
+	uint8_t stage;
+};
+
+/** pake_cpace_generator() - calculate_generator: g from PRS, CI and sid. */
+void pake_cpace_generator(uint8_t g[PAKE_ELEMENT_BYTES],
+			  const struct pake_cpace_inputs *in);
+
+/**
+ * pake_cpace_start() - sample a scalar and compute this side's message.
+ * Returns PAKE_ERR_INVALID for an unknown role.
+ */
+int pake_cpace_start(struct pake_cpace_state *st, enum pake_cpace_role role,
+		     const struct pake_cpace_inputs *in,
+		     struct pake_cpace_message *own);
+
+/** As pake_cpace_start() with a given scalar (canonical, non-zero). */
+int pake_cpace_start_det(struct pake_cpace_state *st,
+			 enum pake_cpace_role role,
+			 const struct pake_cpace_inputs *in,
+			 const uint8_t scalar[PAKE_SCALAR_BYTES],
+			 struct pake_cpace_message *own);
+
+/**
+ * pake_cpace_finish() - K = scalar_mult_vfy(y, peer), then ISK, sid_output
+ * and this side's tag. Returns PAKE_ERR_MALFORMED (abort) if the peer's
+ * message does not decode, gives the identity, or is our own message
+ * reflected; PAKE_ERR_INVALID when called out of order. K never leaves.
+ */
+int pake_cpace_finish(struct pake_cpace_state *st, struct pake_str sid,
+		      struct pake_str own_ad,
+		      const struct pake_cpace_message *peer,
+		      struct pake_str peer_ad, struct pake_cpace_keys *out);
+
+/**
+ * pake_cpace_verify() - check the peer's tag in constant time. Returns
+ * PAKE_ERR_AUTH if it is wrong (wrong code, altered message or AD).
+ * Wipes @st.
+ */
+int pake_cpace_verify(struct pake_cpace_state *st,
+		      const struct pake_cpace_tag *peer_tag);
+
+/*
+ * The draft's string utilities (appendix A). Each returns the length of
+ * its full result and writes it to @out as far as @cap allows, like
+ * snprintf: the output is complete when the return value is <= cap.
+ */
+
+/** prepend_len(s) = LEB128(len s) || s */
+size_t pake_cpace_prepend_len(uint8_t *out, size_t cap, struct pake_str s);
+/** lv_cat(parts[0], ..., parts[n - 1]) */
+size_t pake_cpace_lv_cat(uint8_t *out, size_t cap,
+			 const struct pake_str *parts, size_t n);
+/** lexiographically_larger(a, b): a > b, a proper prefix being smaller. */
+bool pake_cpace_lexicographically_larger(struct pake_str a, struct pake_str b);
+/** o_cat(a, b) = "oc" || larger || smaller */
+size_t pake_cpace_o_cat(uint8_t *out, size_t cap, struct pake_str a,
+			struct pake_str b);
+/** transcript_ir = lv_cat(Ya, ADa) || lv_cat(Yb, ADb) */
+size_t pake_cpace_transcript_ir(uint8_t *out, size_t cap, struct pake_str ya,
+				struct pake_str ada, struct pake_str yb,
+				struct pake_str adb);
+/** transcript_oc = o_cat(lv_cat(Ya, ADa), lv_cat(Yb, ADb)) */
+size_t pake_cpace_transcript_oc(uint8_t *out, size_t cap, struct pake_str ya,
+				struct pake_str ada, struct pake_str yb,
+				struct pake_str adb);
+/** generator_string(DSI, PRS, CI, sid, 128) of CPaceRistretto255. */
+size_t pake_cpace_generator_string(uint8_t *out, size_t cap,
+				   const struct pake_cpace_inputs *in);
