@@ -96,7 +96,8 @@ static void put_transcript(struct pake_sink *s,
  * sid_output = H("CPaceSidOutput" || transcript). */
 static void session_outputs(struct pake_cpace_keys *out,
 			    const struct pake_cpace_state *st,
-			    struct pake_str sid, const uint8_t k[PAKE_ELEMENT_BYTES],
+			    struct pake_str sid,
+			    const uint8_t k[PAKE_ELEMENT_BYTES],
 			    struct pake_str own_ad,
 			    const struct pake_cpace_message *peer,
 			    struct pake_str peer_ad)

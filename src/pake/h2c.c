@@ -12,7 +12,7 @@
 #define XMD_MAX_BLOCKS 255
 #define XMD_MAX_OUT 65535
 #define XMD_MAX_DST 255
-#define H2C_WIDE_BYTES 64		/* uniform bytes per element or scalar */
+#define H2C_WIDE_BYTES 64		/* xmd bytes per element or scalar */
 
 /* DST_prime = DST || I2OSP(len(DST), 1), appended to every block hash. */
 static void hash_dst_prime(crypto_hash_sha512_state *h, struct pake_str dst)
@@ -87,7 +87,8 @@ int pake_xmd_v(uint8_t *out, size_t out_len, const struct pake_str *msg,
 	size_t blocks = (out_len + PAKE_HASH_BYTES - 1) / PAKE_HASH_BYTES;
 	size_t i, off, take;
 
-	if (out_len == 0 || out_len > XMD_MAX_OUT || blocks > XMD_MAX_BLOCKS)
+	if (out_len == 0 || out_len > XMD_MAX_OUT || blocks > XMD_MAX_BLOCKS ||
+	    dst.len == 0)
 		return PAKE_ERR_INVALID;
 	dst = short_dst(dst, dst_buf);
 	xmd_b0(b0, msg, n, out_len, dst);
@@ -107,30 +108,36 @@ int pake_expand_message_xmd(uint8_t *out, size_t out_len, struct pake_str msg,
 	return pake_xmd_v(out, out_len, &msg, 1, dst);
 }
 
-void pake_hash_to_scalar_v(uint8_t scalar[PAKE_SCALAR_BYTES],
-			   const struct pake_str *msg, size_t n,
-			   struct pake_str dst)
+int pake_hash_to_scalar_v(uint8_t scalar[PAKE_SCALAR_BYTES],
+			  const struct pake_str *msg, size_t n,
+			  struct pake_str dst)
 {
 	uint8_t wide[H2C_WIDE_BYTES];
+	int rc;
 
-	/* 64 bytes never exceed the expander's limits. */
-	(void)pake_xmd_v(wide, sizeof(wide), msg, n, dst);
-	crypto_core_ristretto255_scalar_reduce(scalar, wide);
+	/* 64 bytes never exceed the expander's limits; only the DST can. */
+	rc = pake_xmd_v(wide, sizeof(wide), msg, n, dst);
+	if (rc == PAKE_OK)
+		crypto_core_ristretto255_scalar_reduce(scalar, wide);
 	sodium_memzero(wide, sizeof(wide));
+	return rc;
 }
 
-void pake_hash_to_scalar(uint8_t scalar[PAKE_SCALAR_BYTES],
-			 struct pake_str msg, struct pake_str dst)
-{
-	pake_hash_to_scalar_v(scalar, &msg, 1, dst);
-}
-
-void pake_hash_to_group(uint8_t element[PAKE_ELEMENT_BYTES],
+int pake_hash_to_scalar(uint8_t scalar[PAKE_SCALAR_BYTES],
 			struct pake_str msg, struct pake_str dst)
 {
-	uint8_t wide[H2C_WIDE_BYTES];
+	return pake_hash_to_scalar_v(scalar, &msg, 1, dst);
+}
 
-	(void)pake_xmd_v(wide, sizeof(wide), &msg, 1, dst);
-	crypto_core_ristretto255_from_hash(element, wide);
+int pake_hash_to_group(uint8_t element[PAKE_ELEMENT_BYTES],
+		       struct pake_str msg, struct pake_str dst)
+{
+	uint8_t wide[H2C_WIDE_BYTES];
+	int rc;
+
+	rc = pake_xmd_v(wide, sizeof(wide), &msg, 1, dst);
+	if (rc == PAKE_OK)
+		crypto_core_ristretto255_from_hash(element, wide);
 	sodium_memzero(wide, sizeof(wide));
+	return rc;
 }

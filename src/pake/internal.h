@@ -35,7 +35,7 @@ enum {
 	KE2_MASKED_BYTES = 128,
 	KE2_NONCE = 192,
 	KE2_KEYSHARE = 224,
-	KE2_MAC = 256,			/* everything before enters the preamble */
+	KE2_MAC = 256,			/* all before it enters the preamble */
 };
 
 /**
@@ -57,7 +57,7 @@ static inline int pake_scalarmult(uint8_t out[PAKE_ELEMENT_BYTES],
 
 /* ------------------------------------------------------------------ kdf.c */
 
-/** HMAC-SHA-512 of the concatenation of @msg[0..n) under a key of any length. */
+/** HMAC-SHA-512 of @msg[0..n) concatenated, under a key of any length. */
 void pake_hmac(uint8_t out[PAKE_HASH_BYTES], struct pake_str key,
 	       const struct pake_str *msg, size_t n);
 
@@ -79,9 +79,9 @@ int pake_xmd_v(uint8_t *out, size_t out_len, const struct pake_str *msg,
 	       size_t n, struct pake_str dst);
 
 /** HashToScalar whose message is @msg[0..n) concatenated. */
-void pake_hash_to_scalar_v(uint8_t scalar[PAKE_SCALAR_BYTES],
-			   const struct pake_str *msg, size_t n,
-			   struct pake_str dst);
+int pake_hash_to_scalar_v(uint8_t scalar[PAKE_SCALAR_BYTES],
+			  const struct pake_str *msg, size_t n,
+			  struct pake_str dst);
 
 /* ------------------------------------------------------------------ oprf.c */
 
@@ -95,7 +95,7 @@ int pake_oprf_finalize_end(crypto_hash_sha512_state *h,
 			   const uint8_t evaluated[PAKE_ELEMENT_BYTES],
 			   uint8_t output[PAKE_HASH_BYTES]);
 
-/* ------------------------------------------------------------------ opaque.c */
+/* ------------------------------------------------------------------ opaque */
 
 /** The identities a transcript uses, absent ones replaced by public keys. */
 struct opaque_ids {
@@ -118,45 +118,59 @@ struct opaque_ake_keys {
 	uint8_t session_key[PAKE_OPAQUE_KEY_BYTES];
 };
 
+/** Whether the lengths and the KSF of @params are usable. */
 bool pake_opaque_params_ok(const struct pake_opaque_params *params);
+/** Whether a stored public key decodes and is not the identity. */
 bool pake_opaque_element_ok(const uint8_t element[PAKE_ELEMENT_BYTES]);
+/** The identities, with absent ones replaced by the public keys. */
 struct opaque_ids pake_opaque_ids(const struct pake_opaque_params *params,
 				  const uint8_t *client_pk,
 				  const uint8_t *server_pk);
+/** The OPRF key of one credential, from the oprf_seed. */
 int pake_opaque_oprf_key(uint8_t key[PAKE_SCALAR_BYTES],
 			 const struct pake_opaque_server_keys *keys,
 			 struct pake_str credential_id);
+/** DeriveDiffieHellmanKeyPair(seed); @pk may be NULL. */
 int pake_opaque_dh_key_pair(uint8_t sk[PAKE_SCALAR_BYTES],
 			    uint8_t pk[PAKE_ELEMENT_BYTES],
 			    const uint8_t seed[PAKE_SEED_BYTES]);
+/** Extract("", oprf_output || Stretch(oprf_output)) with the chosen KSF. */
 int pake_opaque_randomized_password(uint8_t rpw[PAKE_HASH_BYTES],
 				    const uint8_t oprf_output[PAKE_HASH_BYTES],
 				    enum pake_ksf ksf);
+/** Expand(randomized_password, "MaskingKey", Nh) */
 void pake_opaque_masking_key(uint8_t masking_key[PAKE_HASH_BYTES],
 			     const uint8_t rpw[PAKE_HASH_BYTES]);
+/** The keys of Store()/Recover(); the public key only if asked for. */
 int pake_opaque_envelope_keys(struct opaque_envelope_keys *k,
 			      const uint8_t rpw[PAKE_HASH_BYTES],
 			      const uint8_t nonce[PAKE_NONCE_BYTES],
 			      bool need_public_key);
+/** The envelope's MAC over the nonce and the cleartext credentials. */
 void pake_opaque_auth_tag(uint8_t tag[PAKE_HASH_BYTES],
 			  const uint8_t auth_key[PAKE_HASH_BYTES],
 			  const uint8_t nonce[PAKE_NONCE_BYTES],
 			  const uint8_t server_pk[PAKE_ELEMENT_BYTES],
 			  const struct opaque_ids *ids);
-void pake_opaque_mask(uint8_t *inout, const uint8_t masking_key[PAKE_HASH_BYTES],
+/** XOR 128 bytes with the credential response pad (masks and unmasks). */
+void pake_opaque_mask(uint8_t *inout,
+		      const uint8_t masking_key[PAKE_HASH_BYTES],
 		      const uint8_t masking_nonce[PAKE_NONCE_BYTES]);
+/** Start SHA-512 over the 3DH preamble (KE2 up to its MAC). */
 void pake_opaque_preamble(crypto_hash_sha512_state *h, struct pake_str context,
 			  const struct opaque_ids *ids,
 			  const struct pake_opaque_ke1 *ke1,
 			  const struct pake_opaque_ke2 *ke2);
+/** DeriveKeys(ikm = dh1 || dh2 || dh3, preamble): Km2, Km3, session key. */
 void pake_opaque_ake_keys(struct opaque_ake_keys *k, const uint8_t ikm[96],
 			  const crypto_hash_sha512_state *preamble);
+/** server_mac and the client_mac that must answer it. */
 void pake_opaque_macs(uint8_t server_mac[PAKE_HASH_BYTES],
 		      uint8_t client_mac[PAKE_HASH_BYTES],
 		      const struct opaque_ake_keys *k,
 		      const crypto_hash_sha512_state *preamble);
 
-/* ------------------------------------------------------------------ cpace_strings.c */
+/* ------------------------------------------------------------------ cpace */
 
 /**
  * struct pake_sink - where a CPace string goes: into a buffer (as far as
@@ -172,10 +186,14 @@ struct pake_sink {
 	crypto_auth_hmacsha512_state *mac;
 };
 
+/** Put @x as it is. */
 void pake_sink_put(struct pake_sink *s, struct pake_str x);
+/** Put prepend_len(@x). */
 void pake_sink_lv(struct pake_sink *s, struct pake_str x);
+/** Put generator_string(DSI, PRS, CI, sid, 128). */
 void pake_sink_generator_string(struct pake_sink *s,
 				const struct pake_cpace_inputs *in);
+/** Put transcript_ir, or transcript_oc when @ordered. */
 void pake_sink_transcript(struct pake_sink *s, bool ordered,
 			  struct pake_str ya, struct pake_str ada,
 			  struct pake_str yb, struct pake_str adb);

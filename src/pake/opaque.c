@@ -55,12 +55,12 @@ int pake_opaque_oprf_key(uint8_t key[PAKE_SCALAR_BYTES],
 			 struct pake_str credential_id)
 {
 	const struct pake_str info[] = { credential_id, PAKE_LIT("OprfKey") };
+	struct pake_str prk = PAKE_STR(keys->oprf_seed, PAKE_OPAQUE_SEED_BYTES);
 	uint8_t seed[PAKE_SEED_BYTES];
 	int rc;
 
-	(void)pake_hkdf_expand_v(seed, sizeof(seed),
-				 PAKE_STR(keys->oprf_seed, PAKE_OPAQUE_SEED_BYTES),
-				 info, PAKE_ARRAY_SIZE(info));
+	(void)pake_hkdf_expand_v(seed, sizeof(seed), prk, info,
+				 PAKE_ARRAY_SIZE(info));
 	rc = pake_oprf_derive_key_pair(key, NULL, seed,
 				       PAKE_LIT(info_oprf_key));
 	sodium_memzero(seed, sizeof(seed));
@@ -146,9 +146,8 @@ int pake_opaque_envelope_keys(struct opaque_envelope_keys *k,
 	envelope_expand(k->export_key, sizeof(k->export_key), rpw, nonce,
 			PAKE_LIT("ExportKey"));
 	envelope_expand(seed, sizeof(seed), rpw, nonce, PAKE_LIT("PrivateKey"));
-	rc = pake_opaque_dh_key_pair(k->client_private_key,
-				     need_public_key ? k->client_public_key : NULL,
-				     seed);
+	rc = pake_opaque_dh_key_pair(k->client_private_key, need_public_key ?
+				     k->client_public_key : NULL, seed);
 	sodium_memzero(seed, sizeof(seed));
 	return rc;
 }
@@ -178,7 +177,8 @@ void pake_opaque_auth_tag(uint8_t tag[PAKE_HASH_BYTES],
 
 /* XOR 128 bytes with Expand(masking_key, masking_nonce ||
  * "CredentialResponsePad", 128): masks on the server, unmasks on the client. */
-void pake_opaque_mask(uint8_t *inout, const uint8_t masking_key[PAKE_HASH_BYTES],
+void pake_opaque_mask(uint8_t *inout,
+		      const uint8_t masking_key[PAKE_HASH_BYTES],
 		      const uint8_t masking_nonce[PAKE_NONCE_BYTES])
 {
 	const struct pake_str info[] = {
@@ -272,13 +272,15 @@ void pake_opaque_macs(uint8_t server_mac[PAKE_HASH_BYTES],
 	crypto_hash_sha512_state h = *preamble;
 	uint8_t digest[PAKE_HASH_BYTES];
 	struct pake_str transcript = PAKE_STR(digest, sizeof(digest));
+	struct pake_str km2 = PAKE_STR(k->km2, PAKE_HASH_BYTES);
+	struct pake_str km3 = PAKE_STR(k->km3, PAKE_HASH_BYTES);
 
 	crypto_hash_sha512_final(&h, digest);
-	pake_hmac(server_mac, PAKE_STR(k->km2, PAKE_HASH_BYTES), &transcript, 1);
+	pake_hmac(server_mac, km2, &transcript, 1);
 	h = *preamble;
 	crypto_hash_sha512_update(&h, server_mac, PAKE_HASH_BYTES);
 	crypto_hash_sha512_final(&h, digest);
-	pake_hmac(client_mac, PAKE_STR(k->km3, PAKE_HASH_BYTES), &transcript, 1);
+	pake_hmac(client_mac, km3, &transcript, 1);
 }
 
 void pake_opaque_server_keygen(struct pake_opaque_server_keys *keys)

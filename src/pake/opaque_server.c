@@ -13,12 +13,13 @@
 
 /* CreateCredentialResponse(): evaluate the OPRF, then mask the server's
  * public key and the envelope. */
-static int credential_response(const struct pake_opaque_server_keys *keys,
-			       struct pake_str credential_id,
-			       const struct pake_opaque_registration_record *rec,
-			       const struct pake_opaque_ke1 *ke1,
-			       const uint8_t masking_nonce[PAKE_NONCE_BYTES],
-			       struct pake_opaque_ke2 *ke2)
+static int credential_response(
+	const struct pake_opaque_server_keys *keys,
+	struct pake_str credential_id,
+	const struct pake_opaque_registration_record *rec,
+	const struct pake_opaque_ke1 *ke1,
+	const uint8_t masking_nonce[PAKE_NONCE_BYTES],
+	struct pake_opaque_ke2 *ke2)
 {
 	uint8_t oprf_key[PAKE_SCALAR_BYTES];
 	uint8_t *masked = ke2->bytes + KE2_MASKED;
@@ -85,7 +86,8 @@ static int auth_response(struct pake_opaque_server_login *st,
 	if (rc == PAKE_OK) {
 		ids = pake_opaque_ids(params, rec->bytes + REC_CLIENT_PK,
 				      keys->public_key);
-		pake_opaque_preamble(&preamble, params->context, &ids, ke1, ke2);
+		pake_opaque_preamble(&preamble, params->context, &ids, ke1,
+				     ke2);
 		pake_opaque_ake_keys(&k, ikm, &preamble);
 		pake_opaque_macs(ke2->bytes + KE2_MAC, st->expected_client_mac,
 				 &k, &preamble);

@@ -35,8 +35,8 @@ int pake_oprf_derive_key_pair(uint8_t sk[PAKE_SCALAR_BYTES],
 	pake_be16(info_len, info.len);
 	for (c = 0; c <= DERIVE_MAX_COUNTER; c++) {
 		counter = (uint8_t)c;
-		pake_hash_to_scalar_v(sk, input, PAKE_ARRAY_SIZE(input),
-				      PAKE_LIT(dst_derive_key_pair));
+		(void)pake_hash_to_scalar_v(sk, input, PAKE_ARRAY_SIZE(input),
+					    PAKE_LIT(dst_derive_key_pair));
 		if (sodium_is_zero(sk, PAKE_SCALAR_BYTES))
 			continue;
 		if (pk)
@@ -53,7 +53,7 @@ int pake_oprf_blind_det(const uint8_t blind[PAKE_SCALAR_BYTES],
 	uint8_t element[PAKE_ELEMENT_BYTES];
 	int rc;
 
-	pake_hash_to_group(element, input, PAKE_LIT(dst_hash_to_group));
+	(void)pake_hash_to_group(element, input, PAKE_LIT(dst_hash_to_group));
 	/* Fails for an identity input element (InvalidInputError) and for a
 	 * zero blind: both make the product the identity. */
 	rc = pake_scalarmult(blinded, blind, element);

@@ -59,7 +59,7 @@ struct pake_str {
 /** A short English description of a pake_status value. */
 const char *pake_strerror(int status);
 
-/* ------------------------------------------------------------------ primitives */
+/* ------------------------------------------------------------------ hashing */
 
 /**
  * pake_hkdf_extract() - HKDF-Extract with HMAC-SHA-512 (RFC 5869).
@@ -78,18 +78,27 @@ int pake_hkdf_expand(uint8_t *out, size_t out_len, struct pake_str prk,
 /**
  * pake_expand_message_xmd() - expand_message_xmd with SHA-512 (RFC 9380
  * §5.3.1). A DST longer than 255 bytes is first hashed as §5.3.3 says.
- * Returns PAKE_ERR_INVALID when out_len is 0 or above 255 * 64.
+ * Returns PAKE_ERR_INVALID for an empty DST, or when out_len is 0 or
+ * above 255 * 64.
  */
 int pake_expand_message_xmd(uint8_t *out, size_t out_len, struct pake_str msg,
 			    struct pake_str dst);
 
-/** pake_hash_to_group() - ristretto255 element from 64 xmd bytes (RFC 9497). */
-void pake_hash_to_group(uint8_t element[PAKE_ELEMENT_BYTES],
-			struct pake_str msg, struct pake_str dst);
+/**
+ * pake_hash_to_group() - HashToGroup of RFC 9497 §4.1: the ristretto255
+ * element derived from 64 bytes of expand_message_xmd. Returns
+ * PAKE_ERR_INVALID for an empty DST.
+ */
+int pake_hash_to_group(uint8_t element[PAKE_ELEMENT_BYTES],
+		       struct pake_str msg, struct pake_str dst);
 
-/** pake_hash_to_scalar() - 64 xmd bytes reduced modulo the group order. */
-void pake_hash_to_scalar(uint8_t scalar[PAKE_SCALAR_BYTES],
-			 struct pake_str msg, struct pake_str dst);
+/**
+ * pake_hash_to_scalar() - HashToScalar of RFC 9497 §4.1: 64 bytes of
+ * expand_message_xmd reduced modulo the group order. Returns
+ * PAKE_ERR_INVALID for an empty DST.
+ */
+int pake_hash_to_scalar(uint8_t scalar[PAKE_SCALAR_BYTES],
+			struct pake_str msg, struct pake_str dst);
 
 /* ------------------------------------------------------------------ OPRF */
 
@@ -163,8 +172,8 @@ int pake_oprf_finalize(uint8_t output[PAKE_HASH_BYTES], struct pake_str input,
 #define PAKE_OPAQUE_KE3_BYTES 64
 #define PAKE_OPAQUE_KEY_BYTES 64	/* session_key, export_key */
 
-/* The Argon2id KSF of this library: crypto_pwhash, 64-byte output, salt of
- * 16 zero bytes, p = 1 (fixed by libsodium). */
+/* The Argon2id KSF of this library (ENROLLMENT.md): crypto_pwhash,
+ * 64-byte output, salt of 16 zero bytes, p = 1 (fixed by libsodium). */
 #define PAKE_OPAQUE_ARGON2ID_OPSLIMIT 3ULL
 #define PAKE_OPAQUE_ARGON2ID_MEMLIMIT 67108864UL	/* 64 MiB */
 
@@ -255,9 +264,9 @@ void pake_opaque_server_keygen(struct pake_opaque_server_keys *keys);
  */
 int pake_opaque_server_keys_check(const struct pake_opaque_server_keys *keys);
 
-/* Client state between register_start and register_finish. */
+/** Client state between register_start and register_finish. */
 struct pake_opaque_client_registration {
-	crypto_hash_sha512_state finalize;	/* Finalize() prefix: password */
+	crypto_hash_sha512_state finalize;	/* Finalize(): the password */
 	uint8_t blind[PAKE_SCALAR_BYTES];
 	uint8_t armed;
 };
@@ -329,9 +338,9 @@ void pake_opaque_fake_record(const struct pake_opaque_server_keys *keys,
 			     struct pake_str credential_id,
 			     struct pake_opaque_registration_record *record);
 
-/* Client state between login_start and login_finish. */
+/** Client state between login_start and login_finish. */
 struct pake_opaque_client_login {
-	crypto_hash_sha512_state finalize;	/* Finalize() prefix: password */
+	crypto_hash_sha512_state finalize;	/* Finalize(): the password */
 	uint8_t blind[PAKE_SCALAR_BYTES];
 	uint8_t keyshare_private[PAKE_SCALAR_BYTES];
 	struct pake_opaque_ke1 ke1;
@@ -373,7 +382,7 @@ int pake_opaque_client_login_finish(struct pake_opaque_client_login *st,
 				    uint8_t session_key[PAKE_OPAQUE_KEY_BYTES],
 				    uint8_t export_key[PAKE_OPAQUE_KEY_BYTES]);
 
-/* Server state between login_start and login_finish. */
+/** Server state between login_start and login_finish. */
 struct pake_opaque_server_login {
 	uint8_t expected_client_mac[PAKE_HASH_BYTES];
 	uint8_t session_key[PAKE_OPAQUE_KEY_BYTES];
@@ -456,6 +465,7 @@ struct pake_cpace_tag {
 	uint8_t bytes[PAKE_CPACE_TAG_BYTES];
 };
 
+/** Copy a received message or tag, refusing any other length. */
 int pake_cpace_message_from_bytes(struct pake_cpace_message *msg,
 				  const uint8_t *buf, size_t len);
 int pake_cpace_tag_from_bytes(struct pake_cpace_tag *tag, const uint8_t *buf,
@@ -475,7 +485,7 @@ struct pake_cpace_keys {
 	struct pake_cpace_tag tag;
 };
 
-/* State of one side. */
+/** The state of one side of a CPace session. */
 struct pake_cpace_state {
 	uint8_t scalar[PAKE_SCALAR_BYTES];
 	struct pake_cpace_message own;
@@ -525,7 +535,8 @@ int pake_cpace_verify(struct pake_cpace_state *st,
 /*
  * The draft's string utilities (appendix A). Each returns the length of
  * its full result and writes it to @out as far as @cap allows, like
- * snprintf: the output is complete when the return value is <= cap.
+ * snprintf: the output is complete when the return value is <= cap, and
+ * @out may be NULL to ask for the length.
  */
 
 /** prepend_len(s) = LEB128(len s) || s */

@@ -18,7 +18,7 @@ static struct pake_cpace_inputs vector_inputs(json_t *v)
 	return in;
 }
 
-/* ------------------------------------------------------------------ appendix B.3 */
+/* -------------------------------------------------------- appendix B.3 */
 
 static void test_generator(void **state)
 {
@@ -45,7 +45,8 @@ static void test_generator(void **state)
 
 /* Both sides of the vector's session, in the given setting. */
 static void vector_session(json_t *v, bool symmetric,
-			   struct pake_cpace_keys *ka, struct pake_cpace_keys *kb)
+			   struct pake_cpace_keys *ka,
+			   struct pake_cpace_keys *kb)
 {
 	struct pake_cpace_inputs in = vector_inputs(v);
 	struct pake_cpace_state a, b;
@@ -177,7 +178,7 @@ static void test_confirmation_tags(void **state)
 		crypto_auth_hmacsha512_init(&mac, mac_key, 64);
 		crypto_auth_hmacsha512_update(&mac, lv, n);
 		crypto_auth_hmacsha512_final(&mac, tag);
-		assert_memory_equal(tag, side ? kb.tag.bytes : ka.tag.bytes, 64);
+		assert_memory_equal(tag, (side ? &kb : &ka)->tag.bytes, 64);
 	}
 	json_decref(v);
 }
@@ -207,8 +208,9 @@ static void test_scalar_mult_valid(void **state)
 	parts[2] = vec_bytes(v, "scalar_mult_valid.scalar_mult_s_X");
 	n = pake_cpace_lv_cat(buf, sizeof(buf), parts, 3);
 	n += pake_cpace_transcript_ir(buf + n, sizeof(buf) - n,
-				      PAKE_STR(own.bytes, 32), PAKE_STR(NULL, 0),
-				      PAKE_STR(x.bytes, 32), PAKE_STR(NULL, 0));
+				      PAKE_STR(own.bytes, 32),
+				      PAKE_STR(NULL, 0), PAKE_STR(x.bytes, 32),
+				      PAKE_STR(NULL, 0));
 	crypto_hash_sha512(isk, buf, n);
 	assert_memory_equal(isk, keys.isk, 64);
 	json_decref(v);
@@ -253,7 +255,7 @@ static void test_scalar_mult_vfy_invalid(void **state)
 	json_decref(v);
 }
 
-/* ------------------------------------------------------------------ appendix A */
+/* ---------------------------------------------------------- appendix A */
 
 /* A prepend_len input: hex, ASCII, or the draft's "bytes(range(N))". */
 static struct pake_str prepend_input(json_t *c, uint8_t *scratch)
@@ -300,17 +302,17 @@ static void test_lv_cat(void **state)
 	json_t *args = vec_get(v, "string_utils.lv_cat.args_ascii");
 	struct pake_str parts[8];
 	uint8_t out[64];
-	size_t i, n;
+	size_t i, n, count;
 
 	(void)state;
 	json_array_foreach(args, i, arg)
 		parts[i] = PAKE_STR(json_string_value(arg),
 				    strlen(json_string_value(arg)));
-	n = pake_cpace_lv_cat(out, sizeof(out), parts, json_array_size(args));
+	count = json_array_size(args);
+	n = pake_cpace_lv_cat(out, sizeof(out), parts, count);
 	vec_check(v, "string_utils.lv_cat.out", out, n);
 	/* Too small a buffer: the full length, and no overrun. */
-	assert_int_equal(pake_cpace_lv_cat(out, 3, parts, json_array_size(args)),
-			 n);
+	assert_int_equal(pake_cpace_lv_cat(out, 3, parts, count), n);
 	json_decref(v);
 }
 
@@ -369,7 +371,7 @@ static void test_transcripts(void **state)
 	json_decref(v);
 }
 
-/* ------------------------------------------------------------------ failures */
+/* ------------------------------------------------------------ failures */
 
 /* One initiator-responder session, with what each side was given. */
 struct session {

@@ -6,7 +6,7 @@
 
 #define VECTORS "opaque-ristretto255-sha512.json"
 
-/* ------------------------------------------------------------------ vectors */
+/* ------------------------------------------------------------- vectors */
 
 static struct pake_opaque_params vector_params(json_t *vec)
 {
@@ -161,9 +161,11 @@ static void vector_register_intermediates(json_t *vec)
 	vec_fixed(vec, "inputs.blind_registration", blind, 32);
 	memcpy(evaluated, vec_bytes(vec, "outputs.registration_response").ptr,
 	       32);
-	assert_int_equal(pake_oprf_finalize(y, vec_bytes(vec, "inputs.password"),
-					    blind, evaluated), PAKE_OK);
-	vec_check(vec, "derived_not_official.oprf_output_registration(Finalize)",
+	assert_int_equal(pake_oprf_finalize(y,
+			 vec_bytes(vec, "inputs.password"), blind, evaluated),
+			 PAKE_OK);
+	vec_check(vec,
+		  "derived_not_official.oprf_output_registration(Finalize)",
 		  y, 64);
 	memcpy(ikm, y, 64);
 	memcpy(ikm + 64, y, 64);	/* identity KSF */
@@ -221,7 +223,8 @@ static void vector_login_intermediates(json_t *vec)
 	concat_expand(out, 128, vec_bytes(vec, "intermediates.masking_key"),
 		      vec_bytes(vec, "inputs.masking_nonce").ptr, 32,
 		      "CredentialResponsePad");
-	vec_check(vec, "derived_not_official.credential_response_pad", out, 128);
+	vec_check(vec, "derived_not_official.credential_response_pad", out,
+		  128);
 
 	preamble = vec_bytes(vec, "derived_not_official.preamble");
 	crypto_hash_sha512(hash, preamble.ptr, preamble.len);
@@ -304,7 +307,7 @@ static void test_fake_vector_1(void **state)
 	json_decref(root);
 }
 
-/* ------------------------------------------------------------------ a test world */
+/* -------------------------------------------------------- a test world */
 
 /* One server with one registered user, for the negative tests. */
 struct world {
@@ -385,7 +388,7 @@ static void flip(uint8_t *msg, size_t i)
 	msg[i] ^= (uint8_t)(1u << (i % 8));
 }
 
-/* ------------------------------------------------------------------ negative tests */
+/* ------------------------------------------------------ negative tests */
 
 static void test_roundtrip_and_wrong_password(void **state)
 {
@@ -576,68 +579,103 @@ static void test_flipped_record(void **state)
 	}
 }
 
-/* The identity and the non-canonical top bit that libsodium 1.0.18 would
- * accept are refused wherever an element arrives. */
+/* The server's answer to @ke1 for the world's user, state thrown away. */
+static int server_answer(const struct world *w,
+			 const struct pake_opaque_ke1 *ke1,
+			 struct pake_opaque_ke2 *ke2)
+{
+	struct pake_opaque_server_login st;
+
+	return pake_opaque_server_login_start(&st, &w->keys, &w->params,
+					      w->user, &w->record, ke1, ke2);
+}
+
+/* The client's verdict on @ke2, from a copy of @st. */
+static int client_verdict(const struct world *w,
+			  const struct pake_opaque_client_login *st,
+			  const struct pake_opaque_ke2 *ke2)
+{
+	struct pake_opaque_client_login copy = *st;
+	struct pake_opaque_ke3 ke3;
+	uint8_t key[64], export_key[64];
+
+	return pake_opaque_client_login_finish(&copy, &w->params, ke2, &ke3,
+					       key, export_key);
+}
+
+/* Spoil the element at @off: make it the identity (all zeros), or set the
+ * top bit that libsodium 1.0.18's decoder would ignore. */
+static void spoil(uint8_t *msg, size_t off, bool identity)
+{
+	if (identity)
+		memset(msg + off, 0, 32);
+	else
+		msg[off + 31] |= 0x80;
+}
+
+/* Both spoilt forms of every element of KE1 and KE2 are malformed. */
 static void test_identity_and_noncanonical(void **state)
 {
+	static const size_t ke1_elements[] = { 0, 64 };
+	static const size_t ke2_elements[] = { 0, 224 };
 	struct world w;
-	struct pake_opaque_client_login client, fresh;
-	struct pake_opaque_server_login server;
+	struct pake_opaque_client_login client;
 	struct pake_opaque_ke1 ke1, bad1;
 	struct pake_opaque_ke2 ke2, bad2;
-	struct pake_opaque_ke3 ke3;
-	struct pake_opaque_registration_record rec;
-	struct pake_opaque_registration_response resp;
-	struct pake_opaque_client_registration reg;
-	struct pake_opaque_registration_request req;
-	uint8_t ck[64], ek[64];
-	const size_t ke1_fields[] = { 0, 64 }, ke2_fields[] = { 0, 224 };
-	size_t f, t;
+	size_t i;
+	int identity;
 
 	(void)state;
 	world_init(&w);
-	assert_int_equal(pake_opaque_client_login_start(&fresh, w.password,
+	assert_int_equal(pake_opaque_client_login_start(&client, w.password,
 							&ke1), PAKE_OK);
-	assert_int_equal(pake_opaque_server_login_start(&server, &w.keys,
-			 &w.params, w.user, &w.record, &ke1, &ke2), PAKE_OK);
-	for (t = 0; t < 2; t++) {
-		for (f = 0; f < 2; f++) {
+	assert_int_equal(server_answer(&w, &ke1, &ke2), PAKE_OK);
+	for (identity = 0; identity < 2; identity++) {
+		for (i = 0; i < 2; i++) {
 			bad1 = ke1;
-			if (t == 0)
-				memset(bad1.bytes + ke1_fields[f], 0, 32);
-			else
-				bad1.bytes[ke1_fields[f] + 31] |= 0x80;
-			assert_int_equal(pake_opaque_server_login_start(&server,
-					 &w.keys, &w.params, w.user, &w.record,
-					 &bad1, &bad2), PAKE_ERR_MALFORMED);
+			spoil(bad1.bytes, ke1_elements[i], identity);
+			assert_int_equal(server_answer(&w, &bad1, &bad2),
+					 PAKE_ERR_MALFORMED);
 			bad2 = ke2;
-			if (t == 0)
-				memset(bad2.bytes + ke2_fields[f], 0, 32);
-			else
-				bad2.bytes[ke2_fields[f] + 31] |= 0x80;
-			client = fresh;
-			assert_int_equal(pake_opaque_client_login_finish(&client,
-					 &w.params, &bad2, &ke3, ck, ek),
+			spoil(bad2.bytes, ke2_elements[i], identity);
+			assert_int_equal(client_verdict(&w, &client, &bad2),
 					 PAKE_ERR_MALFORMED);
 		}
 	}
-	/* Registration: identity request, identity server key. */
-	memset(req.bytes, 0, sizeof(req.bytes));
-	assert_int_equal(pake_opaque_server_register(&w.keys, w.user, &req,
-						     &resp), PAKE_ERR_MALFORMED);
-	assert_int_equal(pake_opaque_client_register_start(&reg, w.password,
-							   &req), PAKE_OK);
-	assert_int_equal(pake_opaque_server_register(&w.keys, w.user, &req,
-						     &resp), PAKE_OK);
-	memset(resp.bytes + 32, 0, 32);
-	assert_int_equal(pake_opaque_client_register_finish(&reg, &w.params,
-			 &resp, &rec, ek), PAKE_ERR_MALFORMED);
-	rec = w.record;
-	memset(rec.bytes, 0, 32);
-	assert_int_equal(pake_opaque_record_check(&rec), PAKE_ERR_MALFORMED);
-	rec = w.record;
-	rec.bytes[31] |= 0x80;
-	assert_int_equal(pake_opaque_record_check(&rec), PAKE_ERR_MALFORMED);
+	assert_int_equal(client_verdict(&w, &client, &ke2), PAKE_OK);
+}
+
+/* The same in registration: the request, the server's key in the
+ * response, and the client key of a record. */
+static void test_identity_in_registration(void **state)
+{
+	struct world w;
+	struct pake_opaque_client_registration reg;
+	struct pake_opaque_registration_request req;
+	struct pake_opaque_registration_response resp;
+	struct pake_opaque_registration_record rec;
+	uint8_t export_key[64];
+	int identity;
+
+	(void)state;
+	world_init(&w);
+	for (identity = 0; identity < 2; identity++) {
+		assert_int_equal(pake_opaque_client_register_start(&reg,
+				 w.password, &req), PAKE_OK);
+		assert_int_equal(pake_opaque_server_register(&w.keys, w.user,
+				 &req, &resp), PAKE_OK);
+		spoil(req.bytes, 0, identity);
+		assert_int_equal(pake_opaque_server_register(&w.keys, w.user,
+				 &req, &resp), PAKE_ERR_MALFORMED);
+		spoil(resp.bytes, 32, identity);
+		assert_int_equal(pake_opaque_client_register_finish(&reg,
+				 &w.params, &resp, &rec, export_key),
+				 PAKE_ERR_MALFORMED);
+		rec = w.record;
+		spoil(rec.bytes, 0, identity);
+		assert_int_equal(pake_opaque_record_check(&rec),
+				 PAKE_ERR_MALFORMED);
+	}
 }
 
 /* An unknown user gets a KE2 of the same size and shape, the same one
@@ -697,33 +735,28 @@ static void test_unknown_user(void **state)
 /* The Context and the identities bind the login: any mismatch fails. */
 static void test_context_and_identity_binding(void **state)
 {
-	struct world w;
+	struct world w, other;
 	struct pake_opaque_client_login client;
-	struct pake_opaque_server_login server;
-	struct pake_opaque_params other;
 	struct pake_opaque_ke1 ke1;
 	struct pake_opaque_ke2 ke2;
-	struct pake_opaque_ke3 ke3;
-	uint8_t ck[64], ek[64];
 	int i;
 
 	(void)state;
 	world_init(&w);
 	for (i = 0; i < 3; i++) {
-		other = w.params;
+		other = w;
 		if (i == 0)
-			other.context = PAKE_STR("another exporter", 16);
+			other.params.context = PAKE_STR("another exporter", 16);
 		else if (i == 1)
-			other.client_identity = PAKE_STR("alice", 5);
+			other.params.client_identity = PAKE_STR("alice", 5);
 		else
-			other.server_identity = PAKE_STR("bob", 3);
+			other.params.server_identity = PAKE_STR("bob", 3);
 		assert_int_equal(pake_opaque_client_login_start(&client,
 				 w.password, &ke1), PAKE_OK);
-		assert_int_equal(pake_opaque_server_login_start(&server,
-				 &w.keys, &w.params, w.user, &w.record, &ke1,
-				 &ke2), PAKE_OK);
-		assert_int_equal(pake_opaque_client_login_finish(&client, &other,
-				 &ke2, &ke3, ck, ek), PAKE_ERR_AUTH);
+		assert_int_equal(server_answer(&w, &ke1, &ke2), PAKE_OK);
+		assert_int_equal(client_verdict(&other, &client, &ke2),
+				 PAKE_ERR_AUTH);
+		assert_int_equal(client_verdict(&w, &client, &ke2), PAKE_OK);
 	}
 }
 
@@ -783,10 +816,12 @@ static void test_misuse(void **state)
 			 PAKE_ERR_INVALID);
 	keys = w.keys;
 	keys.public_key[0] ^= 1;
-	assert_int_equal(pake_opaque_server_keys_check(&keys), PAKE_ERR_INVALID);
+	assert_int_equal(pake_opaque_server_keys_check(&keys),
+			 PAKE_ERR_INVALID);
 	keys = w.keys;
 	memset(keys.private_key, 0xff, 32);
-	assert_int_equal(pake_opaque_server_keys_check(&keys), PAKE_ERR_INVALID);
+	assert_int_equal(pake_opaque_server_keys_check(&keys),
+			 PAKE_ERR_INVALID);
 	assert_string_equal(pake_strerror(PAKE_ERR_AUTH),
 			    "authentication failed");
 }
@@ -804,6 +839,7 @@ int main(void)
 		cmocka_unit_test(test_flipped_registration),
 		cmocka_unit_test(test_flipped_record),
 		cmocka_unit_test(test_identity_and_noncanonical),
+		cmocka_unit_test(test_identity_in_registration),
 		cmocka_unit_test(test_unknown_user),
 		cmocka_unit_test(test_context_and_identity_binding),
 		cmocka_unit_test(test_argon2id),

@@ -70,7 +70,8 @@ static void test_hash_to_group(void **state)
 		assert_int_equal(pake_expand_message_xmd(wide, sizeof(wide),
 							 input, dst), PAKE_OK);
 		vec_check(vec, "expand_message_xmd_output", wide, sizeof(wide));
-		pake_hash_to_group(element, input, dst);
+		assert_int_equal(pake_hash_to_group(element, input, dst),
+				 PAKE_OK);
 		vec_check(vec, "HashToGroup_Input", element, sizeof(element));
 	}
 	json_decref(v);
@@ -90,8 +91,12 @@ static void test_hash_to_scalar(void **state)
 						 PAKE_STR("abc", 3), dst),
 			 PAKE_OK);
 	crypto_core_ristretto255_scalar_reduce(want, wide);
-	pake_hash_to_scalar(got, PAKE_STR("abc", 3), dst);
+	assert_int_equal(pake_hash_to_scalar(got, PAKE_STR("abc", 3), dst),
+			 PAKE_OK);
 	assert_memory_equal(want, got, sizeof(got));
+	assert_int_equal(pake_hash_to_scalar(got, PAKE_STR("abc", 3),
+					     PAKE_STR(NULL, 0)),
+			 PAKE_ERR_INVALID);
 	json_decref(v);
 }
 
