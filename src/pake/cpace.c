@@ -66,9 +66,14 @@ int pake_cpace_start(struct pake_cpace_state *st, enum pake_cpace_role role,
 	uint8_t scalar[PAKE_SCALAR_BYTES];
 	int rc;
 
-	/* Uniform in [1, order - 1], which §8.3 allows in place of masking
-	 * 252 random bits; it never yields zero. */
-	crypto_core_ristretto255_scalar_random(scalar);
+	/* sample_scalar() as §8.3 recommends: 252 random bits, always below
+	 * the group order, so unlike crypto_core_ristretto255_scalar_random()
+	 * it needs no rejection loop (nor the getrandom() calls of one). Zero
+	 * has probability 2^-252 and is drawn again. */
+	do {
+		randombytes_buf(scalar, sizeof(scalar));
+		scalar[PAKE_SCALAR_BYTES - 1] &= 0x0f;
+	} while (sodium_is_zero(scalar, sizeof(scalar)));
 	rc = pake_cpace_start_det(st, role, in, scalar, own);
 	sodium_memzero(scalar, sizeof(scalar));
 	return rc;
