@@ -107,10 +107,9 @@ static int authenticate(struct pake_opaque_client_login *st,
 	/* server_pk passed the envelope's MAC; it only fails to decode if
 	 * registration stored a bad one, which register_finish refuses. */
 	if (pake_scalarmult(ikm + DH_BYTES, st->keyshare_private,
-					   r->server_pk) != 0 ||
-	    pake_scalarmult(ikm + 2 * DH_BYTES,
-					   r->k.client_private_key,
-					   ke2->bytes + KE2_KEYSHARE) != 0)
+			    r->server_pk) != 0 ||
+	    pake_scalarmult(ikm + 2 * DH_BYTES, r->k.client_private_key,
+			    ke2->bytes + KE2_KEYSHARE) != 0)
 		return PAKE_ERR_MALFORMED;
 	pake_opaque_preamble(&preamble, params->context, &r->ids, &st->ke1,
 			     ke2);
@@ -141,7 +140,7 @@ int pake_opaque_client_login_finish(struct pake_opaque_client_login *st,
 		rc = PAKE_ERR_INVALID;
 	/* dh1 first: a bad server keyshare is refused before the KSF runs. */
 	else if (pake_scalarmult(ikm, st->keyshare_private,
-						ke2->bytes + KE2_KEYSHARE) != 0)
+				 ke2->bytes + KE2_KEYSHARE) != 0)
 		rc = PAKE_ERR_MALFORMED;
 	if (rc == PAKE_OK)
 		rc = pake_oprf_finalize_end(&st->finalize, st->blind,

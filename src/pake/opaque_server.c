@@ -53,11 +53,10 @@ static int server_ikm(uint8_t ikm[3 * DH_BYTES],
 	const uint8_t *keyshare = ke1->bytes + KE1_KEYSHARE;
 
 	if (pake_scalarmult(ikm, eph, keyshare) != 0 ||
-	    pake_scalarmult(ikm + DH_BYTES, keys->private_key,
-					   keyshare) != 0)
+	    pake_scalarmult(ikm + DH_BYTES, keys->private_key, keyshare) != 0)
 		return PAKE_ERR_MALFORMED;
 	if (pake_scalarmult(ikm + 2 * DH_BYTES, eph,
-					   rec->bytes + REC_CLIENT_PK) != 0)
+			    rec->bytes + REC_CLIENT_PK) != 0)
 		return PAKE_ERR_INVALID;
 	return PAKE_OK;
 }

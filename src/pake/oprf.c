@@ -106,8 +106,7 @@ int pake_oprf_finalize_end(crypto_hash_sha512_state *h,
 
 	if (crypto_core_ristretto255_scalar_invert(inverse, blind) != 0)
 		rc = PAKE_ERR_INVALID;
-	else if (pake_scalarmult(unblinded, inverse,
-						evaluated) != 0)
+	else if (pake_scalarmult(unblinded, inverse, evaluated) != 0)
 		rc = PAKE_ERR_MALFORMED;
 	if (rc == PAKE_OK) {
 		crypto_hash_sha512_update(h, element_len, sizeof(element_len));

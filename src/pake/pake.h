@@ -16,7 +16,11 @@
  *    peer failed to prove knowledge of the password or code (or a message
  *    was altered in a way only a MAC can notice), PAKE_ERR_INVALID means an
  *    argument of the caller's own is unusable (a length limit, a bad key or
- *    record, a state used out of order).
+ *    record, a state used out of order), PAKE_ERR_RESOURCE means Argon2id
+ *    could not get its memory.
+ *  - Every received element is validated by the scalar multiplication that
+ *    uses it: a non-canonical encoding (bit 255 included, which libsodium
+ *    1.0.18 alone would ignore) or an identity result is refused.
  *  - Messages are fixed-size structs of bytes; fill one from the wire with
  *    its *_from_bytes() function, which checks the length.
  *  - States hold secrets. The final call on a state wipes it, whatever its
