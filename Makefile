@@ -209,3 +209,14 @@ help:
 .PHONY: all run check check-unit check-integration check-fuzz check-valgrind \
 	deps-test fuzz \
 	fuzz-build install deps clean distclean help
+# ---------------------------------------------------------------- pake benchmark
+# make bench-pake: PAKE operations per second against the bound their
+# scalar multiplications set (tests/bench/bench_pake.c says how it counts).
+$(BUILD)/bench_pake: tests/bench/bench_pake.c $(LIB)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIB) \
+		$(LIB_LIBS)
+
+bench-pake: $(BUILD)/bench_pake
+	$(BUILD)/bench_pake
+
+.PHONY: bench-pake
