@@ -112,7 +112,16 @@ deps-test:
 	@contrib/install-deps.sh test
 
 check: deps-test all $(UNIT_BINS)
-	@$(MAKE) --no-print-directory check-unit check-integration check-fuzz
+	@$(MAKE) --no-print-directory check-vectors check-unit check-integration \
+		check-fuzz
+
+# The test vectors in tests/vectors are verbatim copies of the shared,
+# official ones; where the shared folder exists, they must still be equal.
+SHARED_VECTORS ?= ../shared/vectors
+check-vectors:
+	@if [ -d $(SHARED_VECTORS) ]; then for f in $(SHARED_VECTORS)/*.json; do \
+		cmp $$f tests/vectors/$${f##*/} || exit 1; done; \
+		echo "== tests/vectors match $(SHARED_VECTORS)"; fi
 
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
@@ -152,7 +161,8 @@ build-fuzz/libanchord.a: $(FUZZ_LIB_OBJS)
 build-fuzz/fuzz_%: build-fuzz/tests/fuzz/fuzz_%.o build-fuzz/libanchord.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIB_LIBS)
 
--include $(FUZZ_LIB_OBJS:.o=.d)
+-include $(FUZZ_LIB_OBJS:.o=.d) \
+	$(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/tests/fuzz/%.d)
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -203,13 +213,7 @@ distclean: clean
 help:
 	@sed -n '2,14p' Makefile
 
-# Keep intermediate objects (unit test and fuzz objects) between runs.
-.SECONDARY:
-
-.PHONY: all run check check-unit check-integration check-fuzz check-valgrind \
-	deps-test fuzz \
-	fuzz-build install deps clean distclean help
-# ---------------------------------------------------------------- pake benchmark
+# ---------------------------------------------------------------- benchmarks
 # make bench-pake: PAKE operations per second against the bound their
 # scalar multiplications set (tests/bench/bench_pake.c says how it counts).
 $(BUILD)/bench_pake: tests/bench/bench_pake.c $(LIB)
@@ -219,4 +223,9 @@ $(BUILD)/bench_pake: tests/bench/bench_pake.c $(LIB)
 bench-pake: $(BUILD)/bench_pake
 	$(BUILD)/bench_pake
 
-.PHONY: bench-pake
+# Keep intermediate objects (unit test and fuzz objects) between runs.
+.SECONDARY:
+
+.PHONY: all run check check-unit check-integration check-fuzz check-valgrind \
+	check-vectors deps-test fuzz fuzz-build install deps clean distclean \
+	help bench-pake
