@@ -78,3 +78,53 @@ bool util_addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 	return util_addr_same_host(a, b) &&
 	       util_addr_port(a) == util_addr_port(b);
 }
+
+int util_subnet_parse(const char *text, struct util_subnet *out)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(text, '/');
+	size_t alen = slash ? (size_t)(slash - text) : strlen(text);
+	if (alen >= sizeof(buf))
+		return -1;
+	memcpy(buf, text, alen);
+	buf[alen] = '\0';
+	memset(out, 0, sizeof(*out));
+	unsigned max;
+	if (inet_pton(AF_INET, buf, out->bytes) == 1) {
+		out->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, out->bytes) == 1) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		return -1;
+	}
+	uint64_t bits = max;
+	if (slash && util_parse_uint(slash + 1, 0, max, &bits) != 0)
+		return -1;
+	out->bits = (unsigned)bits;
+	/* host bits must be zero: "10.1.2.3/8" is a typo, not a network */
+	for (unsigned i = out->bits; i < max; i++)
+		if (out->bytes[i / 8] & (0x80 >> (i % 8)))
+			return -1;
+	return 0;
+}
+
+bool util_subnet_contains(const struct util_subnet *net,
+			  const struct sockaddr *sa)
+{
+	const uint8_t *a;
+	if (sa->sa_family != net->family)
+		return false;
+	if (sa->sa_family == AF_INET)
+		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+	else
+		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	unsigned full = net->bits / 8, rest = net->bits % 8;
+	if (memcmp(a, net->bytes, full) != 0)
+		return false;
+	if (!rest)
+		return true;
+	uint8_t mask = (uint8_t)(0xFF << (8 - rest));
+	return (a[full] & mask) == (net->bytes[full] & mask);
+}

@@ -90,6 +90,18 @@ uint16_t util_addr_port(const struct sockaddr *sa);
 /** The address part only, for per-client accounting (port ignored). */
 bool util_addr_same_host(const struct sockaddr *a, const struct sockaddr *b);
 
+/** An address prefix, "10.20.0.0/16" or "fd00::/8" (a bare address is a
+ *  host prefix). */
+struct util_subnet {
+	int family;
+	uint8_t bytes[16];
+	unsigned bits;
+};
+
+int util_subnet_parse(const char *text, struct util_subnet *out);
+bool util_subnet_contains(const struct util_subnet *net,
+			  const struct sockaddr *sa);
+
 /* ------------------------------------------------------------------ hash */
 
 /** Seed the keyed hash; call once at start (after sodium_init). */
