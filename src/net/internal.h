@@ -42,6 +42,7 @@ struct tls_io {
 struct tls_conn;
 
 struct tls_conn *tls_conn_server(struct net_tls_server *srv,
+				 const char *const *alpn, size_t n_alpn,
 				 const struct tls_io *io, void *ctx);
 struct tls_conn *tls_conn_client(struct net_tls_client *cli,
 				 const struct tls_io *io, void *ctx);
@@ -51,6 +52,8 @@ int tls_conn_feed(struct tls_conn *t, const uint8_t *data, size_t n);
 /** Send plaintext; only once ready. Returns 0 or -1. */
 int tls_conn_send(struct tls_conn *t, const uint8_t *data, size_t len);
 bool tls_conn_ready(const struct tls_conn *t);
+bool tls_conn_resumed(const struct tls_conn *t);
+bool tls_conn_alpn_is(const struct tls_conn *t, const char *proto);
 const struct net_peer_cert *tls_conn_peer(const struct tls_conn *t);
 uint64_t tls_conn_handshake_timeout(const struct tls_conn *t);
 /** Send close_notify when the session is healthy (before the stream
@@ -58,3 +61,96 @@ uint64_t tls_conn_handshake_timeout(const struct tls_conn *t);
 void tls_conn_goodbye(struct tls_conn *t);
 /** Free, once no callback of this session can run any more. */
 void tls_conn_free(struct tls_conn *t);
+
+/* ------------------------------------------------------------------ streams, for the protocols above them */
+
+/** Bytes to the peer (through TLS when there is TLS). Returns 0, or a
+ *  libuv error after which the connection is closing. */
+int stream_conn_write(struct net_conn *c, const uint8_t *data, size_t len);
+/** Close because of the protocol above (an error, or a clean end). */
+void stream_conn_close(struct net_conn *c);
+bool stream_conn_closing(const struct net_conn *c);
+/** A request started: the connection counts as busy (no idle timeout)
+ *  until net_conn_done. */
+void stream_conn_begin(struct net_conn *c);
+struct net_stream_stats *stream_conn_stats(struct net_conn *c);
+
+/* ------------------------------------------------------------------ HTTP */
+
+#define HTTP_MAX_FIELDS 64
+
+/** Per-connection HTTP state, HTTP/1.1 or HTTP/2. */
+struct http_conn {
+	struct net_conn *conn;
+	const struct net_http_limits *limits;
+	struct net_http_router *router;
+	struct net_stream_stats *stats;
+	struct util_list pending;	/* dispatched exchanges */
+	bool h2;
+	struct h1_state *h1;
+	struct h2_state *h2s;
+};
+
+struct net_http_exchange {
+	struct util_list node;		/* in hc->pending once dispatched */
+	struct http_conn *hc;		/* NULL once the connection is gone */
+	int32_t stream_id;		/* HTTP/2 */
+	struct net_http_request req;
+	unsigned error;			/* answer this status, do not dispatch */
+	bool head_only;
+	const char *subpath;
+	char *arena;			/* method, target, field names and values */
+	size_t arena_len, arena_cap;
+	struct { uint32_t name, value; } fields[HTTP_MAX_FIELDS];
+	unsigned n_fields;
+	size_t header_bytes;
+	uint32_t target, method;	/* arena offsets */
+	uint8_t *body;
+	size_t body_len, body_cap, budgeted;
+	void (*cancel)(void *arg);
+	void *cancel_arg;
+};
+
+struct http_conn *http_conn_new(struct net_conn *c, bool h2,
+				const struct net_http_limits *limits,
+				struct net_http_router *router,
+				struct net_stream_stats *stats);
+/** Returns 0, or -1 when the connection must close. */
+int http_conn_feed(struct http_conn *h, const uint8_t *data, size_t len);
+/** The connection is going: cancel what handlers still hold. */
+void http_conn_cancel_all(struct http_conn *h);
+void http_conn_free(struct http_conn *h);
+
+/* Building an exchange, for http1.c and http2.c. */
+struct net_http_exchange *http_exchange_new(struct http_conn *h);
+void http_exchange_free(struct net_http_exchange *ex);
+/** Store the method and request target (path?query). */
+int http_exchange_set_target(struct net_http_exchange *ex, const char *method,
+			     size_t mlen, const char *target, size_t tlen);
+/** Add a header field (names are lower-cased); sets ex->error on
+ *  overflow. */
+void http_exchange_add_field(struct net_http_exchange *ex, const char *name,
+			     size_t nlen, const char *value, size_t vlen);
+/** Append body bytes within the limits (else ex->error = 413/503). */
+void http_exchange_add_body(struct net_http_exchange *ex, const uint8_t *data,
+			    size_t len);
+/** The request is complete: route it (or answer ex->error). */
+void http_exchange_dispatch(struct net_http_exchange *ex);
+const char *http_status_text(unsigned status);
+
+/* The two protocols. */
+int h1_init(struct http_conn *h);
+int h1_feed(struct http_conn *h, const uint8_t *data, size_t len);
+void h1_respond(struct http_conn *h, struct net_http_exchange *ex,
+		unsigned status, const char *content_type,
+		const struct net_http_header *extra, size_t n_extra,
+		const uint8_t *body, size_t len);
+void h1_resume(struct http_conn *h);
+void h1_free(struct http_conn *h);
+int h2_init(struct http_conn *h);
+int h2_feed(struct http_conn *h, const uint8_t *data, size_t len);
+void h2_respond(struct http_conn *h, struct net_http_exchange *ex,
+		unsigned status, const char *content_type,
+		const struct net_http_header *extra, size_t n_extra,
+		const uint8_t *body, size_t len);
+void h2_free(struct http_conn *h);

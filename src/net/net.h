@@ -68,14 +68,14 @@ enum net_client_cert_mode {
 	NET_CLIENT_CERT_REQUIRE,	/**< no verified certificate, no service */
 };
 
-/** What a TLS server listener serves with. */
+/** What TLS listeners serve with (ALPN comes from each listener's
+ *  protocol: dot for DNS, h2 and http/1.1 for HTTPS). */
 struct net_tls_server_conf {
 	const char *cert_file;		/**< PEM, the leaf first, then the chain */
 	const char *key_file;		/**< PEM */
 	const char *client_ca_file;	/**< trust anchors for client certificates */
 	enum net_client_cert_mode client_certs;
 	const uint8_t *ticket_secret;	/**< 64 bytes, or NULL: no tickets */
-	const char *alpn;		/**< e.g. "dot" */
 	uint64_t handshake_timeout_ms;
 };
 
@@ -118,6 +118,97 @@ struct net_peer_cert {
 	char subject_cn[64];
 };
 
+/* ------------------------------------------------------------------ HTTP */
+
+enum net_http_method {
+	NET_HTTP_GET = 0,
+	NET_HTTP_HEAD,
+	NET_HTTP_POST,
+	NET_HTTP_PUT,
+	NET_HTTP_DELETE,
+	NET_HTTP_OTHER,
+};
+
+/** One HTTP request, the same for HTTP/1.1 and HTTP/2. Strings are
+ *  NUL-terminated and live as long as the exchange. */
+struct net_http_request {
+	enum net_http_method method;
+	const char *method_name;
+	const char *path;		/**< without the query */
+	const char *query;		/**< after '?', "" when none */
+	const char *content_type;	/**< or NULL */
+	const char *accept;
+	const char *authorization;
+	const uint8_t *body;
+	size_t body_len;
+	unsigned version;		/**< 1 or 2 */
+};
+
+struct net_http_header {
+	const char *name;
+	const char *value;
+};
+
+/** A request waiting for its response. A handler answers it with
+ *  net_http_respond, now or later; if the client goes away first, the
+ *  cancel callback runs instead and the exchange is gone. */
+struct net_http_exchange;
+
+typedef void (*net_http_handler_fn)(void *ctx, struct net_http_exchange *ex);
+
+const struct net_http_request *
+net_http_exchange_request(const struct net_http_exchange *ex);
+/** Any request header by name (case-insensitive), or NULL. */
+const char *net_http_exchange_header(const struct net_http_exchange *ex,
+				     const char *name);
+/** The connection: addresses, TLS, the client's certificate. */
+struct net_conn *net_http_exchange_conn(const struct net_http_exchange *ex);
+/** The rest of the path after the route's prefix ("" or "/..."). */
+const char *net_http_exchange_subpath(const struct net_http_exchange *ex);
+void net_http_on_cancel(struct net_http_exchange *ex, void (*fn)(void *arg),
+			void *arg);
+/** Respond and release the exchange. A HEAD request gets the headers
+ *  only. */
+void net_http_respond(struct net_http_exchange *ex, unsigned status,
+		      const char *content_type,
+		      const struct net_http_header *extra, size_t n_extra,
+		      const uint8_t *body, size_t len);
+/** A short text/plain error response. */
+void net_http_respond_error(struct net_http_exchange *ex, unsigned status,
+			    const char *text);
+
+/** Path prefixes to handlers; the longest matching prefix wins, and a
+ *  prefix matches itself and everything below it ("/a" matches "/a" and
+ *  "/a/b", not "/ab"). One per worker: handlers get the worker's ctx. */
+struct net_http_router;
+
+struct net_http_router *net_http_router_new(void);
+int net_http_router_add(struct net_http_router *r, const char *prefix,
+			net_http_handler_fn fn, void *ctx);
+void net_http_router_free(struct net_http_router *r);
+
+/** Bytes buffered for HTTP bodies across a worker's connections: a
+ *  hostile client cannot grow it past the limit (new requests get 503). */
+struct net_http_budget {
+	size_t used, limit;
+};
+
+struct net_http_limits {
+	unsigned max_streams;		/**< concurrent HTTP/2 streams */
+	size_t max_body;		/**< request body */
+	size_t max_header_bytes;	/**< all header fields of a request */
+	size_t max_path;		/**< longer: 414 */
+	struct net_http_budget *budget;
+};
+
+/** Counters of one stream listener (read by /metrics). */
+struct net_stream_stats {
+	uint64_t accepted, rejected;
+	uint64_t tls_handshakes, tls_resumed, tls_failed;
+	uint64_t http_requests, http_errors;
+	uint64_t h2_abuse;		/**< connections ended for floods */
+};
+
 /* ------------------------------------------------------------------ stream server */
 
 struct net_stream_listener;
@@ -147,9 +238,18 @@ struct net_stream_listener *net_stream_listen(uv_loop_t *loop, int fd,
 					      struct net_tls_server *tls,
 					      const struct net_stream_ops *ops,
 					      void *ctx);
+/** Serve HTTP (HTTP/2 or HTTP/1.1 as ALPN says; HTTP/1.1 without TLS)
+ *  on a bound, listening fd, dispatching requests through router. */
+struct net_stream_listener *net_http_listen(uv_loop_t *loop, int fd,
+					    const struct net_stream_limits *l,
+					    struct net_tls_server *tls,
+					    const struct net_http_limits *hl,
+					    struct net_http_router *router);
 /** New connections use these credentials; existing ones keep theirs. */
 void net_stream_set_tls(struct net_stream_listener *lst,
 			struct net_tls_server *tls);
+const struct net_stream_stats *
+net_stream_get_stats(const struct net_stream_listener *lst);
 /** Stop accepting; existing connections finish what they have. */
 void net_stream_stop_accepting(struct net_stream_listener *lst);
 /** Close every connection now (end of drain). */

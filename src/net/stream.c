@@ -27,11 +27,20 @@ struct client_count {
 
 #define CLIENT_BUCKETS 256
 
+enum stream_proto {
+	PROTO_DNS,		/* two-byte length framing (RFC 7766, 7858) */
+	PROTO_HTTP,		/* HTTP/2 or HTTP/1.1 */
+};
+
 struct net_stream_listener {
 	uv_tcp_t tcp;
 	uv_loop_t *loop;
 	struct net_stream_limits limits;
 	struct net_tls_server *tls;	/* NULL: plain TCP */
+	enum stream_proto proto;
+	struct net_http_limits http_limits;
+	struct net_http_router *router;
+	struct net_stream_stats stats;
 	const struct net_stream_ops *ops;
 	void *ctx;
 	struct util_list conns;
@@ -49,11 +58,12 @@ struct net_conn {
 	struct util_list node;
 	struct util_addr remote, local;
 	struct tls_conn *tls;
+	struct http_conn *http;
 	struct net_framer framer;
 	unsigned inflight;
 	size_t queued;			/* bytes in pending writes */
 	unsigned handles;
-	bool reading, paused, eof, closing;
+	bool reading, paused, eof, closing, close_when_flushed;
 	void *user;
 };
 
@@ -123,6 +133,7 @@ static void conn_handle_closed(uv_handle_t *h)
 		return;
 	struct net_stream_listener *l = c->lst;
 	net_framer_reset(&c->framer);
+	http_conn_free(c->http);
 	tls_conn_free(c->tls);	/* no callback of it can run any more */
 	free(c);
 	l->handles--;
@@ -135,7 +146,10 @@ static void conn_close(struct net_conn *c)
 		return;
 	c->closing = true;
 	struct net_stream_listener *l = c->lst;
-	l->ops->on_close(l->ctx, c);
+	if (c->http)
+		http_conn_cancel_all(c->http);
+	else
+		l->ops->on_close(l->ctx, c);
 	util_list_remove(&c->node);
 	l->n_conns--;
 	client_leave(l, &c->remote);
@@ -209,10 +223,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (c->tls)
 		ret = tls_conn_feed(c->tls, (const uint8_t *)buf->base,
 				    (size_t)nread);
+	else if (c->http)
+		ret = http_conn_feed(c->http, (const uint8_t *)buf->base,
+				     (size_t)nread);
 	else
 		ret = net_framer_feed(&c->framer, (const uint8_t *)buf->base,
 				      (size_t)nread, deliver, c);
 	if (ret < 0) {
+		if (c->tls && !tls_conn_ready(c->tls))
+			c->lst->stats.tls_failed++;
 		conn_close(c);
 		return;
 	}
@@ -236,7 +255,9 @@ static bool tls_plaintext(void *ctx, const uint8_t *data, size_t len)
 	struct net_conn *c = ctx;
 	if (c->closing)
 		return false;
-	if (net_framer_feed(&c->framer, data, len, deliver, c) != 0) {
+	int ret = c->http ? http_conn_feed(c->http, data, len)
+			  : net_framer_feed(&c->framer, data, len, deliver, c);
+	if (ret != 0) {
 		conn_close(c);
 		return false;
 	}
@@ -246,6 +267,17 @@ static bool tls_plaintext(void *ctx, const uint8_t *data, size_t len)
 static void tls_ready(void *ctx)
 {
 	struct net_conn *c = ctx;
+	struct net_stream_listener *l = c->lst;
+	l->stats.tls_handshakes++;
+	l->stats.tls_resumed += tls_conn_resumed(c->tls);
+	if (l->proto == PROTO_HTTP) {
+		c->http = http_conn_new(c, tls_conn_alpn_is(c->tls, "h2"),
+					&l->http_limits, l->router, &l->stats);
+		if (!c->http) {
+			conn_close(c);
+			return;
+		}
+	}
 	uv_timer_stop(&c->idle);
 	arm_idle(c);
 }
@@ -288,6 +320,7 @@ static void reject_closed(uv_handle_t *h)
 /* Over a limit: accept and reset at once, so the backlog does not fill. */
 static void reject(struct net_stream_listener *l)
 {
+	l->stats.rejected++;
 	uv_tcp_t *t = malloc(sizeof(*t));
 	if (!t || uv_tcp_init(l->loop, t) != 0) {
 		free(t);
@@ -350,8 +383,13 @@ static void on_connection(uv_stream_t *server, int status)
 	util_list_push(&l->conns, &c->node);
 	l->n_conns++;
 	uv_tcp_nodelay(&c->tcp, 1);
+	l->stats.accepted++;
 	if (l->tls) {
-		c->tls = tls_conn_server(l->tls, &server_tls_io, c);
+		static const char *const dot[] = { "dot" };
+		static const char *const http[] = { "h2", "http/1.1" };
+		bool is_http = l->proto == PROTO_HTTP;
+		c->tls = tls_conn_server(l->tls, is_http ? http : dot,
+					 is_http ? 2 : 1, &server_tls_io, c);
 		if (!c->tls) {
 			conn_close(c);
 			return;
@@ -359,6 +397,13 @@ static void on_connection(uv_stream_t *server, int status)
 		/* A client that stops mid-handshake loses its slot. */
 		uv_timer_start(&c->idle, on_idle,
 			       tls_conn_handshake_timeout(c->tls), 0);
+	} else if (l->proto == PROTO_HTTP) {
+		c->http = http_conn_new(c, false, &l->http_limits, l->router,
+					&l->stats);
+		if (!c->http) {
+			conn_close(c);
+			return;
+		}
 	}
 	start_reading(c);
 	arm_idle(c);
@@ -366,11 +411,54 @@ static void on_connection(uv_stream_t *server, int status)
 
 /* ------------------------------------------------------------------ API */
 
+static struct net_stream_listener *listener_new(uv_loop_t *loop, int fd,
+	const struct net_stream_limits *lim, struct net_tls_server *tls,
+	const struct net_stream_ops *ops, void *ctx);
+
 struct net_stream_listener *net_stream_listen(uv_loop_t *loop, int fd,
 					      const struct net_stream_limits *lim,
 					      struct net_tls_server *tls,
 					      const struct net_stream_ops *ops,
 					      void *ctx)
+{
+	return listener_new(loop, fd, lim, tls, ops, ctx);
+}
+
+/* HTTP connections report to no DNS layer: their requests go through the
+ * router. */
+static void http_no_message(void *ctx, struct net_conn *c, const uint8_t *m,
+			    size_t len)
+{
+}
+
+static void http_no_close(void *ctx, struct net_conn *c)
+{
+}
+
+static const struct net_stream_ops http_ops = {
+	.on_message = http_no_message,
+	.on_close = http_no_close,
+};
+
+struct net_stream_listener *net_http_listen(uv_loop_t *loop, int fd,
+					    const struct net_stream_limits *lim,
+					    struct net_tls_server *tls,
+					    const struct net_http_limits *hl,
+					    struct net_http_router *router)
+{
+	struct net_stream_listener *l = listener_new(loop, fd, lim, tls,
+						     &http_ops, NULL);
+	if (l) {
+		l->proto = PROTO_HTTP;
+		l->http_limits = *hl;
+		l->router = router;
+	}
+	return l;
+}
+
+static struct net_stream_listener *listener_new(uv_loop_t *loop, int fd,
+	const struct net_stream_limits *lim, struct net_tls_server *tls,
+	const struct net_stream_ops *ops, void *ctx)
 {
 	struct net_stream_listener *l = calloc(1, sizeof(*l));
 	if (!l)
@@ -442,10 +530,62 @@ unsigned net_stream_connections(const struct net_stream_listener *l)
 static void write_finished(uv_stream_t *s, int status)
 {
 	struct net_conn *c = s->data;
-	if (status < 0)
+	if (status < 0 || (c->close_when_flushed && c->queued == 0))
 		conn_close(c);
 	else
 		finish_if_done(c);
+}
+
+int stream_conn_write(struct net_conn *c, const uint8_t *data, size_t len)
+{
+	if (c->closing)
+		return UV_ECANCELED;
+	int ret = c->tls ? (tls_conn_send(c->tls, data, len) == 0 ? 0
+								 : UV_EPROTO)
+			 : net_stream_write((uv_stream_t *)&c->tcp, data, len,
+					    &c->queued, write_finished);
+	if (ret != 0 || c->queued > c->lst->limits.max_write_queue) {
+		conn_close(c);
+		return ret ? ret : UV_ENOBUFS;
+	}
+	return 0;
+}
+
+/* Close once what is queued has been written. */
+void stream_conn_close(struct net_conn *c)
+{
+	if (c->closing)
+		return;
+	if (c->queued == 0) {
+		conn_close(c);
+		return;
+	}
+	c->close_when_flushed = true;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->reading = false;
+	c->eof = true;
+}
+
+bool stream_conn_closing(const struct net_conn *c)
+{
+	return c->closing || c->close_when_flushed;
+}
+
+void stream_conn_begin(struct net_conn *c)
+{
+	c->inflight++;
+	uv_timer_stop(&c->idle);
+}
+
+struct net_stream_stats *stream_conn_stats(struct net_conn *c)
+{
+	return &c->lst->stats;
+}
+
+const struct net_stream_stats *
+net_stream_get_stats(const struct net_stream_listener *l)
+{
+	return &l->stats;
 }
 
 void net_conn_send(struct net_conn *c, uint8_t *msg, size_t len)

@@ -37,7 +37,6 @@ struct net_tls_server {
 	gnutls_datum_t ticket;
 	uint8_t ticket_buf[64];
 	enum net_client_cert_mode client_certs;
-	char alpn[32];
 	uint64_t handshake_timeout_ms;
 };
 
@@ -99,16 +98,19 @@ static ssize_t vec_push(gnutls_transport_ptr_t ptr, const giovec_t *iov,
 
 static int session_common(struct tls_conn *t, gnutls_priority_t prio,
 			  gnutls_certificate_credentials_t cred,
-			  const char *alpn)
+			  const char *const *alpn, size_t n_alpn)
 {
 	int ret = gnutls_priority_set(t->s, prio);
 	if (ret >= 0)
 		ret = gnutls_credentials_set(t->s, GNUTLS_CRD_CERTIFICATE, cred);
-	if (ret >= 0 && alpn[0]) {
-		gnutls_datum_t p = { (unsigned char *)alpn,
-				     (unsigned)strlen(alpn) };
-		ret = gnutls_alpn_set_protocols(t->s, &p, 1, 0);
-	}
+	gnutls_datum_t protos[4];
+	n_alpn = MIN(n_alpn, ARRAY_SIZE(protos));
+	for (size_t i = 0; i < n_alpn; i++)
+		protos[i] = (gnutls_datum_t){ (unsigned char *)alpn[i],
+					      (unsigned)strlen(alpn[i]) };
+	if (ret >= 0 && n_alpn)
+		ret = gnutls_alpn_set_protocols(t->s, protos, (unsigned)n_alpn,
+						GNUTLS_ALPN_SERVER_PRECEDENCE);
 	gnutls_transport_set_ptr(t->s, t);
 	gnutls_transport_set_pull_function(t->s, pull);
 	gnutls_transport_set_vec_push_function(t->s, vec_push);
@@ -139,7 +141,6 @@ struct net_tls_server *net_tls_server_new(const struct net_tls_server_conf *c,
 	atomic_init(&t->refs, 1);
 	t->client_certs = c->client_certs;
 	t->handshake_timeout_ms = c->handshake_timeout_ms;
-	snprintf(t->alpn, sizeof(t->alpn), "%s", c->alpn ? c->alpn : "");
 	if (c->ticket_secret) {
 		memcpy(t->ticket_buf, c->ticket_secret, sizeof(t->ticket_buf));
 		t->ticket.data = t->ticket_buf;
@@ -186,6 +187,7 @@ void net_tls_server_unref(struct net_tls_server *t)
 }
 
 struct tls_conn *tls_conn_server(struct net_tls_server *srv,
+				 const char *const *alpn, size_t n_alpn,
 				 const struct tls_io *io, void *ctx)
 {
 	struct tls_conn *t = calloc(1, sizeof(*t));
@@ -201,7 +203,7 @@ struct tls_conn *tls_conn_server(struct net_tls_server *srv,
 	}
 	net_tls_server_ref(srv);
 	t->server = srv;
-	int ret = session_common(t, srv->prio, srv->cred, srv->alpn);
+	int ret = session_common(t, srv->prio, srv->cred, alpn, n_alpn);
 	static const gnutls_certificate_request_t modes[] = {
 		[NET_CLIENT_CERT_NONE] = GNUTLS_CERT_IGNORE,
 		[NET_CLIENT_CERT_REQUEST] = GNUTLS_CERT_REQUEST,
@@ -317,7 +319,9 @@ struct tls_conn *tls_conn_client(struct net_tls_client *cli,
 		free(t);
 		return NULL;
 	}
-	int ret = session_common(t, cli->prio, cli->cred, cli->alpn);
+	const char *alpn = cli->alpn;
+	int ret = session_common(t, cli->prio, cli->cred, &alpn,
+				 cli->alpn[0] ? 1 : 0);
 	if (ret >= 0 && cli->server_name)
 		ret = gnutls_server_name_set(t->s, GNUTLS_NAME_DNS,
 					     cli->server_name,
@@ -469,6 +473,18 @@ int tls_conn_send(struct tls_conn *t, const uint8_t *data, size_t len)
 bool tls_conn_ready(const struct tls_conn *t)
 {
 	return t->ready;
+}
+
+bool tls_conn_resumed(const struct tls_conn *t)
+{
+	return t->ready && gnutls_session_is_resumed(t->s);
+}
+
+bool tls_conn_alpn_is(const struct tls_conn *t, const char *proto)
+{
+	gnutls_datum_t d;
+	return gnutls_alpn_get_selected_protocol(t->s, &d) == 0 &&
+	       d.size == strlen(proto) && memcmp(d.data, proto, d.size) == 0;
 }
 
 const struct net_peer_cert *tls_conn_peer(const struct tls_conn *t)
