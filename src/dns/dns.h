@@ -177,6 +177,10 @@ struct dns_scan {
 /** Walk a response: every name and record is bounds-checked, pointers must
  *  point backwards. Returns 0 or -1 (malformed). */
 int dns_response_scan(const uint8_t *wire, size_t len, struct dns_scan *out);
+/** How long an answer may be cached by HTTP (RFC 8484 5.1): the smallest
+ *  TTL of the answer section, or for an answer without records the SOA
+ *  minimum of the authority section (RFC 2308); 0 when neither. */
+uint32_t dns_answer_max_age(const uint8_t *wire, size_t len);
 
 /* ------------------------------------------------------------------ answers */
 
@@ -346,6 +350,7 @@ struct dns_client {
 	bool cert_verified;		/**< chains to anchord's CA */
 	uint8_t cert_spki[32];
 	char cert_cn[64];
+	char client_id[64];		/**< DoH: /dns-query/<id>, a hint only */
 };
 
 struct dns_request;
@@ -377,6 +382,11 @@ unsigned dns_worker_inflight(const struct dns_worker *w);
 void dns_worker_shutdown(struct dns_worker *w);
 void dns_worker_free(struct dns_worker *w);
 
+/** Upper bounds (seconds) of the upstream latency histogram's buckets;
+ *  the last bucket of the counts is +Inf. */
+#define DNS_LATENCY_BUCKETS 12
+extern const double dns_latency_bounds[DNS_LATENCY_BUCKETS];
+
 /** Counters of one worker; metrics sum them over workers. */
 struct dns_worker_stats {
 	uint64_t queries[DNS_TRANSPORT_COUNT];
@@ -386,6 +396,9 @@ struct dns_worker_stats {
 	uint64_t upstream_queries, upstream_timeouts, upstream_errors;
 	uint64_t upstream_mismatches, upstream_tcp_fallbacks;
 	uint64_t coalesced;
+	uint64_t upstream_latency[DNS_LATENCY_BUCKETS + 1];
+	uint64_t upstream_latency_us;	/**< sum */
+	uint64_t upstream_answers;	/**< count */
 };
 const struct dns_worker_stats *dns_worker_get_stats(const struct dns_worker *w);
 

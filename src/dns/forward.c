@@ -42,6 +42,7 @@ struct fwd_attempt {
 	bool tcp, edns, closing, udp_open;
 	uint16_t id;
 	uint64_t sent_ms;
+	uint64_t sent_ns;		/* for the latency histogram */
 };
 
 struct fwd_upstream {
@@ -450,6 +451,7 @@ static int attempt_start(struct fwd_query *fq, struct fwd_upstream *up,
 	a->edns = !up->no_edns;
 	a->id = dns_rng_u16(dns_worker_rng(w));
 	a->sent_ms = uv_now(fq->fwd->loop);
+	a->sent_ns = uv_hrtime();
 	util_list_init(&a->conn_node);
 	util_list_push(&fq->attempts, &a->node);
 	up->refs++;
@@ -700,6 +702,22 @@ static void retry_same_upstream(struct fwd_attempt *a, bool tcp)
 	fq_send_next(fq);
 }
 
+const double dns_latency_bounds[DNS_LATENCY_BUCKETS] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+	2.5,
+};
+
+static void record_latency(struct dns_worker_stats *st, uint64_t ns)
+{
+	double s = (double)ns / 1e9;
+	unsigned b = 0;
+	while (b < DNS_LATENCY_BUCKETS && s > dns_latency_bounds[b])
+		b++;
+	st->upstream_latency[b]++;
+	st->upstream_latency_us += ns / 1000;
+	st->upstream_answers++;
+}
+
 static void attempt_response(struct fwd_attempt *a, const uint8_t *wire,
 			     size_t len)
 {
@@ -720,6 +738,7 @@ static void attempt_response(struct fwd_attempt *a, const uint8_t *wire,
 		return;		/* not ours: keep waiting */
 	}
 	upstream_success(up, uv_now(up->fwd->loop) - a->sent_ms);
+	record_latency(dns_worker_stats_mut(w), uv_hrtime() - a->sent_ns);
 	if ((s->flags1 & DNS_FLAG1_TC) && !a->tcp) {
 		dns_worker_stats_mut(w)->upstream_tcp_fallbacks++;
 		retry_same_upstream(a, true);

@@ -507,13 +507,16 @@ struct dns_local *dns_local_build(const struct dns_conf *conf, char *err,
 		.buf = ldns_buffer_new(DNS_MAX_MSG),
 	};
 	int ret = (b.local && b.buf) ? 0 : fail(&b, NULL, "out of memory");
+	/* Zones first, built-in ones next, so that local-data joins the zone
+	 * that holds it (DDR's _dns.resolver.arpa joins the static
+	 * resolver.arpa, which is never forwarded). */
 	if (ret == 0)
 		ret = add_config_zones(&b, conf);
+	if (ret == 0)
+		ret = add_builtin_zones(&b);
 	for (size_t i = 0; ret == 0 && i < conf->n_data; i++)
 		ret = add_local_data(&b, conf->data[i].text,
 				     &conf->data[i].origin);
-	if (ret == 0)
-		ret = add_builtin_zones(&b);
 	if (ret == 0)
 		ret = add_empty_non_terminals(&b);
 	if (ret == 0)

@@ -200,6 +200,8 @@ static void send_answer(struct dns_request *req, struct dns_builder *b,
 	size_t len = dns_builder_finish(b, &e);
 	struct dns_worker_stats *st = &req->w->stats;
 	st->rcodes[MIN(b->rcode, ARRAY_SIZE(st->rcodes) - 1)]++;
+	/* Off the transport's list first: send may free the list. */
+	util_list_remove(&req->transport_node);
 	if (req->ops)
 		req->ops->send(req, req->ctx, b->buf, len);
 	request_release(req);
@@ -423,6 +425,7 @@ void dns_request_start(struct dns_worker *w, const uint8_t *wire, size_t len,
 	enum dns_parse_result r = dns_query_parse(wire, len, &req->q);
 	if (r == DNS_PARSE_DROP) {
 		w->stats.dropped++;
+		util_list_remove(&req->transport_node);
 		if (ops->dropped)
 			ops->dropped(req, ctx);
 		request_release(req);

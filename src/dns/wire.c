@@ -371,3 +371,17 @@ int dns_response_scan(const uint8_t *wire, size_t len, struct dns_scan *s)
 		s->min_ttl = 0;
 	return 0;
 }
+
+uint32_t dns_answer_max_age(const uint8_t *wire, size_t len)
+{
+	static _Thread_local struct dns_scan s;
+	if (dns_response_scan(wire, len, &s) != 0)
+		return 0;
+	if (s.an == 0)
+		return s.has_soa ? s.negative_ttl : 0;
+	/* The first an TTL references belong to the answer section. */
+	uint32_t min = UINT32_MAX;
+	for (unsigned i = 0; i < s.an && i < s.n_ttl; i++)
+		min = MIN(min, s.ttl[i].ttl);
+	return min == UINT32_MAX ? 0 : min;
+}
