@@ -10,6 +10,7 @@
 #include "pki/pki.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +40,9 @@ const char *const config_known_keys[] = {
 	"tls.certificate", "tls.key", "tls.addresses",
 	"tls.client-certificates", "tls.handshake-timeout",
 	"tls.session-tickets",
+	"doh.path",
+	"http.max-streams", "http.buffer-budget", "http.metrics",
+	"http.metrics-allow",
 	"upstream.address", "upstream.port", "upstream.transport",
 	"upstream.name", "upstream.pin", "upstream.ca",
 	"cache.size", "cache.serve-stale", "cache.min-ttl", "cache.max-ttl",
@@ -411,13 +415,16 @@ static int parse_listen_item(struct cfg *x, const yaml_node_t *item,
 	const char *kind = kn ? need_scalar(x, kn, key) : "dns";
 	if (!kind)
 		return -1;
+	static const uint16_t default_port[] = {
+		[LISTEN_DNS] = 53, [LISTEN_DOT] = 853, [LISTEN_HTTPS] = 443 };
 	if (strcmp(kind, "dot") == 0)
 		l.kind = LISTEN_DOT;
+	else if (strcmp(kind, "https") == 0)
+		l.kind = LISTEN_HTTPS;
 	else if (strcmp(kind, "dns") != 0)
 		return fail(x, kn, "listen.kind", "\"%s\" is not supported "
-			    "(this build serves: dns, dot)", kind);
-	if (parse_address(x, item, key, l.kind == LISTEN_DOT ? 853 : 53,
-			  &l.addr) != 0)
+			    "(this build serves: dns, dot, https)", kind);
+	if (parse_address(x, item, key, default_port[l.kind], &l.addr) != 0)
 		return -1;
 	const yaml_node_t *mn = item_value(x, item, "max-connections");
 	uint64_t v;
@@ -699,6 +706,75 @@ static int parse_tls(struct cfg *x, const yaml_node_t *n)
 	return parse_fields(x, n, "tls", tls_fields);
 }
 
+/* ------------------------------------------------------------------ doh, http */
+
+static int parse_doh_path(struct cfg *x, const yaml_node_t *n, const char *key)
+{
+	const char *s = need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	if (s[0] != '/' || strchr(s, '?') || strchr(s, '{') || strlen(s) > 200)
+		return fail(x, n, key, "expected a path such as /dns-query");
+	free(x->c->doh_path);
+	x->c->doh_path = strdup(s);
+	return x->c->doh_path ? 0 : fail(x, n, key, "out of memory");
+}
+
+static const struct field doh_fields[] = {
+	{ .key = "path", .type = F_CUSTOM, .parse = parse_doh_path },
+	{ NULL },
+};
+
+static int parse_doh(struct cfg *x, const yaml_node_t *n)
+{
+	return parse_fields(x, n, "doh", doh_fields);
+}
+
+static int parse_subnet_item(struct cfg *x, const yaml_node_t *n,
+			     const char *key)
+{
+	struct http_conf *h = &x->c->http;
+	const char *s = need_scalar(x, n, key);
+	struct util_subnet net;
+	if (!s)
+		return -1;
+	if (util_subnet_parse(s, &net) != 0)
+		return fail(x, n, key, "\"%s\" is not an address or a prefix "
+			    "such as 10.0.0.0/8", s);
+	struct util_subnet *arr = grow_array(h->metrics_allow,
+					     &h->n_metrics_allow, sizeof(net));
+	if (!arr)
+		return fail(x, n, key, "out of memory");
+	h->metrics_allow = arr;
+	arr[h->n_metrics_allow - 1] = net;
+	return 0;
+}
+
+static int parse_metrics_allow(struct cfg *x, const yaml_node_t *n,
+			       const char *key)
+{
+	free(x->c->http.metrics_allow);	/* the list replaces the default */
+	x->c->http.metrics_allow = NULL;
+	x->c->http.n_metrics_allow = 0;
+	return each_item(x, n, key, parse_subnet_item);
+}
+
+static const struct field http_fields[] = {
+	{ .key = "max-streams", .type = F_UINT, .offset = CFG(http.max_streams),
+	  .min = 1, .max = 1000 },
+	{ .key = "buffer-budget", .type = F_SIZE,
+	  .offset = CFG(http.buffer_budget), .min = 64 << 10, .max = 1ULL << 32 },
+	{ .key = "metrics", .type = F_BOOL, .offset = CFG(http.metrics) },
+	{ .key = "metrics-allow", .type = F_CUSTOM,
+	  .parse = parse_metrics_allow },
+	{ NULL },
+};
+
+static int parse_http(struct cfg *x, const yaml_node_t *n)
+{
+	return parse_fields(x, n, "http", http_fields);
+}
+
 /* ------------------------------------------------------------------ sections */
 
 static int parse_server(struct cfg *x, const yaml_node_t *n)
@@ -752,6 +828,8 @@ static const struct section {
 	{ "server", parse_server },
 	{ "listen", parse_listen },
 	{ "tls", parse_tls },
+	{ "doh", parse_doh },
+	{ "http", parse_http },
 	{ "upstream", parse_upstream },
 	{ "cache", parse_cache },
 	{ "local-data", parse_local_data },
@@ -799,6 +877,17 @@ static void set_defaults(struct anchord_config *c)
 	c->tls.client_certs = NET_CLIENT_CERT_REQUEST;
 	c->tls.handshake_timeout_ms = 5000;
 	c->tls.session_tickets = true;
+	c->doh_path = strdup("/dns-query");
+	c->http.max_streams = 100;
+	c->http.buffer_budget = 4ULL << 20;
+	c->http.metrics = true;
+	/* /metrics tells query rates: loopback only unless configured */
+	c->http.metrics_allow = calloc(2, sizeof(*c->http.metrics_allow));
+	if (c->http.metrics_allow) {
+		util_subnet_parse("127.0.0.0/8", &c->http.metrics_allow[0]);
+		util_subnet_parse("::1", &c->http.metrics_allow[1]);
+		c->http.n_metrics_allow = 2;
+	}
 	c->dns.cache_size = 64ULL << 20;
 	c->dns.serve_stale = 86400;
 	c->dns.min_ttl = 0;
@@ -901,9 +990,80 @@ static int default_tls_addresses(struct anchord_config *c)
 bool config_has_tls(const struct anchord_config *c)
 {
 	for (size_t i = 0; i < c->n_listen; i++)
-		if (c->listen[i].kind == LISTEN_DOT)
+		if (c->listen[i].kind != LISTEN_DNS)
 			return true;
 	return false;
+}
+
+/* ------------------------------------------------------------------ DDR */
+
+static int add_builtin_data(struct anchord_config *c, const char *text)
+{
+	struct dns_local_data_conf *arr = grow_array(c->dns.data, &c->dns.n_data,
+						     sizeof(*arr));
+	if (!arr)
+		return -1;
+	c->dns.data = arr;
+	struct dns_local_data_conf *e = &arr[c->dns.n_data - 1];
+	e->text = strdup(text);
+	e->origin.file = strdup("(DDR records)");
+	return e->text && e->origin.file ? 0 : -1;
+}
+
+/* ipv4hint=...,... ipv6hint=... from the certificate's addresses. */
+static void address_hints(const struct anchord_config *c, char *out,
+			  size_t size)
+{
+	char v4[512] = "", v6[1024] = "";
+	for (size_t i = 0; i < c->tls.n_addresses; i++) {
+		const struct util_addr *a = &c->tls.addresses[i];
+		char host[INET6_ADDRSTRLEN];
+		bool is4 = a->ss.ss_family == AF_INET;
+		inet_ntop(a->ss.ss_family,
+			  is4 ? (const void *)&((const struct sockaddr_in *)&a->ss)->sin_addr
+			      : (const void *)&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+			  host, sizeof(host));
+		char *list = is4 ? v4 : v6;
+		size_t cap = is4 ? sizeof(v4) : sizeof(v6), len = strlen(list);
+		snprintf(list + len, cap - len, "%s%s", len ? "," : "", host);
+	}
+	snprintf(out, size, "%s%s%s%s", v4[0] ? " ipv4hint=" : "", v4,
+		 v6[0] ? " ipv6hint=" : "", v6);
+}
+
+/* Discovery of Designated Resolvers (RFC 9462): anchord answers
+ * _dns.resolver.arpa and _dns.<server.name> SVCB itself, one record per
+ * encrypted endpoint, DoH first. Its certificate carries the same
+ * addresses, so that verified discovery accepts it. */
+static int add_ddr_records(struct anchord_config *c)
+{
+	const char *owners[] = { "_dns.resolver.arpa.", NULL };
+	char own[300];
+	bool dot = c->name[strlen(c->name) - 1] == '.';
+	snprintf(own, sizeof(own), "_dns.%s%s", c->name, dot ? "" : ".");
+	owners[1] = own;
+	char hints[1600];
+	address_hints(c, hints, sizeof(hints));
+	for (size_t i = 0; i < c->n_listen; i++) {
+		const struct listen_conf *l = &c->listen[i];
+		if (l->kind == LISTEN_DNS)
+			continue;
+		unsigned port = util_addr_port((const struct sockaddr *)&l->addr.ss);
+		bool https = l->kind == LISTEN_HTTPS;
+		for (size_t o = 0; o < ARRAY_SIZE(owners); o++) {
+			char rr[2400];
+			snprintf(rr, sizeof(rr), "%s 300 IN SVCB %d %s%s alpn=%s "
+				 "port=%u%s%s%s%s", owners[o], https ? 1 : 2,
+				 c->name, dot ? "" : ".",
+				 https ? "h2,http/1.1" : "dot", port,
+				 https ? " dohpath=" : "",
+				 https ? c->doh_path : "",
+				 https ? "{?dns}" : "", hints);
+			if (add_builtin_data(c, rr) != 0)
+				return -1;
+		}
+	}
+	return 0;
 }
 
 static int finish(struct cfg *x)
@@ -922,6 +1082,8 @@ static int finish(struct cfg *x)
 			    "or both files");
 	if (!c->tls.addresses_given && default_tls_addresses(c) != 0)
 		return fail(x, NULL, "tls.addresses", "out of memory");
+	if (!c->doh_path || add_ddr_records(c) != 0)
+		return fail(x, NULL, "listen", "out of memory");
 	/* edns-tcp-keepalive (RFC 7828) advertises the idle timeout. */
 	c->dns.tcp_keepalive_100ms =
 		(uint16_t)MIN(c->tcp_idle_timeout_ms / 100, 65535);
@@ -1003,6 +1165,8 @@ void config_free(struct anchord_config *c)
 	free(c->tls.certificate);
 	free(c->tls.key);
 	free(c->tls.addresses);
+	free(c->doh_path);
+	free(c->http.metrics_allow);
 	dns_conf_free(&c->dns);
 	memset(c, 0, sizeof(*c));
 }

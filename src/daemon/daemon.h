@@ -14,6 +14,16 @@
 enum listen_kind {
 	LISTEN_DNS = 0,			/**< plain DNS: UDP and TCP */
 	LISTEN_DOT,			/**< DNS over TLS (RFC 7858) */
+	LISTEN_HTTPS,			/**< DoH and every HTTP service */
+};
+
+/** The http section: limits of the HTTPS listeners, and /metrics. */
+struct http_conf {
+	unsigned max_streams;
+	uint64_t buffer_budget;		/**< bytes per worker */
+	bool metrics;
+	struct util_subnet *metrics_allow;
+	size_t n_metrics_allow;
 };
 
 /** The tls section. */
@@ -49,6 +59,8 @@ struct anchord_config {
 	struct listen_conf *listen;
 	size_t n_listen;
 	struct tls_conf tls;
+	struct http_conf http;
+	char *doh_path;			/**< doh.path */
 	/* upstream, cache, local data */
 	bool upstream_system;
 	struct dns_conf dns;
@@ -91,3 +103,28 @@ void workers_set_tls(struct daemon_workers *ws, struct net_tls_server *tls);
 /** Stop accepting, answer what is in flight (at most drain_ms), stop the
  *  threads and free everything. */
 void workers_stop(struct daemon_workers *ws, uint64_t drain_ms);
+
+/* ------------------------------------------------------------------ HTTP services */
+
+/** Everything /metrics reports, summed over the workers. */
+struct daemon_metrics {
+	struct dns_worker_stats dns;
+	struct net_stream_stats listeners[3];	/**< by enum listen_kind */
+	unsigned connections[3];
+	struct dns_cache_stats cache;
+};
+
+/** Read the counters of every worker (racy by design: counters are only
+ *  ever incremented by their own worker, and a metric read mid-update is
+ *  off by one at worst). */
+void workers_collect_metrics(struct daemon_workers *ws,
+			     struct daemon_metrics *out);
+
+/** The HTTP services of one worker: DoH on doh.path and /metrics. */
+struct http_services;
+
+struct http_services *http_services_new(struct dns_worker *dns,
+					const struct anchord_config *c,
+					struct daemon_workers *ws);
+struct net_http_router *http_services_router(struct http_services *sv);
+void http_services_free(struct http_services *sv);

@@ -141,7 +141,6 @@ static struct net_tls_server *build_tls(const struct anchord_config *c)
 		.client_ca_file = files.ca_cert,
 		.client_certs = c->tls.client_certs,
 		.ticket_secret = c->tls.session_tickets ? secret : NULL,
-		.alpn = "dot",
 		.handshake_timeout_ms = c->tls.handshake_timeout_ms,
 	};
 	struct net_tls_server *tls = net_tls_server_new(&tc, err, sizeof(err));
@@ -252,11 +251,15 @@ static void log_listeners(const struct anchord_config *c)
 {
 	for (size_t i = 0; i < c->n_listen; i++) {
 		char a[UTIL_ADDR_STRLEN];
-		bool dot = c->listen[i].kind == LISTEN_DOT;
+		static const char *const what[] = {
+			[LISTEN_DNS] = "dns: UDP, TCP",
+			[LISTEN_DOT] = "dot: DNS over TLS",
+			[LISTEN_HTTPS] = "https: DoH and HTTP services",
+		};
 		log_info("daemon", "listening on %s (%s)",
 			 util_addr_str((const struct sockaddr *)&c->listen[i].addr.ss,
 				       a, sizeof(a)),
-			 dot ? "dot: DNS over TLS" : "dns: UDP, TCP");
+			 what[c->listen[i].kind]);
 	}
 }
 

@@ -35,6 +35,8 @@ struct worker {
 	uv_timer_t drain_timer;
 	struct daemon_workers *ws;
 	struct dns_worker *dns;
+	struct http_services *http;
+	struct net_http_budget http_budget;
 	struct listener *listeners;
 	size_t n_listeners;
 	struct dns_cache *cache;
@@ -181,7 +183,7 @@ static int bind_listener(struct listener *l, char *err, size_t errlen)
 {
 	const struct util_addr *addr = &l->conf->addr;
 	int busy = 0;
-	bool udp = l->conf->kind == LISTEN_DNS;
+	bool udp = l->conf->kind == LISTEN_DNS;	/* dot, https: TCP only */
 	if (l->w->id == 0 &&
 	    ((udp && (busy = net_check_free(addr, NET_SOCK_UDP)) != 0) ||
 	     (busy = net_check_free(addr, NET_SOCK_TCP)) != 0))
@@ -247,6 +249,30 @@ struct daemon_workers *workers_bind(const struct anchord_config *c,
 
 /* ------------------------------------------------------------------ running */
 
+/* Limits of HTTP requests: a DoH message is at most 65,535 bytes; the
+ * budget caps what all of a worker's HTTP clients may have buffered. */
+static struct net_stream_listener *start_https(struct worker *w,
+					       struct listener *l,
+					       const struct net_stream_limits *lim)
+{
+	const struct anchord_config *c = w->ws->conf;
+	if (!w->http) {
+		w->http = http_services_new(w->dns, c, w->ws);
+		w->http_budget.limit = c->http.buffer_budget;
+		if (!w->http)
+			return NULL;
+	}
+	struct net_http_limits hl = {
+		.max_streams = c->http.max_streams,
+		.max_body = DNS_MAX_MSG,
+		.max_header_bytes = 16 * 1024,
+		.max_path = 8 * 1024,
+		.budget = &w->http_budget,
+	};
+	return net_http_listen(&w->loop, l->tcp_fd, lim, w->start_tls, &hl,
+			       http_services_router(w->http));
+}
+
 static int start_listeners(struct worker *w)
 {
 	const struct anchord_config *c = w->ws->conf;
@@ -258,7 +284,6 @@ static int start_listeners(struct worker *w)
 	};
 	for (size_t i = 0; i < w->n_listeners; i++) {
 		struct listener *l = &w->listeners[i];
-		bool tls = l->conf->kind == LISTEN_DOT;
 		lim.max_connections = l->conf->max_connections;
 		if (l->udp_fd >= 0) {
 			l->udp = net_udp_start(&w->loop, l->udp_fd, &udp_ops, l,
@@ -266,8 +291,12 @@ static int start_listeners(struct worker *w)
 			if (!l->udp)
 				return -1;
 		}
-		l->tcp = net_stream_listen(&w->loop, l->tcp_fd, &lim,
-					   tls ? w->start_tls : NULL, &tcp_ops, l);
+		if (l->conf->kind == LISTEN_HTTPS)
+			l->tcp = start_https(w, l, &lim);
+		else
+			l->tcp = net_stream_listen(&w->loop, l->tcp_fd, &lim,
+				l->conf->kind == LISTEN_DOT ? w->start_tls : NULL,
+				&tcp_ops, l);
 		if (!l->tcp)
 			return -1;
 	}
@@ -277,7 +306,7 @@ static int start_listeners(struct worker *w)
 static void swap_tls(struct worker *w, struct net_tls_server *tls)
 {
 	for (size_t i = 0; i < w->n_listeners; i++)
-		if (w->listeners[i].tcp && w->listeners[i].conf->kind == LISTEN_DOT)
+		if (w->listeners[i].tcp && w->listeners[i].conf->kind != LISTEN_DNS)
 			net_stream_set_tls(w->listeners[i].tcp, tls);
 }
 
@@ -352,6 +381,8 @@ static void worker_main(void *arg)
 {
 	struct worker *w = arg;
 	uv_run(&w->loop, UV_RUN_DEFAULT);
+	http_services_free(w->http);
+	w->http = NULL;
 	dns_worker_free(w->dns);
 	w->dns = NULL;
 	uv_loop_close(&w->loop);
@@ -430,4 +461,50 @@ void workers_stop(struct daemon_workers *ws, uint64_t drain_ms)
 						     NULL));
 	}
 	close_fds(ws);
+}
+
+/* Both stats structs are plain runs of uint64_t counters. */
+_Static_assert(sizeof(struct net_stream_stats) % sizeof(uint64_t) == 0,
+	       "net_stream_stats holds only uint64_t");
+_Static_assert(sizeof(struct dns_worker_stats) % sizeof(uint64_t) == 0,
+	       "dns_worker_stats holds only uint64_t");
+
+static void add_stats(struct net_stream_stats *sum,
+		      const struct net_stream_stats *s)
+{
+	uint64_t *d = (uint64_t *)sum;
+	const uint64_t *v = (const uint64_t *)s;
+	for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+		d[i] += v[i];
+}
+
+static void add_dns_stats(struct dns_worker_stats *sum,
+			  const struct dns_worker_stats *s)
+{
+	uint64_t *d = (uint64_t *)sum;
+	const uint64_t *v = (const uint64_t *)s;
+	for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+		d[i] += v[i];
+}
+
+void workers_collect_metrics(struct daemon_workers *ws,
+			     struct daemon_metrics *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < ws->n; i++) {
+		struct worker *w = &ws->workers[i];
+		if (w->dns)
+			add_dns_stats(&out->dns, dns_worker_get_stats(w->dns));
+		for (size_t j = 0; j < w->n_listeners; j++) {
+			struct listener *l = &w->listeners[j];
+			if (!l->tcp)
+				continue;
+			add_stats(&out->listeners[l->conf->kind],
+				  net_stream_get_stats(l->tcp));
+			out->connections[l->conf->kind] +=
+				net_stream_connections(l->tcp);
+		}
+	}
+	if (ws->n && ws->workers[0].cache)
+		dns_cache_stats(ws->workers[0].cache, &out->cache);
 }
