@@ -104,6 +104,8 @@ run: all
 	@echo "    dig @127.0.0.1 -p 8053 +tcp www.home.anchord.test"
 	@echo "    kdig @127.0.0.1 -p 8853 +tls-ca=build/state/ca.pem \\"
 	@echo "         +tls-hostname=dns.home.anchord.test www.home.anchord.test"
+	@echo "    kdig @127.0.0.1 -p 8443 +https +tls-ca=build/state/ca.pem \\"
+	@echo "         +tls-hostname=dns.home.anchord.test www.home.anchord.test"
 	@echo
 	$(BUILD)/anchord -c etc/anchord.conf
 

@@ -177,7 +177,8 @@ class Anchord:
     """The daemon under test, started with a generated configuration."""
 
     def __init__(self, workdir, upstreams, config_extra="", port=None,
-                 listen=None, server_extra="", dot=False, dot_port=None):
+                 listen=None, server_extra="", dot=False, dot_port=None,
+                 https=False):
         self.dir = workdir
         os.makedirs(self.dir, exist_ok=True)
         self.port = port or free_port()
@@ -190,6 +191,10 @@ class Anchord:
         if dot or dot_port:
             self.dot_port = dot_port or free_port()
             listen = listen + [f"{{ address: {LOCALHOST}, port: {self.dot_port}, kind: dot }}"]
+        self.https_port = None
+        if https:
+            self.https_port = free_port()
+            listen = listen + [f"{{ address: {LOCALHOST}, port: {self.https_port}, kind: https }}"]
         ups = "\n".join(f"  - {u}" for u in upstreams)
         self.text = f"""server:
   name: dns.anchord.test

@@ -184,6 +184,59 @@ static void tls_errors(void **state)
 		     "tls.session-tickets: expected true or false");
 }
 
+static void https_doh_http_and_ddr(void **state)
+{
+	struct anchord_config c;
+	const char *text =
+		"server: { name: dns.corp.test }\n"
+		"listen:\n"
+		"  - { address: 127.0.0.1, port: 53 }\n"
+		"  - { address: 127.0.0.1, kind: https }\n"
+		"  - { address: \"::1\", port: 8853, kind: dot }\n"
+		"doh: { path: /resolve }\n"
+		"http: { max-streams: 10, buffer-budget: 1M, metrics: false,\n"
+		"        metrics-allow: [ 10.0.0.0/8, \"fd00::/8\" ] }\n"
+		MINIMAL;
+	assert_int_equal(load(text, &c), 0);
+	assert_int_equal(c.listen[1].kind, LISTEN_HTTPS);
+	assert_int_equal(util_addr_port((struct sockaddr *)&c.listen[1].addr.ss),
+			 443);
+	assert_string_equal(c.doh_path, "/resolve");
+	assert_int_equal(c.http.max_streams, 10);
+	assert_int_equal(c.http.buffer_budget, 1 << 20);
+	assert_false(c.http.metrics);
+	assert_int_equal(c.http.n_metrics_allow, 2);
+	/* DDR: two owners, two endpoints each, DoH first */
+	assert_int_equal(c.dns.n_data, 4);
+	assert_string_equal(c.dns.data[0].text,
+		"_dns.resolver.arpa. 300 IN SVCB 1 dns.corp.test. "
+		"alpn=h2,http/1.1 port=443 dohpath=/resolve{?dns} "
+		"ipv4hint=127.0.0.1 ipv6hint=::1");
+	assert_string_equal(c.dns.data[3].text,
+		"_dns.dns.corp.test. 300 IN SVCB 2 dns.corp.test. alpn=dot "
+		"port=8853 ipv4hint=127.0.0.1 ipv6hint=::1");
+	char why[256];
+	struct dns_env *env = dns_env_build(&c.dns, why, sizeof(why));
+	assert_non_null(env);	/* ldns accepts the records */
+	dns_env_unref(env);
+	config_free(&c);
+	/* no encrypted listener, no DDR records */
+	assert_int_equal(load(MINIMAL, &c), 0);
+	assert_int_equal(c.dns.n_data, 0);
+	config_free(&c);
+}
+
+static void https_errors(void **state)
+{
+	expect_error(MINIMAL "doh: { path: dns-query }\n",
+		     "doh.path: expected a path");
+	expect_error(MINIMAL "doh: { path: \"/q?x\" }\n",
+		     "doh.path: expected a path");
+	expect_error(MINIMAL "http: { metrics-allow: [ 10.0.0.1/8 ] }\n",
+		     "http.metrics-allow: \"10.0.0.1/8\" is not an address");
+	expect_error(MINIMAL "http: { max-streams: 0 }\n", "out of range");
+}
+
 static void huge_mapping_is_bounded(void **state)
 {
 	/* A mapping with thousands of keys must not cost quadratic time. */
@@ -258,6 +311,8 @@ int main(void)
 		cmocka_unit_test(errors),
 		cmocka_unit_test(tls_and_dot),
 		cmocka_unit_test(tls_errors),
+		cmocka_unit_test(https_doh_http_and_ddr),
+		cmocka_unit_test(https_errors),
 		cmocka_unit_test(huge_mapping_is_bounded),
 		cmocka_unit_test(man_page_documents_every_key),
 	};

@@ -6,6 +6,27 @@
 
 #include <stdlib.h>
 
+static void subnets(void **state)
+{
+	struct util_subnet net;
+	struct util_addr a;
+	assert_int_equal(util_subnet_parse("10.20.0.0/16", &net), 0);
+	util_addr_parse("10.20.3.4", 0, &a);
+	assert_true(util_subnet_contains(&net, (struct sockaddr *)&a.ss));
+	util_addr_parse("10.21.3.4", 0, &a);
+	assert_false(util_subnet_contains(&net, (struct sockaddr *)&a.ss));
+	assert_int_equal(util_subnet_parse("fc00::/7", &net), 0);
+	util_addr_parse("fdff::1", 0, &a);
+	assert_true(util_subnet_contains(&net, (struct sockaddr *)&a.ss));
+	util_addr_parse("10.20.3.4", 0, &a);
+	assert_false(util_subnet_contains(&net, (struct sockaddr *)&a.ss));
+	assert_int_equal(util_subnet_parse("::1", &net), 0);
+	assert_int_equal(net.bits, 128);
+	assert_int_equal(util_subnet_parse("10.0.0.1/8", &net), -1);
+	assert_int_equal(util_subnet_parse("10.0.0.0/33", &net), -1);
+	assert_int_equal(util_subnet_parse("nonsense", &net), -1);
+}
+
 static void durations(void **state)
 {
 	uint64_t ms;
@@ -107,6 +128,7 @@ static void framing_zero_length(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(subnets),
 		cmocka_unit_test(durations),
 		cmocka_unit_test(sizes),
 		cmocka_unit_test(addresses),
