@@ -1,0 +1,605 @@
+/*  anchord - store/store.c: the SQLite store.
+ *
+ *  WAL journal with synchronous=NORMAL: a committed transaction survives
+ *  the process being killed at any moment (it sits in the WAL, which the
+ *  next open replays), and writers do not block readers. Several anchord
+ *  workers and anchorctl use the file at once; the busy timeout makes them
+ *  queue for the write lock instead of failing.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUSY_TIMEOUT_MS 5000
+
+struct store {
+	sqlite3 *db;
+	char err[256];
+};
+
+/* ------------------------------------------------------------------ schema */
+
+/* Each step brings the schema from version i to i + 1; never edit one
+ * that has shipped, add the next. */
+static const char *const migrations[] = {
+	/* 1: certificates, tokens, EST users, pending approvals, audit */
+	"CREATE TABLE certificates ("
+	"  serial TEXT PRIMARY KEY,"
+	"  subject TEXT NOT NULL,"
+	"  spki TEXT NOT NULL,"
+	"  identity TEXT NOT NULL,"
+	"  profile TEXT NOT NULL DEFAULT '',"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  issued_at INTEGER NOT NULL,"
+	"  revoked_at INTEGER NOT NULL DEFAULT 0,"
+	"  reason INTEGER NOT NULL DEFAULT 0,"
+	"  der BLOB NOT NULL);"
+	"CREATE INDEX certificates_spki ON certificates(spki);"
+	"CREATE TABLE tokens ("
+	"  hash BLOB PRIMARY KEY,"
+	"  purpose TEXT NOT NULL,"
+	"  profile TEXT NOT NULL DEFAULT '',"
+	"  device TEXT NOT NULL DEFAULT '',"
+	"  expires INTEGER NOT NULL,"
+	"  used_at INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE est_users ("
+	"  name TEXT PRIMARY KEY,"
+	"  hash TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE pending ("
+	"  id INTEGER PRIMARY KEY,"
+	"  identity TEXT NOT NULL,"
+	"  spki TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  requested_at INTEGER NOT NULL,"
+	"  approved_at INTEGER NOT NULL DEFAULT 0,"
+	"  denied_at INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (identity, spki));"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  detail TEXT NOT NULL);"
+	/* Append-only means append-only, whoever holds the file. */
+	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+};
+
+int store_schema_version(void)
+{
+	return (int)ARRAY_SIZE(migrations);
+}
+
+static int fail(struct store *s, const char *what)
+{
+	snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
+	return -1;
+}
+
+const char *store_error(const struct store *s)
+{
+	return s->err;
+}
+
+static int exec(struct store *s, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	snprintf(s->err, sizeof(s->err), "%s", msg ? msg : "error");
+	sqlite3_free(msg);
+	return -1;
+}
+
+static int user_version(struct store *s, int *v)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL))
+		return fail(s, "schema version");
+	int ret = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+	*v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return ret == 0 ? 0 : fail(s, "schema version");
+}
+
+static int migrate(struct store *s)
+{
+	int v;
+	if (exec(s, "BEGIN IMMEDIATE") != 0)
+		return -1;
+	if (user_version(s, &v) != 0)
+		goto rollback;
+	if (v > store_schema_version()) {
+		snprintf(s->err, sizeof(s->err), "the store has schema %d, "
+			 "newer than this anchord knows (%d)", v,
+			 store_schema_version());
+		goto rollback;
+	}
+	for (; v < store_schema_version(); v++) {
+		char pragma[64];
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+			 v + 1);
+		if (exec(s, migrations[v]) != 0 || exec(s, pragma) != 0)
+			goto rollback;
+	}
+	return exec(s, "COMMIT");
+rollback:
+	exec(s, "ROLLBACK");
+	return -1;
+}
+
+/* Create the file 0600 ourselves: SQLite would honour the umask, and the
+ * WAL and shared-memory files copy the database file's mode.
+ *
+ * Only ever open and close a file that did not exist: closing any
+ * descriptor of a file drops every POSIX lock this process holds on it,
+ * including the shared lock by which another connection of ours tells
+ * SQLite it is still in use. Without that lock the next outside process
+ * to close the database thinks it is the last, checkpoints and deletes
+ * the WAL, and our later commits go to a deleted file. */
+static int create_private(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return 0;
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int store_open(const char *path, struct store **out, char *err,
+	       size_t errlen)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (create_private(path, err, errlen) != 0) {
+		free(s);
+		return -1;
+	}
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK ||
+	    exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+		    "PRAGMA foreign_keys = ON;") != 0 ||
+	    migrate(s) != 0) {
+		snprintf(err, errlen, "%s: %s", path,
+			 s->err[0] ? s->err : sqlite3_errmsg(s->db));
+		store_close(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+int store_begin(struct store *s)
+{
+	return exec(s, "BEGIN IMMEDIATE");
+}
+
+int store_commit(struct store *s)
+{
+	return exec(s, "COMMIT");
+}
+
+void store_rollback(struct store *s)
+{
+	exec(s, "ROLLBACK");
+}
+
+/* ------------------------------------------------------------------ statements */
+
+/* Prepare, bind by a format of 's' (text), 'i' (int64), 'b' (blob: pointer
+ * and size_t), 'h' (32-byte blob). */
+static sqlite3_stmt *prepare(struct store *s, const char *sql,
+			     const char *types, ...)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		fail(s, "prepare");
+		return NULL;
+	}
+	va_list ap;
+	va_start(ap, types);
+	int rc = SQLITE_OK;
+	for (int i = 0; types[i] && rc == SQLITE_OK; i++) {
+		if (types[i] == 's') {
+			rc = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *),
+					       -1, SQLITE_TRANSIENT);
+		} else if (types[i] == 'i') {
+			rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+		} else if (types[i] == 'h') {
+			rc = sqlite3_bind_blob(st, i + 1, va_arg(ap, const void *),
+					       32, SQLITE_TRANSIENT);
+		} else {
+			const void *p = va_arg(ap, const void *);
+			size_t n = va_arg(ap, size_t);
+			rc = sqlite3_bind_blob(st, i + 1, p, (int)n,
+					       SQLITE_TRANSIENT);
+		}
+	}
+	va_end(ap);
+	if (rc != SQLITE_OK) {
+		fail(s, "bind");
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Run a statement that returns no rows. */
+static int run(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, what);
+	return 0;
+}
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+/* ------------------------------------------------------------------ certificates */
+
+int store_cert_add(struct store *s, const struct store_cert *c,
+		   const uint8_t *der, size_t len)
+{
+	sqlite3_stmt *st = prepare(s,
+		"INSERT INTO certificates (serial, subject, spki, identity, "
+		"profile, not_before, not_after, issued_at, der) "
+		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "sssssiiib", c->serial,
+		c->subject, c->spki, c->identity, c->profile, c->not_before,
+		c->not_after, c->issued_at, der, len);
+	return run(s, st, "recording a certificate");
+}
+
+static void read_cert(sqlite3_stmt *st, struct store_cert *c)
+{
+	copy_text(c->serial, sizeof(c->serial), st, 0);
+	copy_text(c->subject, sizeof(c->subject), st, 1);
+	copy_text(c->spki, sizeof(c->spki), st, 2);
+	copy_text(c->identity, sizeof(c->identity), st, 3);
+	copy_text(c->profile, sizeof(c->profile), st, 4);
+	c->not_before = sqlite3_column_int64(st, 5);
+	c->not_after = sqlite3_column_int64(st, 6);
+	c->issued_at = sqlite3_column_int64(st, 7);
+	c->revoked_at = sqlite3_column_int64(st, 8);
+	c->reason = sqlite3_column_int(st, 9);
+}
+
+#define CERT_COLUMNS "serial, subject, spki, identity, profile, not_before, " \
+		     "not_after, issued_at, revoked_at, reason, der"
+
+int store_cert_get(struct store *s, const char *serial, struct store_cert *c,
+		   uint8_t **der, size_t *len)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT " CERT_COLUMNS " FROM "
+				   "certificates WHERE serial = ?", "s", serial);
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st), ret = 1;
+	if (rc == SQLITE_ROW) {
+		read_cert(st, c);
+		ret = 0;
+		if (der) {
+			int n = sqlite3_column_bytes(st, 10);
+			*der = malloc((size_t)n + 1);
+			if (*der)
+				memcpy(*der, sqlite3_column_blob(st, 10),
+				       (size_t)n);
+			*len = (size_t)n;
+			ret = *der ? 0 : -1;
+		}
+	} else if (rc != SQLITE_DONE) {
+		ret = fail(s, "looking up a certificate");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int store_cert_revoke(struct store *s, const char *serial, int reason,
+		      int64_t now)
+{
+	sqlite3_stmt *st = prepare(s, "UPDATE certificates SET revoked_at = ?, "
+				   "reason = ? WHERE serial = ? AND "
+				   "revoked_at = 0", "iis", now,
+				   (int64_t)reason, serial);
+	if (run(s, st, "revoking a certificate") != 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : 1;
+}
+
+int store_cert_each(struct store *s, bool revoked_only, store_cert_fn fn,
+		    void *ctx)
+{
+	sqlite3_stmt *st = prepare(s, revoked_only
+		? "SELECT " CERT_COLUMNS " FROM certificates WHERE "
+		  "revoked_at != 0 ORDER BY issued_at DESC"
+		: "SELECT " CERT_COLUMNS " FROM certificates "
+		  "ORDER BY issued_at DESC", "");
+	if (!st)
+		return -1;
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_cert c;
+		read_cert(st, &c);
+		ret = fn(ctx, &c);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = fail(s, "listing certificates");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int store_revocation_mark(struct store *s, int64_t *mark)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT COUNT(*) * 1000003 + "
+				   "COALESCE(MAX(revoked_at), 0) FROM "
+				   "certificates WHERE revoked_at != 0", "");
+	if (!st)
+		return -1;
+	int ret = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+	*mark = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return ret == 0 ? 0 : fail(s, "revocations");
+}
+
+/* ------------------------------------------------------------------ tokens */
+
+int store_token_add(struct store *s, const uint8_t hash[32],
+		    const struct store_token *t)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT INTO tokens (hash, purpose, "
+				   "profile, device, expires, created_at) "
+				   "VALUES (?, ?, ?, ?, ?, ?)", "hsssii", hash,
+				   t->purpose, t->profile, t->device, t->expires,
+				   (int64_t)time(NULL));
+	return run(s, st, "storing a token");
+}
+
+static int read_token_row(struct store *s, sqlite3_stmt *st,
+			  struct store_token *out, const char *what)
+{
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st), ret = 1;
+	if (rc == SQLITE_ROW) {
+		copy_text(out->purpose, sizeof(out->purpose), st, 0);
+		copy_text(out->profile, sizeof(out->profile), st, 1);
+		copy_text(out->device, sizeof(out->device), st, 2);
+		out->expires = sqlite3_column_int64(st, 3);
+		ret = 0;
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE)
+		ret = fail(s, what);
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int store_token_peek(struct store *s, const uint8_t hash[32], int64_t now,
+		     struct store_token *out)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT purpose, profile, device, "
+				   "expires FROM tokens WHERE hash = ? AND "
+				   "used_at = 0 AND expires > ?", "hi", hash,
+				   now);
+	return read_token_row(s, st, out, "looking up a token");
+}
+
+int store_token_use(struct store *s, const uint8_t hash[32], int64_t now,
+		    struct store_token *out)
+{
+	/* One statement: two requests racing for the same token cannot
+	 * both win. */
+	sqlite3_stmt *st = prepare(s, "UPDATE tokens SET used_at = ? WHERE "
+				   "hash = ? AND used_at = 0 AND expires > ? "
+				   "RETURNING purpose, profile, device, expires",
+				   "ihi", now, hash, now);
+	return read_token_row(s, st, out, "using a token");
+}
+
+/* ------------------------------------------------------------------ EST users */
+
+int store_est_user_set(struct store *s, const char *name, const char *hash)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT INTO est_users (name, hash, "
+				   "created_at) VALUES (?, ?, ?) ON CONFLICT "
+				   "(name) DO UPDATE SET hash = excluded.hash",
+				   "ssi", name, hash, (int64_t)time(NULL));
+	return run(s, st, "storing an EST user");
+}
+
+int store_est_user_get(struct store *s, const char *name, char *hash,
+		       size_t cap)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT hash FROM est_users WHERE "
+				   "name = ?", "s", name);
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st), ret = 1;
+	if (rc == SQLITE_ROW) {
+		copy_text(hash, cap, st, 0);
+		ret = 0;
+	} else if (rc != SQLITE_DONE) {
+		ret = fail(s, "looking up an EST user");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int store_est_user_del(struct store *s, const char *name)
+{
+	sqlite3_stmt *st = prepare(s, "DELETE FROM est_users WHERE name = ?",
+				   "s", name);
+	if (run(s, st, "removing an EST user") != 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : 1;
+}
+
+int store_est_user_each(struct store *s, store_name_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT name FROM est_users ORDER BY "
+				   "name", "");
+	if (!st)
+		return -1;
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = fn(ctx, (const char *)sqlite3_column_text(st, 0));
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = fail(s, "listing EST users");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ pending */
+
+static void read_pending(sqlite3_stmt *st, struct store_pending *p)
+{
+	p->id = sqlite3_column_int64(st, 0);
+	copy_text(p->identity, sizeof(p->identity), st, 1);
+	copy_text(p->spki, sizeof(p->spki), st, 2);
+	copy_text(p->subject, sizeof(p->subject), st, 3);
+	p->requested_at = sqlite3_column_int64(st, 4);
+	p->approved_at = sqlite3_column_int64(st, 5);
+	p->denied_at = sqlite3_column_int64(st, 6);
+}
+
+#define PENDING_COLUMNS "id, identity, spki, subject, requested_at, " \
+			"approved_at, denied_at"
+
+int store_pending_find(struct store *s, const char *identity,
+		       const char *spki, struct store_pending *out)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT " PENDING_COLUMNS " FROM pending "
+				   "WHERE identity = ? AND spki = ?", "ss",
+				   identity, spki);
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st), ret = 1;
+	if (rc == SQLITE_ROW) {
+		read_pending(st, out);
+		ret = 0;
+	} else if (rc != SQLITE_DONE) {
+		ret = fail(s, "looking up a pending request");
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int store_pending_add(struct store *s, struct store_pending *p)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT INTO pending (identity, spki, "
+				   "subject, requested_at) VALUES (?, ?, ?, ?)",
+				   "sssi", p->identity, p->spki, p->subject,
+				   p->requested_at);
+	if (run(s, st, "recording a pending request") != 0)
+		return -1;
+	p->id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_pending_decide(struct store *s, int64_t id, bool approve,
+			 int64_t now)
+{
+	sqlite3_stmt *st = prepare(s, approve
+		? "UPDATE pending SET approved_at = ? WHERE id = ? AND "
+		  "approved_at = 0 AND denied_at = 0"
+		: "UPDATE pending SET denied_at = ? WHERE id = ? AND "
+		  "approved_at = 0 AND denied_at = 0", "ii", now, id);
+	if (run(s, st, "deciding a pending request") != 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : 1;
+}
+
+int store_pending_remove(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st = prepare(s, "DELETE FROM pending WHERE id = ?", "i",
+				   id);
+	return run(s, st, "removing a pending request");
+}
+
+int store_pending_each(struct store *s, store_pending_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT " PENDING_COLUMNS " FROM pending "
+				   "ORDER BY id", "");
+	if (!st)
+		return -1;
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_pending p;
+		read_pending(st, &p);
+		ret = fn(ctx, &p);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = fail(s, "listing pending requests");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ audit */
+
+int store_audit(struct store *s, const char *actor, const char *action,
+		const char *detail)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT INTO audit (at, actor, action, "
+				   "detail) VALUES (?, ?, ?, ?)", "isss",
+				   (int64_t)time(NULL), actor, action, detail);
+	return run(s, st, "writing the audit log");
+}
+
+int store_audit_each(struct store *s, int64_t after_id, store_audit_fn fn,
+		     void *ctx)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT id, at, actor, action, detail "
+				   "FROM audit WHERE id > ? ORDER BY id", "i",
+				   after_id);
+	if (!st)
+		return -1;
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_audit_entry e;
+		e.id = sqlite3_column_int64(st, 0);
+		e.at = sqlite3_column_int64(st, 1);
+		copy_text(e.actor, sizeof(e.actor), st, 2);
+		copy_text(e.action, sizeof(e.action), st, 3);
+		copy_text(e.detail, sizeof(e.detail), st, 4);
+		ret = fn(ctx, &e);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = fail(s, "reading the audit log");
+	sqlite3_finalize(st);
+	return ret;
+}

@@ -1,0 +1,127 @@
+/*  anchord - store/store.h: the interface of the store.
+ *
+ *  One SQLite file in the state directory (mode 0600, WAL) that the daemon
+ *  and anchorctl share: issued certificates, one-time tokens, EST users,
+ *  enrollments waiting for approval, and an append-only audit log. Every
+ *  change is a transaction, so a crash at any point leaves the file
+ *  consistent; the schema is versioned and migrated on open. One struct
+ *  store per thread (a connection is not shared between threads).
+ *
+ *  Functions return 0 on success, 1 for "not found" or "not allowed now",
+ *  and -1 on an error that store_error() describes.
+ */
+#pragma once
+
+#include "util/util.h"
+
+#include <stdint.h>
+
+#define STORE_FILE "store.sqlite"
+
+struct store;
+
+int store_open(const char *path, struct store **out, char *err,
+	       size_t errlen);
+void store_close(struct store *s);
+const char *store_error(const struct store *s);
+/** The schema version this build writes. */
+int store_schema_version(void);
+
+/** Group several changes into one transaction (BEGIN IMMEDIATE). */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* ------------------------------------------------------------------ certificates */
+
+struct store_cert {
+	char serial[41];		/**< hex */
+	char subject[256];
+	char spki[65];			/**< hex SHA-256 of the SubjectPublicKeyInfo */
+	char identity[160];		/**< who it was issued to */
+	char profile[64];
+	int64_t not_before, not_after, issued_at;
+	int64_t revoked_at;		/**< 0: not revoked */
+	int reason;			/**< CRL reason code */
+};
+
+int store_cert_add(struct store *s, const struct store_cert *c,
+		   const uint8_t *der, size_t len);
+/** der (may be NULL) is malloc'ed for the caller. */
+int store_cert_get(struct store *s, const char *serial, struct store_cert *c,
+		   uint8_t **der, size_t *len);
+/** 1 when unknown or already revoked. */
+int store_cert_revoke(struct store *s, const char *serial, int reason,
+		      int64_t now);
+typedef int (*store_cert_fn)(void *ctx, const struct store_cert *c);
+/** Every certificate (or only the revoked ones), newest first. */
+int store_cert_each(struct store *s, bool revoked_only, store_cert_fn fn,
+		    void *ctx);
+/** Changes whenever a certificate is revoked: cheap to poll. */
+int store_revocation_mark(struct store *s, int64_t *mark);
+
+/* ------------------------------------------------------------------ one-time tokens */
+
+struct store_token {
+	char purpose[16];		/**< "est" */
+	char profile[64];
+	char device[128];
+	int64_t expires;
+};
+
+/** Tokens are stored as their SHA-256: a stolen store gives none away. */
+int store_token_add(struct store *s, const uint8_t hash[32],
+		    const struct store_token *t);
+/** Look without using: 0 and its details if it is valid now, else 1. */
+int store_token_peek(struct store *s, const uint8_t hash[32], int64_t now,
+		     struct store_token *out);
+/** Use a token: 0 and its details if it existed, was unused and not
+ *  expired (it is used up now), else 1. */
+int store_token_use(struct store *s, const uint8_t hash[32], int64_t now,
+		    struct store_token *out);
+
+/* ------------------------------------------------------------------ EST users (HTTP Basic) */
+
+/** hash is a libsodium crypto_pwhash_str (Argon2id) string. */
+int store_est_user_set(struct store *s, const char *name, const char *hash);
+int store_est_user_get(struct store *s, const char *name, char *hash,
+		       size_t cap);
+int store_est_user_del(struct store *s, const char *name);
+typedef int (*store_name_fn)(void *ctx, const char *name);
+int store_est_user_each(struct store *s, store_name_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------ enrollments waiting for approval */
+
+struct store_pending {
+	int64_t id;
+	char identity[160];
+	char spki[65];
+	char subject[256];
+	int64_t requested_at, approved_at, denied_at;
+};
+
+/** The request of this identity for this key, if any. */
+int store_pending_find(struct store *s, const char *identity,
+		       const char *spki, struct store_pending *out);
+int store_pending_add(struct store *s, struct store_pending *p);
+/** 1 when there is no such undecided request. */
+int store_pending_decide(struct store *s, int64_t id, bool approve,
+			 int64_t now);
+int store_pending_remove(struct store *s, int64_t id);
+typedef int (*store_pending_fn)(void *ctx, const struct store_pending *p);
+int store_pending_each(struct store *s, store_pending_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------ audit log */
+
+/** Append-only: there is no function to change or remove an entry. */
+int store_audit(struct store *s, const char *actor, const char *action,
+		const char *detail);
+struct store_audit_entry {
+	int64_t id, at;
+	char actor[160];
+	char action[64];
+	char detail[512];
+};
+typedef int (*store_audit_fn)(void *ctx, const struct store_audit_entry *e);
+int store_audit_each(struct store *s, int64_t after_id, store_audit_fn fn,
+		     void *ctx);

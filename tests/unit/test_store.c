@@ -1,0 +1,284 @@
+/*  anchord - unit tests of store/: schema, tokens, certificates, pending
+ *  approvals, the append-only audit log, and sharing the file with other
+ *  processes. Each test uses a real SQLite file of its own. */
+#include "test.h"
+
+#include "store/store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[64], path[96];
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/anchord-store-%d", (int)getpid());
+	snprintf(path, sizeof(path), "%s/%s", dir, STORE_FILE);
+	return util_mkdir_p(dir, 0700);
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd);
+}
+
+/* A fresh file per test. */
+static struct store *fresh(void)
+{
+	char wal[128], shm[128];
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	snprintf(shm, sizeof(shm), "%s-shm", path);
+	unlink(path);
+	unlink(wal);
+	unlink(shm);
+	struct store *s;
+	char err[256];
+	assert_int_equal(store_open(path, &s, err, sizeof(err)), 0);
+	return s;
+}
+
+static void raw_exec(const char *sql, int expect)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), expect);
+	sqlite3_close(db);
+}
+
+static void file_is_private_and_versioned(void **state)
+{
+	struct store *s = fresh();
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	store_close(s);
+	/* opening again migrates nothing and loses nothing */
+	char err[256];
+	assert_int_equal(store_open(path, &s, err, sizeof(err)), 0);
+	store_close(s);
+	/* a store from a newer anchord is refused, not damaged */
+	raw_exec("PRAGMA user_version = 99", SQLITE_OK);
+	assert_int_equal(store_open(path, &s, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "newer"));
+}
+
+static void token(uint8_t h[32], uint8_t fill)
+{
+	memset(h, fill, 32);
+}
+
+static void tokens_are_used_once(void **state)
+{
+	struct store *s = fresh();
+	uint8_t h[32], other[32];
+	token(h, 1);
+	token(other, 2);
+	struct store_token t = { .purpose = "est", .profile = "iot",
+				 .device = "cam", .expires = 2000 }, got;
+	assert_int_equal(store_token_add(s, h, &t), 0);
+	assert_int_equal(store_token_peek(s, other, 1000, &got), 1);
+	assert_int_equal(store_token_peek(s, h, 2000, &got), 1); /* expired */
+	assert_int_equal(store_token_peek(s, h, 1000, &got), 0);
+	assert_string_equal(got.profile, "iot");
+	assert_string_equal(got.device, "cam");
+	/* a use that is rolled back did not happen */
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_token_use(s, h, 1000, &got), 0);
+	store_rollback(s);
+	assert_int_equal(store_token_use(s, h, 1000, &got), 0);
+	assert_int_equal(store_token_use(s, h, 1000, &got), 1);
+	assert_int_equal(store_token_peek(s, h, 1000, &got), 1);
+	store_close(s);
+}
+
+static struct store_cert cert(const char *serial, const char *identity)
+{
+	struct store_cert c = { .not_before = 100, .not_after = 200,
+				.issued_at = 100 };
+	snprintf(c.serial, sizeof(c.serial), "%s", serial);
+	snprintf(c.identity, sizeof(c.identity), "%s", identity);
+	snprintf(c.subject, sizeof(c.subject), "CN=%s", identity);
+	memset(c.spki, 'a', 64);
+	return c;
+}
+
+static int count_cert(void *ctx, const struct store_cert *c)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void certificates_and_revocation(void **state)
+{
+	struct store *s = fresh();
+	struct store_cert a = cert("0a", "token:a"), b = cert("0b", "token:b");
+	const uint8_t der[] = { 0x30, 0x00 };
+	assert_int_equal(store_cert_add(s, &a, der, sizeof(der)), 0);
+	assert_int_equal(store_cert_add(s, &b, der, sizeof(der)), 0);
+	assert_int_equal(store_cert_add(s, &a, der, sizeof(der)), -1);
+	struct store_cert got;
+	uint8_t *back;
+	size_t len;
+	assert_int_equal(store_cert_get(s, "0a", &got, &back, &len), 0);
+	assert_int_equal(len, 2);
+	assert_memory_equal(back, der, 2);
+	free(back);
+	assert_string_equal(got.identity, "token:a");
+	assert_int_equal(store_cert_get(s, "ff", &got, NULL, NULL), 1);
+
+	int64_t m0, m1, m2;
+	assert_int_equal(store_revocation_mark(s, &m0), 0);
+	assert_int_equal(store_cert_revoke(s, "0a", 1, 150), 0);
+	assert_int_equal(store_revocation_mark(s, &m1), 0);
+	assert_true(m1 != m0);
+	assert_int_equal(store_cert_revoke(s, "0a", 1, 160), 1); /* once */
+	assert_int_equal(store_cert_revoke(s, "zz", 1, 160), 1);
+	assert_int_equal(store_cert_revoke(s, "0b", 4, 150), 0);
+	assert_int_equal(store_revocation_mark(s, &m2), 0);
+	assert_true(m2 != m1);	/* even within the same second */
+	int n = 0;
+	assert_int_equal(store_cert_each(s, true, count_cert, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_cert_get(s, "0b", &got, NULL, NULL), 0);
+	assert_int_equal(got.reason, 4);
+	store_close(s);
+}
+
+static void pending_requests(void **state)
+{
+	struct store *s = fresh();
+	struct store_pending p = { .requested_at = 10 }, got;
+	snprintf(p.identity, sizeof(p.identity), "token:x");
+	snprintf(p.spki, sizeof(p.spki), "%064d", 0);
+	snprintf(p.subject, sizeof(p.subject), "CN=x");
+	assert_int_equal(store_pending_add(s, &p), 0);
+	assert_true(p.id > 0);
+	assert_int_equal(store_pending_find(s, "token:x", p.spki, &got), 0);
+	assert_int_equal(got.approved_at, 0);
+	assert_int_equal(store_pending_find(s, "token:y", p.spki, &got), 1);
+	assert_int_equal(store_pending_decide(s, p.id, true, 20), 0);
+	assert_int_equal(store_pending_decide(s, p.id, false, 21), 1);
+	assert_int_equal(store_pending_find(s, "token:x", p.spki, &got), 0);
+	assert_int_equal(got.approved_at, 20);
+	assert_int_equal(store_pending_remove(s, p.id), 0);
+	assert_int_equal(store_pending_find(s, "token:x", p.spki, &got), 1);
+	store_close(s);
+}
+
+static int count_audit(void *ctx, const struct store_audit_entry *e)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void audit_log_is_append_only(void **state)
+{
+	struct store *s = fresh();
+	assert_int_equal(store_audit(s, "test", "one", "first"), 0);
+	assert_int_equal(store_audit(s, "test", "two", "second"), 0);
+	/* not even someone with the file and sqlite3 changes it */
+	raw_exec("UPDATE audit SET detail = 'forged'", SQLITE_CONSTRAINT);
+	raw_exec("DELETE FROM audit", SQLITE_CONSTRAINT);
+	int n = 0;
+	assert_int_equal(store_audit_each(s, 0, count_audit, &n), 0);
+	assert_int_equal(n, 2);
+	n = 0;
+	assert_int_equal(store_audit_each(s, 1, count_audit, &n), 0);
+	assert_int_equal(n, 1);
+	store_close(s);
+}
+
+/* Another process opens the file, adds a token (anchorctl token new) or
+ * looks for a certificate (anchorctl cert list), and closes it. */
+static void visit_from_child(const char *expect_serial)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct store *c;
+		char err[256];
+		struct store_cert got;
+		uint8_t h[32];
+		struct store_token t = { .purpose = "est", .expires = 2000 };
+		token(h, 7);
+		int ok = store_open(path, &c, err, sizeof(err)) == 0 &&
+			 (expect_serial
+				? store_cert_get(c, expect_serial, &got, NULL,
+						 NULL) == 0
+				: store_token_add(c, h, &t) == 0);
+		store_close(c);
+		_exit(ok ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Whether another process sees this one's shared lock on the database
+ * file (SQLite's SHARED byte range: from 2^30 + 2, 510 bytes). WAL mode
+ * holds it as long as a connection is open; it is how a closing process
+ * knows it is not the last. */
+static bool lock_visible_to_others(void)
+{
+	pid_t parent = getpid(), pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(path, O_RDWR);
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+				    .l_start = 0x40000002, .l_len = 510 };
+		bool held = fd >= 0 && fcntl(fd, F_GETLK, &fl) == 0 &&
+			    fl.l_type == F_RDLCK && fl.l_pid == parent;
+		_exit(held ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* The daemon holds two connections (main thread and a worker); anchorctl
+ * comes and goes. Opening the second connection must not cost the first
+ * its lock, or the visitor's close deletes the WAL under the daemon and
+ * what it commits afterwards is lost to everyone else. */
+static void commits_survive_visitors(void **state)
+{
+	struct store *a = fresh(), *b;
+	char err[256];
+	assert_true(lock_visible_to_others());
+	assert_int_equal(store_open(path, &b, err, sizeof(err)), 0);
+	assert_true(lock_visible_to_others());
+	visit_from_child(NULL);
+	uint8_t h[32];
+	struct store_token t;
+	token(h, 7);
+	assert_int_equal(store_token_peek(a, h, 1000, &t), 0);
+	struct store_cert c = cert("01", "token:after-visit");
+	const uint8_t der[] = { 0x30, 0x00 };
+	assert_int_equal(store_begin(a), 0);
+	assert_int_equal(store_cert_add(a, &c, der, sizeof(der)), 0);
+	assert_int_equal(store_commit(a), 0);
+	visit_from_child("01");
+	store_close(b);
+	store_close(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(file_is_private_and_versioned),
+		cmocka_unit_test(tokens_are_used_once),
+		cmocka_unit_test(certificates_and_revocation),
+		cmocka_unit_test(pending_requests),
+		cmocka_unit_test(audit_log_is_append_only),
+		cmocka_unit_test(commits_survive_visitors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
