@@ -36,10 +36,12 @@ const char *const config_known_keys[] = {
 	"server.tcp-idle-timeout", "server.max-connections-per-client",
 	"server.max-pipelined", "server.edns-buffer-size",
 	"listen.address", "listen.port", "listen.kind",
-	"listen.max-connections",
+	"listen.max-connections", "listen.client-certificates",
 	"tls.certificate", "tls.key", "tls.addresses",
 	"tls.client-certificates", "tls.handshake-timeout",
-	"tls.session-tickets",
+	"tls.session-tickets", "tls.ca-certificate", "tls.ca-key",
+	"est.enabled", "est.validity", "est.approval", "est.retry-after",
+	"est.require-pop-linking", "est.basic-auth", "est.allowed-domains",
 	"doh.path",
 	"http.max-streams", "http.buffer-budget", "http.metrics",
 	"http.metrics-allow",
@@ -401,15 +403,49 @@ static int parse_address(struct cfg *x, const yaml_node_t *item,
 	return 0;
 }
 
+static int client_cert_mode(struct cfg *x, const yaml_node_t *n,
+			    const char *key)
+{
+	static const char *const modes[] = {
+		[NET_CLIENT_CERT_NONE] = "none",
+		[NET_CLIENT_CERT_REQUEST] = "request",
+		[NET_CLIENT_CERT_REQUIRE] = "require",
+	};
+	const char *s = need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
+		if (strcmp(s, modes[i]) == 0)
+			return (int)i;
+	return fail(x, n, key, "expected none, request or require");
+}
+
+/* A listener may ask for client certificates unlike tls.client-certificates
+ * says: DoT that requires them next to HTTPS where devices enroll. */
+static int parse_listen_client_certs(struct cfg *x, const yaml_node_t *item,
+				     struct listen_conf *l)
+{
+	const yaml_node_t *n = item_value(x, item, "client-certificates");
+	if (!n)
+		return 0;
+	if (l->kind == LISTEN_DNS)
+		return fail(x, n, "listen.client-certificates",
+			    "only dot and https listeners use TLS");
+	l->client_certs = client_cert_mode(x, n, "listen.client-certificates");
+	return l->client_certs < 0 ? -1 : 0;
+}
+
 static int parse_listen_item(struct cfg *x, const yaml_node_t *item,
 			     const char *key)
 {
 	static const char *const keys[] = { "address", "port", "kind",
-					    "max-connections", NULL };
+					    "max-connections",
+					    "client-certificates", NULL };
 	struct anchord_config *c = x->c;
 	if (check_item_keys(x, item, key, keys) != 0)
 		return -1;
 	struct listen_conf l = { .kind = LISTEN_DNS, .max_connections = 1024,
+				 .client_certs = -1,
 				 .line = (unsigned)item->start_mark.line + 1 };
 	const yaml_node_t *kn = item_value(x, item, "kind");
 	const char *kind = kn ? need_scalar(x, kn, key) : "dns";
@@ -435,6 +471,8 @@ static int parse_listen_item(struct cfg *x, const yaml_node_t *item,
 				    "expected 1 to 1000000");
 		l.max_connections = (unsigned)v;
 	}
+	if (parse_listen_client_certs(x, item, &l) != 0)
+		return -1;
 	struct listen_conf *arr = grow_array(c->listen, &c->n_listen, sizeof(l));
 	if (!arr)
 		return fail(x, item, key, "out of memory");
@@ -671,20 +709,23 @@ static int parse_tls_addresses(struct cfg *x, const yaml_node_t *n,
 static int parse_client_certs(struct cfg *x, const yaml_node_t *n,
 			      const char *key)
 {
-	static const char *const modes[] = {
-		[NET_CLIENT_CERT_NONE] = "none",
-		[NET_CLIENT_CERT_REQUEST] = "request",
-		[NET_CLIENT_CERT_REQUIRE] = "require",
-	};
-	const char *s = need_scalar(x, n, key);
-	if (!s)
+	int mode = client_cert_mode(x, n, key);
+	if (mode < 0)
 		return -1;
-	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
-		if (strcmp(s, modes[i]) == 0) {
-			x->c->tls.client_certs = (enum net_client_cert_mode)i;
-			return 0;
-		}
-	return fail(x, n, key, "expected none, request or require");
+	x->c->tls.client_certs = (enum net_client_cert_mode)mode;
+	return 0;
+}
+
+static int parse_tls_ca_certificate(struct cfg *x, const yaml_node_t *n,
+				    const char *key)
+{
+	return parse_auto_path(x, n, key, &x->c->tls.ca_certificate);
+}
+
+static int parse_tls_ca_key(struct cfg *x, const yaml_node_t *n,
+			    const char *key)
+{
+	return parse_auto_path(x, n, key, &x->c->tls.ca_key);
 }
 
 static const struct field tls_fields[] = {
@@ -698,6 +739,9 @@ static const struct field tls_fields[] = {
 	  .offset = CFG(tls.handshake_timeout_ms), .min = 100, .max = 120000 },
 	{ .key = "session-tickets", .type = F_BOOL,
 	  .offset = CFG(tls.session_tickets) },
+	{ .key = "ca-certificate", .type = F_CUSTOM,
+	  .parse = parse_tls_ca_certificate },
+	{ .key = "ca-key", .type = F_CUSTOM, .parse = parse_tls_ca_key },
 	{ NULL },
 };
 
@@ -775,6 +819,66 @@ static int parse_http(struct cfg *x, const yaml_node_t *n)
 	return parse_fields(x, n, "http", http_fields);
 }
 
+/* ------------------------------------------------------------------ est */
+
+static int parse_approval(struct cfg *x, const yaml_node_t *n, const char *key)
+{
+	const char *s = need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	if (strcmp(s, "manual") != 0 && strcmp(s, "auto") != 0)
+		return fail(x, n, key, "expected auto or manual");
+	x->c->est.manual_approval = strcmp(s, "manual") == 0;
+	return 0;
+}
+
+static int parse_domain_item(struct cfg *x, const yaml_node_t *n,
+			     const char *key)
+{
+	struct est_section *e = &x->c->est;
+	const char *s = need_scalar(x, n, key);
+	uint8_t wire[DNS_MAX_NAME];
+	if (!s)
+		return -1;
+	if (dns_name_from_str(s, wire) < 2)
+		return fail(x, n, key, "\"%s\" is not a domain name", s);
+	char **arr = grow_array(e->allowed_domains, &e->n_allowed_domains,
+				sizeof(*arr));
+	if (!arr)
+		return fail(x, n, key, "out of memory");
+	e->allowed_domains = arr;
+	size_t len = strlen(s);
+	arr[e->n_allowed_domains - 1] = strndup(s, s[len - 1] == '.' ? len - 1
+								    : len);
+	return arr[e->n_allowed_domains - 1] ? 0 : fail(x, n, key, "out of memory");
+}
+
+static int parse_allowed_domains(struct cfg *x, const yaml_node_t *n,
+				 const char *key)
+{
+	return each_item(x, n, key, parse_domain_item);
+}
+
+static const struct field est_fields[] = {
+	{ .key = "enabled", .type = F_BOOL, .offset = CFG(est.enabled) },
+	{ .key = "validity", .type = F_DURATION_S, .offset = CFG(est.validity),
+	  .min = 3600, .max = 3650 * 86400 },
+	{ .key = "approval", .type = F_CUSTOM, .parse = parse_approval },
+	{ .key = "retry-after", .type = F_DURATION_S,
+	  .offset = CFG(est.retry_after), .min = 1, .max = 86400 },
+	{ .key = "require-pop-linking", .type = F_BOOL,
+	  .offset = CFG(est.require_pop_linking) },
+	{ .key = "basic-auth", .type = F_BOOL, .offset = CFG(est.basic_auth) },
+	{ .key = "allowed-domains", .type = F_CUSTOM,
+	  .parse = parse_allowed_domains },
+	{ NULL },
+};
+
+static int parse_est(struct cfg *x, const yaml_node_t *n)
+{
+	return parse_fields(x, n, "est", est_fields);
+}
+
 /* ------------------------------------------------------------------ sections */
 
 static int parse_server(struct cfg *x, const yaml_node_t *n)
@@ -830,6 +934,7 @@ static const struct section {
 	{ "tls", parse_tls },
 	{ "doh", parse_doh },
 	{ "http", parse_http },
+	{ "est", parse_est },
 	{ "upstream", parse_upstream },
 	{ "cache", parse_cache },
 	{ "local-data", parse_local_data },
@@ -878,6 +983,10 @@ static void set_defaults(struct anchord_config *c)
 	c->tls.handshake_timeout_ms = 5000;
 	c->tls.session_tickets = true;
 	c->doh_path = strdup("/dns-query");
+	c->est.enabled = true;
+	c->est.validity = 365 * 86400;
+	c->est.retry_after = 60;
+	c->est.basic_auth = true;
 	c->http.max_streams = 100;
 	c->http.buffer_budget = 4ULL << 20;
 	c->http.metrics = true;
@@ -987,6 +1096,14 @@ static int default_tls_addresses(struct anchord_config *c)
 	return 0;
 }
 
+void config_server_cert(const struct anchord_config *c, char *out, size_t size)
+{
+	if (c->tls.certificate)
+		snprintf(out, size, "%s", c->tls.certificate);
+	else if (util_path_join(out, size, c->state_dir, "server.pem") != 0)
+		out[0] = '\0';
+}
+
 bool config_has_tls(const struct anchord_config *c)
 {
 	for (size_t i = 0; i < c->n_listen; i++)
@@ -1080,6 +1197,9 @@ static int finish(struct cfg *x)
 	if (!c->tls.certificate != !c->tls.key)
 		return fail(x, NULL, "tls", "certificate and key are both auto "
 			    "or both files");
+	if (!c->tls.ca_certificate != !c->tls.ca_key)
+		return fail(x, NULL, "tls", "ca-certificate and ca-key go "
+			    "together");
 	if (!c->tls.addresses_given && default_tls_addresses(c) != 0)
 		return fail(x, NULL, "tls.addresses", "out of memory");
 	if (!c->doh_path || add_ddr_records(c) != 0)
@@ -1167,6 +1287,11 @@ void config_free(struct anchord_config *c)
 	free(c->tls.addresses);
 	free(c->doh_path);
 	free(c->http.metrics_allow);
+	free(c->tls.ca_certificate);
+	free(c->tls.ca_key);
+	for (size_t i = 0; i < c->est.n_allowed_domains; i++)
+		free(c->est.allowed_domains[i]);
+	free(c->est.allowed_domains);
 	dns_conf_free(&c->dns);
 	memset(c, 0, sizeof(*c));
 }

@@ -36,12 +36,27 @@ struct tls_conf {
 	enum net_client_cert_mode client_certs;
 	uint64_t handshake_timeout_ms;
 	bool session_tickets;
+	char *ca_certificate;		/**< an imported CA, or NULL: built-in */
+	char *ca_key;
+};
+
+/** The est section. */
+struct est_section {
+	bool enabled;
+	uint32_t validity;		/**< seconds */
+	bool manual_approval;
+	uint32_t retry_after;		/**< seconds */
+	bool require_pop_linking;
+	bool basic_auth;
+	char **allowed_domains;
+	size_t n_allowed_domains;
 };
 
 struct listen_conf {
 	struct util_addr addr;
 	enum listen_kind kind;
 	unsigned max_connections;	/**< per worker, stream transports */
+	int client_certs;		/**< enum net_client_cert_mode, -1: tls's */
 	unsigned line;
 };
 
@@ -61,6 +76,7 @@ struct anchord_config {
 	struct tls_conf tls;
 	struct http_conf http;
 	char *doh_path;			/**< doh.path */
+	struct est_section est;
 	/* upstream, cache, local data */
 	bool upstream_system;
 	struct dns_conf dns;
@@ -120,10 +136,13 @@ struct daemon_metrics {
 void workers_collect_metrics(struct daemon_workers *ws,
 			     struct daemon_metrics *out);
 
-/** The HTTP services of one worker: DoH on doh.path and /metrics. */
+/** The certificate file the TLS listeners serve (auto or configured). */
+void config_server_cert(const struct anchord_config *c, char *out, size_t size);
+
+/** The HTTP services of one worker: DoH on doh.path, /metrics, EST. */
 struct http_services;
 
-struct http_services *http_services_new(struct dns_worker *dns,
+struct http_services *http_services_new(uv_loop_t *loop, struct dns_worker *dns,
 					const struct anchord_config *c,
 					struct daemon_workers *ws);
 struct net_http_router *http_services_router(struct http_services *sv);

@@ -8,6 +8,7 @@
  *  /dns-query/<id> carries a client id, a hint for the policy engine.
  */
 #include "daemon/daemon.h"
+#include "est/est.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -16,12 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <limits.h>
 #include <time.h>
 
 #define DOH_TYPE "application/dns-message"
 
 struct http_services {
 	struct net_http_router *router;
+	struct est_service *est;
+	char server_cert[PATH_MAX];
 	struct dns_worker *dns;
 	const struct anchord_config *conf;
 	struct daemon_workers *workers;
@@ -407,7 +411,35 @@ static void metrics_handle(void *ctx, struct net_http_exchange *ex)
 
 /* ------------------------------------------------------------------ routes */
 
-struct http_services *http_services_new(struct dns_worker *dns,
+/* EST with this worker's own store connection. */
+static int add_est(struct http_services *sv, uv_loop_t *loop,
+		   const struct anchord_config *c)
+{
+	config_server_cert(c, sv->server_cert, sizeof(sv->server_cert));
+	struct est_conf ec = {
+		.state_dir = c->state_dir,
+		.ca_cert = c->tls.ca_certificate,
+		.ca_key = c->tls.ca_key,
+		.server_cert = sv->server_cert,
+		.validity_days = c->est.validity / 86400 ? c->est.validity / 86400
+							 : 1,
+		.manual_approval = c->est.manual_approval,
+		.retry_after_s = c->est.retry_after,
+		.require_pop_linking = c->est.require_pop_linking,
+		.basic_auth = c->est.basic_auth,
+		.allowed_domains = c->est.allowed_domains,
+		.n_allowed_domains = c->est.n_allowed_domains,
+	};
+	char err[512];
+	sv->est = est_service_new(loop, &ec, err, sizeof(err));
+	if (!sv->est) {
+		log_error("est", "%s", err);
+		return -1;
+	}
+	return est_service_route(sv->est, sv->router);
+}
+
+struct http_services *http_services_new(uv_loop_t *loop, struct dns_worker *dns,
 					const struct anchord_config *c,
 					struct daemon_workers *ws)
 {
@@ -423,7 +455,8 @@ struct http_services *http_services_new(struct dns_worker *dns,
 	    net_http_router_add(sv->router, c->doh_path, doh_handle, sv) != 0 ||
 	    (c->http.metrics &&
 	     net_http_router_add(sv->router, "/metrics", metrics_handle,
-				 sv) != 0)) {
+				 sv) != 0) ||
+	    (c->est.enabled && add_est(sv, loop, c) != 0)) {
 		http_services_free(sv);
 		return NULL;
 	}
@@ -440,5 +473,6 @@ void http_services_free(struct http_services *sv)
 	if (!sv)
 		return;
 	net_http_router_free(sv->router);
+	est_service_free(sv->est);
 	free(sv);
 }

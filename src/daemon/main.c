@@ -8,10 +8,15 @@
  *  keeps serving); SIGTERM and SIGINT drain queries in flight and exit 0.
  */
 #include "daemon/daemon.h"
+#include "est/est.h"
 #include "pki/pki.h"
+#include "store/store.h"
+
+#include <gnutls/gnutls.h>
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -19,11 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define DRAIN_MS 5000	/* longest wait for queries in flight at exit */
+#define REVOCATION_POLL_MS 5000	/* anchorctl revokes in the store */
 #define ERRLEN 1024
 
 struct daemon {
@@ -31,6 +38,9 @@ struct daemon {
 	struct anchord_config conf;
 	struct dns_env *env;
 	struct net_tls_server *tls;
+	struct store *store;		/* for revocations */
+	int64_t revocation_mark;
+	uv_timer_t revocation_timer;
 	struct dns_cache *cache;
 	struct daemon_workers *workers;
 	uv_loop_t *loop;
@@ -100,13 +110,37 @@ static void log_pin(const char *cert)
 		 pin, hex);
 }
 
+/* The CA's CRL, so that TLS listeners refuse revoked client
+ * certificates. */
+static int make_crl(struct daemon *d, const struct anchord_config *c,
+		    gnutls_datum_t *crl)
+{
+	char err[ERRLEN];
+	struct pki_ca *ca;
+	int ret = pki_ca_open(c->state_dir, c->tls.ca_certificate,
+			      c->tls.ca_key, &ca, err, sizeof(err));
+	if (ret != 0) {
+		log_error("pki", "%s", err);
+		return -1;
+	}
+	if (store_revocation_mark(d->store, &d->revocation_mark) != 0 ||
+	    est_make_crl(ca, d->store, 7 * 86400, crl) != 0) {
+		log_error("pki", "the CRL: %s", store_error(d->store));
+		ret = -1;
+	}
+	pki_ca_free(ca);
+	return ret;
+}
+
 /* The credentials of the TLS listeners: the configured files, or a
- * certificate of the built-in CA for server.name and tls.addresses. */
-static struct net_tls_server *build_tls(const struct anchord_config *c)
+ * certificate of the CA for server.name and tls.addresses. */
+static struct net_tls_server *build_tls(struct daemon *d,
+					const struct anchord_config *c)
 {
 	char err[ERRLEN];
 	struct pki_files files;
-	if (pki_ensure_ca(c->state_dir, &files, err, sizeof(err)) != 0) {
+	if (pki_ensure_ca(c->state_dir, c->tls.ca_certificate, c->tls.ca_key,
+			  &files, err, sizeof(err)) != 0) {
 		log_error("pki", "%s", err);
 		return NULL;
 	}
@@ -114,6 +148,8 @@ static struct net_tls_server *build_tls(const struct anchord_config *c)
 	if (!cert) {
 		struct pki_auto_request r = {
 			.state_dir = c->state_dir, .name = c->name,
+			.ca_cert = c->tls.ca_certificate,
+			.ca_key = c->tls.ca_key,
 			.addresses = c->tls.addresses,
 			.n_addresses = c->tls.n_addresses,
 		};
@@ -130,11 +166,14 @@ static struct net_tls_server *build_tls(const struct anchord_config *c)
 		key = files.key;
 	}
 	uint8_t secret[64];
+	gnutls_datum_t crl = { NULL, 0 };
 	if (c->tls.session_tickets &&
 	    pki_ticket_secret(c->state_dir, secret, err, sizeof(err)) != 0) {
 		log_error("tls", "%s", err);
 		return NULL;
 	}
+	if (make_crl(d, c, &crl) != 0)
+		return NULL;
 	struct net_tls_server_conf tc = {
 		.cert_file = cert,
 		.key_file = key,
@@ -142,9 +181,12 @@ static struct net_tls_server *build_tls(const struct anchord_config *c)
 		.client_certs = c->tls.client_certs,
 		.ticket_secret = c->tls.session_tickets ? secret : NULL,
 		.handshake_timeout_ms = c->tls.handshake_timeout_ms,
+		.crl = crl.data,
+		.crl_len = crl.size,
 	};
 	struct net_tls_server *tls = net_tls_server_new(&tc, err, sizeof(err));
 	sodium_memzero(secret, sizeof(secret));
+	gnutls_free(crl.data);
 	if (!tls) {
 		log_error("tls", "%s", err);
 		return NULL;
@@ -178,7 +220,10 @@ static void warn_restart_only(const struct anchord_config *old,
 	for (size_t i = 0; same_listen && i < old->n_listen; i++)
 		same_listen = util_addr_equal(
 			(const struct sockaddr *)&old->listen[i].addr.ss,
-			(const struct sockaddr *)&new->listen[i].addr.ss);
+			(const struct sockaddr *)&new->listen[i].addr.ss) &&
+			old->listen[i].kind == new->listen[i].kind &&
+			old->listen[i].client_certs ==
+				new->listen[i].client_certs;
 	if (!same_listen || old->workers != new->workers ||
 	    strcmp(old->state_dir, new->state_dir) != 0)
 		log_warning("config", "listen, server.workers and "
@@ -196,7 +241,7 @@ static void reload(struct daemon *d)
 		return;
 	}
 	struct net_tls_server *tls = NULL;
-	if (d->tls && !(tls = build_tls(&conf))) {
+	if (d->tls && !(tls = build_tls(d, &conf))) {
 		log_error("config", "reload refused; the running "
 			  "configuration stays in force");
 		dns_env_unref(env);
@@ -276,6 +321,35 @@ static void raise_fd_limit(void)
 			 (unsigned long long)rl.rlim_cur);
 }
 
+static int open_store(struct daemon *d)
+{
+	char path[PATH_MAX], err[ERRLEN];
+	if (util_path_join(path, sizeof(path), d->conf.state_dir, STORE_FILE) ||
+	    store_open(path, &d->store, err, sizeof(err)) != 0) {
+		log_error("store", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* anchorctl revokes in the store; new TLS handshakes learn of it from a
+ * CRL rebuilt here. */
+static void check_revocations(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	int64_t mark;
+	if (!d->tls || store_revocation_mark(d->store, &mark) != 0 ||
+	    mark == d->revocation_mark)
+		return;
+	struct net_tls_server *tls = build_tls(d, &d->conf);
+	if (!tls)
+		return;
+	log_info("tls", "certificates were revoked: new CRL in force");
+	workers_set_tls(d->workers, tls);
+	net_tls_server_unref(d->tls);
+	d->tls = tls;
+}
+
 static int run(struct daemon *d)
 {
 	char err[ERRLEN];
@@ -285,7 +359,8 @@ static int run(struct daemon *d)
 			  strerror(-ret));
 		return 1;
 	}
-	if (config_has_tls(&d->conf) && !(d->tls = build_tls(&d->conf)))
+	if (config_has_tls(&d->conf) && (open_store(d) != 0 ||
+					 !(d->tls = build_tls(d, &d->conf))))
 		return 1;
 	d->cache = dns_cache_new(d->conf.dns.cache_size);
 	d->workers = d->cache ? workers_bind(&d->conf, err, sizeof(err)) : NULL;
@@ -298,6 +373,11 @@ static int run(struct daemon *d)
 	raise_fd_limit();
 	d->loop = uv_default_loop();
 	watch_signals(d);
+	uv_timer_init(d->loop, &d->revocation_timer);
+	d->revocation_timer.data = d;
+	if (d->tls)
+		uv_timer_start(&d->revocation_timer, check_revocations,
+			       REVOCATION_POLL_MS, REVOCATION_POLL_MS);
 	if (workers_start(d->workers, d->cache, d->env, d->tls) != 0) {
 		log_error("daemon", "cannot start the workers");
 		return 1;
@@ -318,12 +398,14 @@ static void cleanup(struct daemon *d)
 		uv_close((uv_handle_t *)&d->sig_hup, NULL);
 		uv_close((uv_handle_t *)&d->sig_term, NULL);
 		uv_close((uv_handle_t *)&d->sig_int, NULL);
+		uv_close((uv_handle_t *)&d->revocation_timer, NULL);
 		uv_run(d->loop, UV_RUN_DEFAULT);
 		uv_loop_close(d->loop);
 	}
 	if (d->env)
 		dns_env_unref(d->env);
 	net_tls_server_unref(d->tls);
+	store_close(d->store);
 	dns_cache_free(d->cache);
 	config_free(&d->conf);
 }

@@ -257,7 +257,7 @@ static struct net_stream_listener *start_https(struct worker *w,
 {
 	const struct anchord_config *c = w->ws->conf;
 	if (!w->http) {
-		w->http = http_services_new(w->dns, c, w->ws);
+		w->http = http_services_new(&w->loop, w->dns, c, w->ws);
 		w->http_budget.limit = c->http.buffer_budget;
 		if (!w->http)
 			return NULL;
@@ -299,6 +299,9 @@ static int start_listeners(struct worker *w)
 				&tcp_ops, l);
 		if (!l->tcp)
 			return -1;
+		if (l->conf->client_certs >= 0)
+			net_stream_set_client_certs(l->tcp,
+				(enum net_client_cert_mode)l->conf->client_certs);
 	}
 	return 0;
 }

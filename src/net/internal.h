@@ -41,9 +41,12 @@ struct tls_io {
 
 struct tls_conn;
 
+/** client_certs: the listener's enum net_client_cert_mode, or -1 for the
+ *  server's. */
 struct tls_conn *tls_conn_server(struct net_tls_server *srv,
 				 const char *const *alpn, size_t n_alpn,
-				 const struct tls_io *io, void *ctx);
+				 int client_certs, const struct tls_io *io,
+				 void *ctx);
 struct tls_conn *tls_conn_client(struct net_tls_client *cli,
 				 const struct tls_io *io, void *ctx);
 /** Feed ciphertext (n may be 0 to start a client handshake). Returns 0,
@@ -54,6 +57,8 @@ int tls_conn_send(struct tls_conn *t, const uint8_t *data, size_t len);
 bool tls_conn_ready(const struct tls_conn *t);
 bool tls_conn_resumed(const struct tls_conn *t);
 bool tls_conn_alpn_is(const struct tls_conn *t, const char *proto);
+int tls_conn_channel_binding(const struct tls_conn *t, uint8_t *out,
+			     size_t cap, bool *tls13);
 const struct net_peer_cert *tls_conn_peer(const struct tls_conn *t);
 uint64_t tls_conn_handshake_timeout(const struct tls_conn *t);
 /** Send close_notify when the session is healthy (before the stream

@@ -77,6 +77,8 @@ struct net_tls_server_conf {
 	enum net_client_cert_mode client_certs;
 	const uint8_t *ticket_secret;	/**< 64 bytes, or NULL: no tickets */
 	uint64_t handshake_timeout_ms;
+	const uint8_t *crl;		/**< DER CRL of client_ca_file, or NULL */
+	size_t crl_len;
 };
 
 /** Credentials and settings of TLS listeners: built once, shared by every
@@ -116,6 +118,7 @@ struct net_peer_cert {
 	bool verified;			/**< chains to the configured CA */
 	uint8_t spki_sha256[NET_PIN_LEN];
 	char subject_cn[64];
+	char serial[41];		/**< hex */
 };
 
 /* ------------------------------------------------------------------ HTTP */
@@ -248,6 +251,10 @@ struct net_stream_listener *net_http_listen(uv_loop_t *loop, int fd,
 /** New connections use these credentials; existing ones keep theirs. */
 void net_stream_set_tls(struct net_stream_listener *lst,
 			struct net_tls_server *tls);
+/** This listener asks for client certificates its own way rather than as
+ *  the TLS server's client_certs says. */
+void net_stream_set_client_certs(struct net_stream_listener *lst,
+				 enum net_client_cert_mode mode);
 const struct net_stream_stats *
 net_stream_get_stats(const struct net_stream_listener *lst);
 /** Stop accepting; existing connections finish what they have. */
@@ -269,6 +276,11 @@ const struct util_addr *net_conn_local(const struct net_conn *conn);
 /** TLS: the client's certificate (present false on plain TCP). */
 const struct net_peer_cert *net_conn_peer_cert(const struct net_conn *conn);
 bool net_conn_encrypted(const struct net_conn *conn);
+/** The channel binding of the connection's TLS session: tls-exporter
+ *  (RFC 9266) under TLS 1.3, tls-unique (RFC 5929) under TLS 1.2. Returns
+ *  its length, or -1 (no TLS, or none available). *tls13 tells which. */
+int net_conn_channel_binding(const struct net_conn *conn, uint8_t *out,
+			     size_t cap, bool *tls13);
 
 /* ------------------------------------------------------------------ stream client */
 

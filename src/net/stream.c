@@ -37,6 +37,7 @@ struct net_stream_listener {
 	uv_loop_t *loop;
 	struct net_stream_limits limits;
 	struct net_tls_server *tls;	/* NULL: plain TCP */
+	int client_certs;		/* -1: what tls says */
 	enum stream_proto proto;
 	struct net_http_limits http_limits;
 	struct net_http_router *router;
@@ -389,7 +390,8 @@ static void on_connection(uv_stream_t *server, int status)
 		static const char *const http[] = { "h2", "http/1.1" };
 		bool is_http = l->proto == PROTO_HTTP;
 		c->tls = tls_conn_server(l->tls, is_http ? http : dot,
-					 is_http ? 2 : 1, &server_tls_io, c);
+					 is_http ? 2 : 1, l->client_certs,
+					 &server_tls_io, c);
 		if (!c->tls) {
 			conn_close(c);
 			return;
@@ -466,6 +468,7 @@ static struct net_stream_listener *listener_new(uv_loop_t *loop, int fd,
 	if (tls)
 		net_tls_server_ref(tls);
 	l->tls = tls;
+	l->client_certs = -1;
 	l->loop = loop;
 	l->limits = *lim;
 	l->ops = ops;
@@ -618,6 +621,12 @@ void net_stream_set_tls(struct net_stream_listener *l,
 	l->tls = tls;
 }
 
+void net_stream_set_client_certs(struct net_stream_listener *l,
+				 enum net_client_cert_mode mode)
+{
+	l->client_certs = (int)mode;
+}
+
 const struct net_peer_cert *net_conn_peer_cert(const struct net_conn *c)
 {
 	static const struct net_peer_cert none;
@@ -627,6 +636,12 @@ const struct net_peer_cert *net_conn_peer_cert(const struct net_conn *c)
 bool net_conn_encrypted(const struct net_conn *c)
 {
 	return c->tls != NULL;
+}
+
+int net_conn_channel_binding(const struct net_conn *c, uint8_t *out,
+			     size_t cap, bool *tls13)
+{
+	return c->tls ? tls_conn_channel_binding(c->tls, out, cap, tls13) : -1;
 }
 
 void net_conn_done(struct net_conn *c)

@@ -59,6 +59,7 @@ struct tls_conn {
 	const uint8_t *in;
 	size_t in_len;
 	bool ready, failed, session_saved;
+	enum net_client_cert_mode client_certs;
 	struct net_peer_cert peer;
 };
 
@@ -130,6 +131,31 @@ static int priority(gnutls_priority_t *prio, const char *append, char *err,
 	return ret < 0 ? -1 : 0;
 }
 
+/* Client certificates must come from the issuing CA, the file's first
+ * certificate. The rest is its chain to a root, and trusting that root
+ * would admit what every other CA under it issued. */
+static int trust_issuing_ca(gnutls_certificate_credentials_t cred,
+			    const char *file)
+{
+	gnutls_datum_t pem;
+	int ret = gnutls_load_file(file, &pem);
+	if (ret < 0)
+		return ret;
+	gnutls_x509_crt_t *crts = NULL;
+	unsigned n = 0;
+	ret = gnutls_x509_crt_list_import2(&crts, &n, &pem, GNUTLS_X509_FMT_PEM,
+					   0);
+	gnutls_free(pem.data);
+	if (ret >= 0 && n == 0)
+		ret = GNUTLS_E_NO_CERTIFICATE_FOUND;
+	if (ret >= 0)
+		ret = gnutls_certificate_set_x509_trust(cred, crts, 1);
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_free(crts);
+	return ret;
+}
+
 struct net_tls_server *net_tls_server_new(const struct net_tls_server_conf *c,
 					  char *err, size_t errlen)
 {
@@ -153,11 +179,16 @@ struct net_tls_server *net_tls_server_new(const struct net_tls_server_conf *c,
 	if (ret < 0) {
 		snprintf(err, errlen, "%s, %s: %s", c->cert_file, c->key_file,
 			 gnutls_strerror(ret));
-	} else if (c->client_ca_file && c->client_certs != NET_CLIENT_CERT_NONE &&
-		   (ret = gnutls_certificate_set_x509_trust_file(t->cred,
-			c->client_ca_file, GNUTLS_X509_FMT_PEM)) < 0) {
+	} else if (c->client_ca_file &&	/* listeners may ask even if "none" */
+		   (ret = trust_issuing_ca(t->cred, c->client_ca_file)) < 0) {
 		snprintf(err, errlen, "%s: %s", c->client_ca_file,
 			 gnutls_strerror(ret));
+	} else if (c->crl && (ret = gnutls_certificate_set_x509_crl_mem(t->cred,
+			&(gnutls_datum_t){ (unsigned char *)c->crl,
+					   (unsigned)c->crl_len },
+			GNUTLS_X509_FMT_DER)) < 0) {
+		/* revoked client certificates then fail verification */
+		snprintf(err, errlen, "CRL: %s", gnutls_strerror(ret));
 	} else if (priority(&t->prio, PRIORITY_APPEND, err, errlen) != 0) {
 		ret = -1;
 	}
@@ -188,7 +219,8 @@ void net_tls_server_unref(struct net_tls_server *t)
 
 struct tls_conn *tls_conn_server(struct net_tls_server *srv,
 				 const char *const *alpn, size_t n_alpn,
-				 const struct tls_io *io, void *ctx)
+				 int client_certs, const struct tls_io *io,
+				 void *ctx)
 {
 	struct tls_conn *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -209,7 +241,9 @@ struct tls_conn *tls_conn_server(struct net_tls_server *srv,
 		[NET_CLIENT_CERT_REQUEST] = GNUTLS_CERT_REQUEST,
 		[NET_CLIENT_CERT_REQUIRE] = GNUTLS_CERT_REQUIRE,
 	};
-	gnutls_certificate_server_set_request(t->s, modes[srv->client_certs]);
+	t->client_certs = client_certs >= 0
+		? (enum net_client_cert_mode)client_certs : srv->client_certs;
+	gnutls_certificate_server_set_request(t->s, modes[t->client_certs]);
 	if (ret >= 0 && srv->ticket.size)
 		ret = gnutls_session_ticket_enable_server(t->s, &srv->ticket);
 	if (ret < 0) {
@@ -234,12 +268,18 @@ static int check_client_cert(struct tls_conn *t)
 		gnutls_x509_crt_t crt;
 		if (gnutls_x509_crt_init(&crt) >= 0) {
 			size_t len = sizeof(t->peer.subject_cn);
+			uint8_t serial[20];
+			size_t slen = sizeof(serial);
 			if (gnutls_x509_crt_import(crt, &certs[0],
 						   GNUTLS_X509_FMT_DER) < 0 ||
 			    gnutls_x509_crt_get_dn_by_oid(crt,
 				GNUTLS_OID_X520_COMMON_NAME, 0, 0,
 				t->peer.subject_cn, &len) < 0)
 				t->peer.subject_cn[0] = '\0';
+			if (gnutls_x509_crt_get_serial(crt, serial, &slen) >= 0)
+				sodium_bin2hex(t->peer.serial,
+					       sizeof(t->peer.serial), serial,
+					       slen);
 			gnutls_x509_crt_deinit(crt);
 		}
 	}
@@ -247,7 +287,7 @@ static int check_client_cert(struct tls_conn *t)
 		log_debug("tls", "client certificate CN=%s %s",
 			  t->peer.subject_cn,
 			  t->peer.verified ? "verified" : "not verified");
-	if (t->server->client_certs == NET_CLIENT_CERT_REQUIRE &&
+	if (t->client_certs == NET_CLIENT_CERT_REQUIRE &&
 	    !t->peer.verified) {
 		log_debug("tls", "client certificate required, none verified");
 		return -1;
@@ -478,6 +518,24 @@ bool tls_conn_ready(const struct tls_conn *t)
 bool tls_conn_resumed(const struct tls_conn *t)
 {
 	return t->ready && gnutls_session_is_resumed(t->s);
+}
+
+int tls_conn_channel_binding(const struct tls_conn *t, uint8_t *out,
+			     size_t cap, bool *tls13)
+{
+	if (!t->ready)
+		return -1;
+	*tls13 = gnutls_protocol_get_version(t->s) == GNUTLS_TLS1_3;
+	gnutls_datum_t cb;
+	if (gnutls_session_channel_binding(t->s, *tls13 ? GNUTLS_CB_TLS_EXPORTER
+						       : GNUTLS_CB_TLS_UNIQUE,
+					   &cb) < 0)
+		return -1;
+	int n = cb.size <= cap ? (int)cb.size : -1;
+	if (n > 0)
+		memcpy(out, cb.data, cb.size);
+	gnutls_free(cb.data);
+	return n;
 }
 
 bool tls_conn_alpn_is(const struct tls_conn *t, const char *proto)

@@ -270,12 +270,63 @@ static int create_ca_cert(struct ca *ca, const char *path, char *err,
 	return 0;
 }
 
-static int open_ca(const char *state_dir, struct ca *ca, struct pki_files *f,
+/* An imported CA must be able to do its job: a CA certificate that may
+ * sign certificates, and the key that goes with it. */
+static int check_imported(struct ca *ca, const char *cert, const char *key,
+			  char *err, size_t errlen)
+{
+	unsigned critical, usage = 0;
+	if (gnutls_x509_crt_get_basic_constraints(ca->crt, &critical, NULL,
+						  NULL) != 1)
+		return fail(err, errlen, "%s: not a CA certificate "
+			    "(basicConstraints CA:TRUE)", cert);
+	if (gnutls_x509_crt_get_key_usage(ca->crt, &usage, &critical) >= 0 &&
+	    !(usage & GNUTLS_KEY_KEY_CERT_SIGN))
+		return fail(err, errlen, "%s: the key usage does not allow "
+			    "signing certificates", cert);
+	uint8_t a[64], b[64];
+	size_t alen = sizeof(a), blen = sizeof(b);
+	if (gnutls_x509_crt_get_key_id(ca->crt, GNUTLS_KEYID_USE_SHA256, a,
+				       &alen) < 0 ||
+	    gnutls_x509_privkey_get_key_id(ca->key, GNUTLS_KEYID_USE_SHA256, b,
+					   &blen) < 0 ||
+	    alen != blen || memcmp(a, b, alen) != 0)
+		return fail(err, errlen, "%s is not the key of %s", key, cert);
+	return 0;
+}
+
+/* An enterprise CA (say an intermediate under its own root) instead of
+ * the built-in one. */
+static int import_ca(const char *cert, const char *key, struct ca *ca,
+		     struct pki_files *f, char *err, size_t errlen)
+{
+	gnutls_datum_t pem;
+	snprintf(f->ca_cert, sizeof(f->ca_cert), "%s", cert);
+	if (load_cert(cert, &ca->crt) != 0)
+		return fail(err, errlen, "%s: no readable certificate", cert);
+	int ret = load_datum(key, &pem);
+	if (ret != 0)
+		return fail(err, errlen, "%s: %s", key, strerror(-ret));
+	ret = gnutls_x509_privkey_init(&ca->key);
+	if (ret >= 0)
+		ret = gnutls_x509_privkey_import(ca->key, &pem,
+						 GNUTLS_X509_FMT_PEM);
+	sodium_memzero(pem.data, pem.size);
+	free(pem.data);
+	if (ret < 0)
+		return fail(err, errlen, "%s: %s", key, gnutls_strerror(ret));
+	return check_imported(ca, cert, key, err, errlen);
+}
+
+static int open_ca(const char *state_dir, const char *import_cert,
+		   const char *import_key, struct ca *ca, struct pki_files *f,
 		   char *err, size_t errlen)
 {
 	char key_path[PATH_MAX];
 	bool created;
 	memset(ca, 0, sizeof(*ca));
+	if (import_cert)
+		return import_ca(import_cert, import_key, ca, f, err, errlen);
 	if (util_path_join(key_path, sizeof(key_path), state_dir, "ca.key") ||
 	    util_path_join(f->ca_cert, sizeof(f->ca_cert), state_dir, "ca.pem"))
 		return fail(err, errlen, "state directory path too long");
@@ -292,11 +343,12 @@ static int open_ca(const char *state_dir, struct ca *ca, struct pki_files *f,
 	return create_ca_cert(ca, f->ca_cert, err, errlen);
 }
 
-int pki_ensure_ca(const char *state_dir, struct pki_files *files, char *err,
+int pki_ensure_ca(const char *state_dir, const char *ca_cert,
+		  const char *ca_key, struct pki_files *files, char *err,
 		  size_t errlen)
 {
 	struct ca ca;
-	int ret = open_ca(state_dir, &ca, files, err, errlen);
+	int ret = open_ca(state_dir, ca_cert, ca_key, &ca, files, err, errlen);
 	ca_free(&ca);
 	return ret;
 }
@@ -505,7 +557,8 @@ int pki_ensure_server_cert(const struct pki_auto_request *req,
 	    util_path_join(files->key, sizeof(files->key), req->state_dir,
 			   "server.key"))
 		return fail(err, errlen, "state directory path too long");
-	int ret = open_ca(req->state_dir, &ca, files, err, errlen);
+	int ret = open_ca(req->state_dir, req->ca_cert, req->ca_key, &ca, files,
+			  err, errlen);
 	if (ret == 0)
 		ret = load_or_create_key(files->key, &key, &created, err, errlen);
 	if (ret == 0 && (created ||

@@ -32,6 +32,7 @@ int pki_pin_of_file(const char *pem_file, uint8_t digest[PKI_DIGEST_LEN],
 /** What the automatic server certificate must say. */
 struct pki_auto_request {
 	const char *state_dir;
+	const char *ca_cert, *ca_key;	/**< an imported CA, or NULL: built-in */
 	const char *name;		/**< DNS-ID, and SRV-ID _domain-s.<name> */
 	const struct util_addr *addresses;	/**< IP SANs */
 	size_t n_addresses;
@@ -45,8 +46,10 @@ struct pki_files {
 };
 
 /** Make sure the built-in CA exists in state_dir (ECDSA P-256, created on
- *  first use, key 0600). Fills files->ca_cert. */
-int pki_ensure_ca(const char *state_dir, struct pki_files *files, char *err,
+ *  first use, key 0600), or that the imported one (ca_cert and ca_key,
+ *  PEM) loads. Fills files->ca_cert. */
+int pki_ensure_ca(const char *state_dir, const char *ca_cert,
+		  const char *ca_key, struct pki_files *files, char *err,
 		  size_t errlen);
 /** Make sure a server certificate issued by the built-in CA matches the
  *  request, issuing a new one when it is missing, expiring, or names other
@@ -60,3 +63,85 @@ int pki_ensure_server_cert(const struct pki_auto_request *req,
  *  keys are derived; every worker and a restarted daemon use the same. */
 int pki_ticket_secret(const char *state_dir, uint8_t secret[64], char *err,
 		      size_t errlen);
+
+/* ------------------------------------------------------------------ issuing */
+
+/** A certificate authority ready to sign: the built-in one of a state
+ *  directory (created on first use) or one imported from PEM files. */
+struct pki_ca;
+
+int pki_ca_open(const char *state_dir, const char *cert_file,
+		const char *key_file, struct pki_ca **out, char *err,
+		size_t errlen);
+void pki_ca_free(struct pki_ca *ca);
+/** The CA certificate, DER. */
+const gnutls_datum_t *pki_ca_der(const struct pki_ca *ca);
+
+#define PKI_MAX_SANS 8
+
+/** A certificate request, parsed and checked: its signature (the
+ *  requester holds the key), its signature algorithm, its key. */
+struct pki_csr {
+	void *crq;			/**< gnutls_x509_crq_t */
+	char subject[256];
+	uint8_t spki_sha256[PKI_DIGEST_LEN];
+	bool has_challenge;
+	char challenge[256];		/**< challengePassword (POP linking) */
+	size_t n_dns_sans;
+	char dns_sans[PKI_MAX_SANS][256];
+	bool other_sans;		/**< SANs other than DNS names */
+};
+
+/** Returns 0, or -1 with a reason a person can read (bad signature, weak
+ *  or unsupported key, not a CSR). */
+int pki_csr_parse(const uint8_t *der, size_t len, struct pki_csr *out,
+		  char *why, size_t whylen);
+void pki_csr_free(struct pki_csr *csr);
+
+/** What to issue. The key comes from the request, or from key (a key the
+ *  server generated, RFC 7030 serverkeygen). */
+struct pki_issue {
+	const struct pki_csr *csr;
+	void *key;			/**< gnutls_x509_privkey_t, or NULL */
+	const char *common_name;	/**< decided by the server */
+	const char *const *dns_sans;
+	size_t n_dns_sans;
+	unsigned validity_days;
+	bool client_auth, server_auth;
+};
+
+struct pki_issued {
+	gnutls_datum_t der;
+	char serial[41];		/**< hex */
+	char subject[256];
+	uint8_t spki_sha256[PKI_DIGEST_LEN];
+	int64_t not_before, not_after;
+};
+
+int pki_issue(struct pki_ca *ca, const struct pki_issue *req,
+	      struct pki_issued *out, char *err, size_t errlen);
+void pki_issued_free(struct pki_issued *out);
+
+/** A new ECDSA P-256 key (for serverkeygen) and its PKCS#8 DER. */
+int pki_new_key(void **key);
+int pki_key_pkcs8(void *key, gnutls_datum_t *der);
+void pki_key_free(void *key);
+
+/** CMS SignedData without signers, carrying certificates (RFC 5652, the
+ *  "certs-only" of RFC 7030) or a CRL. The caller frees out->data with
+ *  gnutls_free. */
+int pki_certs_only(const gnutls_datum_t *certs, size_t n, gnutls_datum_t *out);
+int pki_crls_only(const gnutls_datum_t *crl, gnutls_datum_t *out);
+
+/** A revoked certificate for the CRL. */
+struct pki_revoked {
+	char serial[41];		/**< hex */
+	int64_t at;
+};
+
+/** A CRL signed by the CA, valid for next_update seconds. */
+int pki_crl(struct pki_ca *ca, const struct pki_revoked *revoked, size_t n,
+	    uint64_t number, int64_t next_update, gnutls_datum_t *der);
+/** Every certificate in a PEM file, DER (for /eecerts); free each with
+ *  gnutls_free and the array with free. */
+int pki_pem_certs(const char *pem_file, gnutls_datum_t **certs, size_t *n);

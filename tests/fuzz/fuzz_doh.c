@@ -41,7 +41,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct dns_worker *w = dns_worker_new(&loop, dns_cache_new(1 << 20),
 					      env);
 	dns_env_unref(env);
-	services = http_services_new(w, &conf, NULL);
+	conf.est.enabled = false;	/* EST has its own target */
+	services = http_services_new(&loop, w, &conf, NULL);
 	return services ? 0 : -1;
 }
 

@@ -231,7 +231,10 @@ log:
 
     @property
     def ca(self):
-        return os.path.join(self.state, "ca.pem")
+        """What clients trust: the built-in CA, or the root of an imported
+        one (set trust_anchor)."""
+        return getattr(self, "trust_anchor", None) or \
+            os.path.join(self.state, "ca.pem")
 
     def pin(self):
         """The SPKI pin, as anchorctl prints it."""

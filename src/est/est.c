@@ -1,0 +1,861 @@
+/*  anchord - est/est.c: the EST server (RFC 7030, RFC 8951, RFC 8295).
+ *
+ *  Bodies are base64 of DER; whitespace in them is tolerated and
+ *  Content-Transfer-Encoding ignored (RFC 8951). Enrollment needs a one-time
+ *  bearer token, a certificate of this CA (the only way to re-enroll), or an
+ *  EST user's password (HTTP Basic, Argon2id, checked on libuv's thread
+ *  pool so the loop never waits). A CSR that carries challengePassword must
+ *  carry the TLS channel binding of this very connection (RFC 7030 3.5: tls-
+ *  unique, or tls-exporter under TLS 1.3). Issuing, using the token and
+ *  recording the certificate are one store transaction: a client never
+ *  receives a certificate the store does not have.
+ */
+#include "est/est.h"
+#include "pki/pki.h"
+#include "store/store.h"
+
+#include <gnutls/gnutls.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define MAX_BODY 65535
+#define CRL_LIFETIME 86400		/* nextUpdate; remade on revocation */
+
+enum est_op {
+	OP_NONE,
+	OP_CACERTS,
+	OP_CSRATTRS,
+	OP_SIMPLEENROLL,
+	OP_SIMPLEREENROLL,
+	OP_SERVERKEYGEN,
+	OP_EECERTS,
+	OP_CRLS,
+};
+
+struct est_service {
+	uv_loop_t *loop;
+	struct est_conf conf;
+	struct pki_ca *ca;
+	struct store *store;
+	char *cacerts;			/* base64 certs-only of the CA */
+	char *crls;			/* base64 crls-only, remade on change */
+	int64_t crl_mark, crl_made;
+};
+
+/* ------------------------------------------------------------------ base64 */
+
+/* Base64 in lines of 64 characters, as EST examples and clients expect.
+ * Lines end in LF, which base64 -d and openssl accept alike (coreutils
+ * rejects CR); MIME parts (serverkeygen) use CRLF like the rest of a
+ * multipart body. */
+static char *base64_lines(const uint8_t *der, size_t len, bool crlf,
+			  size_t *out_len)
+{
+	size_t b64 = sodium_base64_encoded_len(len,
+					       sodium_base64_VARIANT_ORIGINAL);
+	char *flat = malloc(b64);
+	char *out = malloc(b64 + (b64 / 64 + 2) * 2);
+	if (!flat || !out) {
+		free(flat);
+		free(out);
+		return NULL;
+	}
+	sodium_bin2base64(flat, b64, der, len, sodium_base64_VARIANT_ORIGINAL);
+	size_t n = strlen(flat), o = 0;
+	for (size_t i = 0; i < n; i += 64) {
+		size_t chunk = MIN(64, n - i);
+		memcpy(out + o, flat + i, chunk);
+		o += chunk;
+		if (crlf)
+			out[o++] = '\r';
+		out[o++] = '\n';
+	}
+	out[o] = '\0';
+	free(flat);
+	*out_len = o;
+	return out;
+}
+
+/* RFC 8951: whitespace may appear anywhere in the base64. */
+static int base64_decode(const uint8_t *in, size_t len, uint8_t *out,
+			 size_t cap, size_t *out_len)
+{
+	const char *end;
+	return sodium_base642bin(out, cap, (const char *)in, len, " \t\r\n",
+				 out_len, &end,
+				 sodium_base64_VARIANT_ORIGINAL) == 0 &&
+	       end == (const char *)in + len ? 0 : -1;
+}
+
+int est_decode_csr(const uint8_t *body, size_t len, struct pki_csr *out,
+		   char *why, size_t whylen)
+{
+	static _Thread_local uint8_t der[MAX_BODY];
+	size_t n;
+	if (len == 0) {
+		snprintf(why, whylen, "the request has no body (expected a "
+			 "base64 PKCS#10 request)");
+		return -1;
+	}
+	if (base64_decode(body, len, der, sizeof(der), &n) != 0) {
+		snprintf(why, whylen, "the body is not base64");
+		return -1;
+	}
+	return pki_csr_parse(der, n, out, why, whylen);
+}
+
+static bool media_type_is(const char *header, const char *type)
+{
+	size_t n = strlen(type);
+	return header && strncasecmp(header, type, n) == 0 &&
+	       (header[n] == '\0' || header[n] == ';' || header[n] == ' ');
+}
+
+static void respond_b64(struct net_http_exchange *ex, const char *type,
+			const char *b64)
+{
+	struct net_http_header h[] = {
+		{ "Content-Transfer-Encoding", "base64" },
+	};
+	net_http_respond(ex, 200, type, h, 1, (const uint8_t *)b64,
+			 strlen(b64));
+}
+
+static void respond_der(struct net_http_exchange *ex, const char *type,
+			const gnutls_datum_t *der)
+{
+	size_t len;
+	char *b64 = base64_lines(der->data, der->size, false, &len);
+	if (!b64) {
+		net_http_respond_error(ex, 503, NULL);
+		return;
+	}
+	respond_b64(ex, type, b64);
+	free(b64);
+}
+
+#define CERTS_ONLY "application/pkcs7-mime; smime-type=certs-only"
+
+/* ------------------------------------------------------------------ distribution */
+
+static void op_cacerts(struct est_service *est, struct net_http_exchange *ex)
+{
+	respond_b64(ex, CERTS_ONLY, est->cacerts);
+}
+
+/* CsrAttrs (RFC 7030 4.5.2): challengePassword (POP linking), an ECDSA
+ * P-256 key, signed with ecdsa-with-SHA256. */
+static const uint8_t csr_attrs[] = {
+	0x30, 0x2c,
+	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x07,
+	0x30, 0x15, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+	0x31, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+};
+
+static void op_csrattrs(struct est_service *est, struct net_http_exchange *ex)
+{
+	gnutls_datum_t d = { (unsigned char *)csr_attrs, sizeof(csr_attrs) };
+	respond_der(ex, "application/csrattrs", &d);
+}
+
+/* RFC 8295 /eecerts: the certificates of the DNS server itself, which
+ * carry the SRV-ID _domain-s.<name>; clients check them against the CA. */
+static void op_eecerts(struct est_service *est, struct net_http_exchange *ex)
+{
+	gnutls_datum_t *certs = NULL, p7 = { NULL, 0 };
+	size_t n = 0;
+	if (!est->conf.server_cert ||
+	    pki_pem_certs(est->conf.server_cert, &certs, &n) != 0 || n == 0 ||
+	    pki_certs_only(certs, 1, &p7) != 0)	/* the leaf; CA: /cacerts */
+		net_http_respond_error(ex, 404, "no server certificate");
+	else
+		respond_der(ex, CERTS_ONLY, &p7);
+	for (size_t i = 0; i < n; i++)
+		gnutls_free(certs[i].data);
+	free(certs);
+	gnutls_free(p7.data);
+}
+
+struct revoked_list {
+	struct pki_revoked *items;
+	size_t n, cap;
+};
+
+static int collect_revoked(void *ctx, const struct store_cert *c)
+{
+	struct revoked_list *l = ctx;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct pki_revoked *p = realloc(l->items, cap * sizeof(*p));
+		if (!p)
+			return -1;
+		l->items = p;
+		l->cap = cap;
+	}
+	snprintf(l->items[l->n].serial, sizeof(l->items[0].serial), "%s",
+		 c->serial);
+	l->items[l->n++].at = c->revoked_at;
+	return 0;
+}
+
+int est_make_crl(struct pki_ca *ca, struct store *s, int64_t lifetime,
+		 gnutls_datum_t *crl)
+{
+	struct revoked_list l = { 0 };
+	int ret = store_cert_each(s, true, collect_revoked, &l);
+	if (ret == 0)
+		ret = pki_crl(ca, l.items, l.n, (uint64_t)time(NULL), lifetime,
+			      crl);
+	free(l.items);
+	return ret;
+}
+
+/* The CRL is remade when a revocation happened or half its life passed. */
+static int refresh_crl(struct est_service *est)
+{
+	int64_t mark, now = time(NULL);
+	if (store_revocation_mark(est->store, &mark) != 0)
+		return -1;
+	if (est->crls && mark == est->crl_mark &&
+	    now - est->crl_made < CRL_LIFETIME / 2)
+		return 0;
+	gnutls_datum_t crl = { NULL, 0 }, p7 = { NULL, 0 };
+	int ret = est_make_crl(est->ca, est->store, CRL_LIFETIME, &crl);
+	if (ret == 0)
+		ret = pki_crls_only(&crl, &p7);
+	size_t len;
+	char *b64 = ret == 0 ? base64_lines(p7.data, p7.size, false, &len) : NULL;
+	if (b64) {
+		free(est->crls);
+		est->crls = b64;
+		est->crl_mark = mark;
+		est->crl_made = now;
+	}
+	gnutls_free(crl.data);
+	gnutls_free(p7.data);
+	return b64 ? 0 : -1;
+}
+
+static void op_crls(struct est_service *est, struct net_http_exchange *ex)
+{
+	if (refresh_crl(est) != 0) {
+		net_http_respond_error(ex, 503, "cannot make the CRL");
+		return;
+	}
+	respond_b64(ex, "application/pkcs7-mime; smime-type=crls-only",
+		    est->crls);
+}
+
+/* ------------------------------------------------------------------ enrollment jobs */
+
+enum auth_kind { AUTH_NONE, AUTH_TOKEN, AUTH_CERT, AUTH_BASIC };
+
+struct job {
+	struct est_service *est;
+	struct net_http_exchange *ex;	/* NULL once the client is gone */
+	enum est_op op;
+	enum auth_kind auth;
+	struct pki_csr csr;
+	char identity[160];		/* "token:...", "user:...", "cert:..." */
+	char common_name[128];
+	char profile[64];
+	uint8_t token[32];		/* SHA-256 of the bearer token */
+	char user[128];
+	char password[256];
+	char pwhash[256];
+	bool password_ok, busy;
+	uv_work_t work;
+	uint8_t binding[64];		/* this connection's channel binding */
+	int binding_len;
+	bool binding_tls13;
+	uint8_t current_spki[PKI_DIGEST_LEN];	/* re-enrollment */
+};
+
+static void job_free(struct job *j)
+{
+	pki_csr_free(&j->csr);
+	sodium_memzero(j->password, sizeof(j->password));
+	free(j);
+}
+
+static void job_cancel(void *arg)
+{
+	struct job *j = arg;
+	j->ex = NULL;
+	if (!j->busy)	/* a thread still holds it otherwise */
+		job_free(j);
+}
+
+static void job_error(struct job *j, unsigned status, const char *why)
+{
+	if (j->ex)
+		net_http_respond_error(j->ex, status, why);
+	job_free(j);
+}
+
+/* 401 with the schemes anchord accepts; never says what was wrong. */
+static void job_unauthorized(struct job *j)
+{
+	static const char text[] = "401 Unauthorized\n";
+	if (j->ex) {
+		struct net_http_header h[] = {
+			{ "WWW-Authenticate",
+			  j->est->conf.basic_auth
+				  ? "Basic realm=\"anchord EST\", Bearer"
+				  : "Bearer realm=\"anchord EST\"" },
+		};
+		net_http_respond(j->ex, 401, "text/plain", h, 1,
+				 (const uint8_t *)text, sizeof(text) - 1);
+	}
+	job_free(j);
+}
+
+static void issue_and_answer(struct job *j);
+
+/* ------------------------------------------------------------------ checks */
+
+/* RFC 7030 3.5: challengePassword = base64 of this session's tls-unique
+ * (tls-exporter under TLS 1.3, anchord's profile; TLS 1.3 has no
+ * tls-unique). */
+static const char *check_pop_linking(struct job *j)
+{
+	if (!j->csr.has_challenge)
+		return j->est->conf.require_pop_linking
+			? "the request must carry the TLS channel binding as "
+			  "challengePassword (POP linking)" : NULL;
+	if (j->binding_len <= 0)
+		return "no TLS channel binding on this connection";
+	char expect[128];
+	sodium_bin2base64(expect, sizeof(expect), j->binding,
+			  (size_t)j->binding_len,
+			  sodium_base64_VARIANT_ORIGINAL);
+	if (strlen(expect) != strlen(j->csr.challenge) ||
+	    sodium_memcmp(expect, j->csr.challenge, strlen(expect)) != 0)
+		return j->binding_tls13
+			? "challengePassword is not this TLS session's "
+			  "tls-exporter (POP linking)"
+			: "challengePassword is not this TLS session's "
+			  "tls-unique (POP linking)";
+	return NULL;
+}
+
+static bool name_allowed(const struct est_conf *c, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < c->n_allowed_domains; i++) {
+		const char *d = c->allowed_domains[i];
+		size_t dl = strlen(d);
+		if (n > dl && name[n - dl - 1] == '.' &&
+		    strcasecmp(name + n - dl, d) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const char *check_names(struct job *j)
+{
+	if (j->csr.other_sans)
+		return "only DNS names may be requested as subjectAltName";
+	for (size_t i = 0; i < j->csr.n_dns_sans; i++)
+		if (!name_allowed(&j->est->conf, j->csr.dns_sans[i]))
+			return "a requested DNS name is not in an allowed "
+			       "domain (est.allowed-domains)";
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ approval */
+
+/* Manual approval: the first request waits (202), the same identity and
+ * key asking again after anchorctl cert approve gets its certificate. */
+static bool awaiting_approval(struct job *j, int64_t *pending_id)
+{
+	struct store *s = j->est->store;
+	struct store_pending p;
+	char spki[65];
+	sodium_bin2hex(spki, sizeof(spki), j->csr.spki_sha256, PKI_DIGEST_LEN);
+	*pending_id = 0;
+	int ret = store_pending_find(s, j->identity, spki, &p);
+	if (ret == 0 && p.approved_at) {
+		*pending_id = p.id;
+		return false;
+	}
+	if (ret == 0 && p.denied_at) {
+		job_error(j, 403, "the administrator denied this request");
+		return true;
+	}
+	if (ret == 1) {
+		p = (struct store_pending){ .requested_at = time(NULL) };
+		snprintf(p.identity, sizeof(p.identity), "%s", j->identity);
+		snprintf(p.spki, sizeof(p.spki), "%s", spki);
+		snprintf(p.subject, sizeof(p.subject), "CN=%s", j->common_name);
+		if (store_pending_add(s, &p) == 0) {
+			char detail[512];
+			snprintf(detail, sizeof(detail), "request %lld from %s "
+				 "for key %.16s", (long long)p.id, j->identity,
+				 spki);
+			store_audit(s, "est", "pending", detail);
+		}
+	}
+	if (j->ex) {
+		char after[16];
+		snprintf(after, sizeof(after), "%u", j->est->conf.retry_after_s);
+		struct net_http_header h[] = { { "Retry-After", after } };
+		static const char text[] = "202 Accepted: waiting for approval\n";
+		net_http_respond(j->ex, 202, "text/plain", h, 1,
+				 (const uint8_t *)text, sizeof(text) - 1);
+	}
+	job_free(j);
+	return true;
+}
+
+/* ------------------------------------------------------------------ issuing */
+
+static int record(struct job *j, const struct pki_issued *out,
+		  int64_t pending_id)
+{
+	struct store *s = j->est->store;
+	struct store_cert c = { .not_before = out->not_before,
+				.not_after = out->not_after,
+				.issued_at = time(NULL) };
+	snprintf(c.serial, sizeof(c.serial), "%s", out->serial);
+	snprintf(c.subject, sizeof(c.subject), "%s", out->subject);
+	sodium_bin2hex(c.spki, sizeof(c.spki), out->spki_sha256, PKI_DIGEST_LEN);
+	snprintf(c.identity, sizeof(c.identity), "%s", j->identity);
+	snprintf(c.profile, sizeof(c.profile), "%s", j->profile);
+	struct store_token tok;
+	bool renewal = j->op == OP_SIMPLEREENROLL &&
+		       sodium_memcmp(j->current_spki, out->spki_sha256,
+				     PKI_DIGEST_LEN) == 0;
+	char detail[512];
+	snprintf(detail, sizeof(detail), "serial %s for %s (%s)", c.serial,
+		 j->identity, j->op == OP_SIMPLEREENROLL
+			? (renewal ? "renewal, same key" : "re-key")
+			: j->op == OP_SERVERKEYGEN ? "server-generated key"
+						   : "enrollment");
+	if (store_begin(s) != 0)
+		return -1;
+	/* The token is used up only if this whole transaction commits. */
+	int ret = j->auth == AUTH_TOKEN
+		? store_token_use(s, j->token, time(NULL), &tok) : 0;
+	if (ret == 0)
+		ret = store_cert_add(s, &c, out->der.data, out->der.size);
+	if (ret == 0 && pending_id)
+		ret = store_pending_remove(s, pending_id);
+	if (ret == 0)
+		ret = store_audit(s, "est", "issued", detail);
+	if (ret == 0)
+		ret = store_commit(s);
+	if (ret != 0)
+		store_rollback(s);
+	return ret;
+}
+
+/* RFC 7030 4.4.2: the key (PKCS#8) and the certificate in one
+ * multipart/mixed body; TLS protects the key in transit. */
+static int multipart(struct job *j, void *key, const gnutls_datum_t *p7)
+{
+	gnutls_datum_t pkcs8 = { NULL, 0 };
+	if (pki_key_pkcs8(key, &pkcs8) != 0)
+		return -1;
+	size_t klen, clen;
+	char *k = base64_lines(pkcs8.data, pkcs8.size, true, &klen);
+	char *c = base64_lines(p7->data, p7->size, true, &clen);
+	gnutls_memset(pkcs8.data, 0, pkcs8.size);
+	gnutls_free(pkcs8.data);
+	uint8_t rnd[12];
+	char boundary[32], type[96];
+	randombytes_buf(rnd, sizeof(rnd));
+	snprintf(boundary, sizeof(boundary), "est-");
+	sodium_bin2hex(boundary + 4, sizeof(boundary) - 4, rnd, sizeof(rnd));
+	size_t cap = klen + clen + 512;
+	char *body = k && c ? malloc(cap) : NULL;
+	if (body) {
+		int n = snprintf(body, cap,
+			"--%s\r\nContent-Type: application/pkcs8\r\n"
+			"Content-Transfer-Encoding: base64\r\n\r\n%s"
+			"--%s\r\nContent-Type: " CERTS_ONLY "\r\n"
+			"Content-Transfer-Encoding: base64\r\n\r\n%s--%s--\r\n",
+			boundary, k, boundary, c, boundary);
+		snprintf(type, sizeof(type), "multipart/mixed; boundary=%s",
+			 boundary);
+		net_http_respond(j->ex, 200, type, NULL, 0,
+				 (const uint8_t *)body, (size_t)n);
+		sodium_memzero(body, cap);
+	}
+	if (k)
+		sodium_memzero(k, klen);
+	free(k);
+	free(c);
+	free(body);
+	return body ? 0 : -1;
+}
+
+static void issue_and_answer(struct job *j)
+{
+	struct est_service *est = j->est;
+	const char *why = check_pop_linking(j);
+	if (!why)
+		why = check_names(j);
+	if (why) {
+		job_error(j, 400, why);
+		return;
+	}
+	int64_t pending_id = 0;
+	if (est->conf.manual_approval && awaiting_approval(j, &pending_id))
+		return;
+	void *key = NULL;
+	if (j->op == OP_SERVERKEYGEN && pki_new_key(&key) != 0) {
+		job_error(j, 503, "cannot make a key");
+		return;
+	}
+	const char *const *sans = NULL;
+	const char *san_ptrs[PKI_MAX_SANS];
+	for (size_t i = 0; i < j->csr.n_dns_sans; i++)
+		san_ptrs[i] = j->csr.dns_sans[i];
+	if (j->csr.n_dns_sans)
+		sans = san_ptrs;
+	struct pki_issue req = {
+		.csr = &j->csr, .key = key, .common_name = j->common_name,
+		.dns_sans = sans, .n_dns_sans = j->csr.n_dns_sans,
+		.validity_days = est->conf.validity_days, .client_auth = true,
+	};
+	struct pki_issued out;
+	char err[256];
+	gnutls_datum_t p7 = { NULL, 0 };
+	if (pki_issue(est->ca, &req, &out, err, sizeof(err)) != 0) {
+		pki_key_free(key);
+		job_error(j, 500, err);
+		return;
+	}
+	if (record(j, &out, pending_id) != 0) {
+		log_error("est", "recording %s: %s", out.serial,
+			  store_error(est->store));
+		/* a racing request used the token, or the disk failed */
+		job_error(j, j->auth == AUTH_TOKEN ? 401 : 503,
+			  "the certificate could not be recorded");
+	} else if (!j->ex) {
+		job_free(j);	/* issued and recorded; the client left */
+	} else if (pki_certs_only(&out.der, 1, &p7) != 0) {
+		job_error(j, 500, "cannot encode the certificate");
+	} else if (j->op == OP_SERVERKEYGEN) {
+		log_info("est", "issued %s to %s", out.serial, j->identity);
+		if (multipart(j, key, &p7) != 0)
+			net_http_respond_error(j->ex, 500, NULL);
+		job_free(j);
+	} else {
+		log_info("est", "issued %s to %s", out.serial, j->identity);
+		respond_der(j->ex, CERTS_ONLY, &p7);
+		job_free(j);
+	}
+	gnutls_free(p7.data);
+	pki_issued_free(&out);
+	pki_key_free(key);
+}
+
+/* ------------------------------------------------------------------ authentication */
+
+/* Argon2id takes tens of milliseconds by design: it runs on libuv's
+ * thread pool, never on the loop. */
+static void basic_work(uv_work_t *w)
+{
+	struct job *j = w->data;
+	j->password_ok = crypto_pwhash_str_verify(j->pwhash, j->password,
+						  strlen(j->password)) == 0;
+	sodium_memzero(j->password, sizeof(j->password));
+}
+
+static void basic_done(uv_work_t *w, int status)
+{
+	struct job *j = w->data;
+	j->busy = false;
+	if (!j->ex) {
+		job_free(j);	/* cancelled while hashing */
+		return;
+	}
+	if (status != 0 || !j->password_ok) {
+		log_info("est", "wrong password for EST user %s", j->user);
+		job_unauthorized(j);
+		return;
+	}
+	issue_and_answer(j);
+}
+
+/* "Basic base64(user:password)" */
+static int parse_basic(struct job *j, const char *cred)
+{
+	uint8_t buf[512];
+	size_t len;
+	const char *end;
+	if (sodium_base642bin(buf, sizeof(buf) - 1, cred, strlen(cred), " ",
+			      &len, &end, sodium_base64_VARIANT_ORIGINAL) != 0)
+		return -1;
+	buf[len] = '\0';
+	char *colon = strchr((char *)buf, ':');
+	if (!colon || colon == (char *)buf ||
+	    (size_t)(colon - (char *)buf) >= sizeof(j->user) ||
+	    strlen(colon + 1) >= sizeof(j->password)) {
+		sodium_memzero(buf, sizeof(buf));
+		return -1;
+	}
+	size_t ulen = (size_t)(colon - (char *)buf), plen = strlen(colon + 1);
+	memcpy(j->user, buf, ulen);		/* lengths checked above */
+	j->user[ulen] = '\0';
+	memcpy(j->password, colon + 1, plen + 1);
+	sodium_memzero(buf, sizeof(buf));
+	return 0;
+}
+
+static void auth_basic(struct job *j, const char *cred)
+{
+	struct est_service *est = j->est;
+	if (!est->conf.basic_auth || parse_basic(j, cred) != 0) {
+		job_unauthorized(j);
+		return;
+	}
+	/* An unknown user costs the same Argon2id as a known one. */
+	if (store_est_user_get(est->store, j->user, j->pwhash,
+			       sizeof(j->pwhash)) != 0)
+		snprintf(j->pwhash, sizeof(j->pwhash), "%s",
+			 "$argon2id$v=19$m=65536,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$"
+			 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	j->auth = AUTH_BASIC;
+	snprintf(j->identity, sizeof(j->identity), "user:%s", j->user);
+	snprintf(j->common_name, sizeof(j->common_name), "%s", j->user);
+	j->work.data = j;
+	j->busy = true;
+	if (uv_queue_work(est->loop, &j->work, basic_work, basic_done) != 0) {
+		j->busy = false;
+		job_error(j, 503, NULL);
+	}
+}
+
+static void auth_token(struct job *j, const char *token)
+{
+	struct store_token t;
+	crypto_hash_sha256(j->token, (const unsigned char *)token,
+			   strlen(token));
+	if (store_token_peek(j->est->store, j->token, time(NULL), &t) != 0 ||
+	    strcmp(t.purpose, "est") != 0) {
+		job_unauthorized(j);
+		return;
+	}
+	j->auth = AUTH_TOKEN;
+	snprintf(j->profile, sizeof(j->profile), "%s", t.profile);
+	/* The name the administrator gave the device, else the requested
+	 * one. */
+	const char *cn = t.device[0] ? t.device : NULL;
+	char hex[17];
+	sodium_bin2hex(hex, sizeof(hex), j->token, 8);
+	snprintf(j->identity, sizeof(j->identity), "token:%s",
+		 t.device[0] ? t.device : hex);
+	if (!cn) {
+		const char *p = strstr(j->csr.subject, "CN=");
+		cn = p ? p + 3 : hex;
+	}
+	snprintf(j->common_name, sizeof(j->common_name), "%.*s",
+		 (int)strcspn(cn, ","), cn);
+	issue_and_answer(j);
+}
+
+/* A certificate of this CA that the store has not revoked. */
+static bool cert_usable(struct job *j, const struct net_peer_cert *cert)
+{
+	struct store_cert c;
+	if (!cert->present || !cert->verified)
+		return false;
+	return store_cert_get(j->est->store, cert->serial, &c, NULL, NULL) == 0 &&
+	       c.revoked_at == 0;
+}
+
+static void auth_cert(struct job *j, const struct net_peer_cert *cert)
+{
+	j->auth = AUTH_CERT;
+	memcpy(j->current_spki, cert->spki_sha256, PKI_DIGEST_LEN);
+	snprintf(j->identity, sizeof(j->identity), "cert:%s", cert->subject_cn);
+	snprintf(j->common_name, sizeof(j->common_name), "%s", cert->subject_cn);
+	issue_and_answer(j);
+}
+
+static void authenticate(struct job *j)
+{
+	struct net_conn *conn = net_http_exchange_conn(j->ex);
+	const struct net_peer_cert *cert = net_conn_peer_cert(conn);
+	const char *auth = net_http_exchange_request(j->ex)->authorization;
+	bool cert_ok = cert_usable(j, cert);
+	if (j->op == OP_SIMPLEREENROLL) {
+		/* re-enrollment is the current certificate's business */
+		if (cert_ok)
+			auth_cert(j, cert);
+		else
+			job_unauthorized(j);
+	} else if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+		auth_token(j, auth + 7);
+	} else if (auth && strncasecmp(auth, "Basic ", 6) == 0) {
+		auth_basic(j, auth + 6);
+	} else if (cert_ok) {
+		auth_cert(j, cert);
+	} else {
+		job_unauthorized(j);
+	}
+}
+
+static void op_enroll(struct est_service *est, struct net_http_exchange *ex,
+		      enum est_op op)
+{
+	const struct net_http_request *r = net_http_exchange_request(ex);
+	if (r->method != NET_HTTP_POST) {
+		net_http_respond_error(ex, 405, NULL);
+		return;
+	}
+	if (!media_type_is(r->content_type, "application/pkcs10")) {
+		net_http_respond_error(ex, 415, "expected application/pkcs10");
+		return;
+	}
+	struct job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		net_http_respond_error(ex, 503, NULL);
+		return;
+	}
+	j->est = est;
+	j->ex = ex;
+	j->op = op;
+	net_http_on_cancel(ex, job_cancel, j);
+	char why[256];
+	if (est_decode_csr(r->body, r->body_len, &j->csr, why,
+			   sizeof(why)) != 0) {
+		job_error(j, 400, why);
+		return;
+	}
+	j->binding_len = net_conn_channel_binding(net_http_exchange_conn(ex),
+						  j->binding,
+						  sizeof(j->binding),
+						  &j->binding_tls13);
+	authenticate(j);
+}
+
+/* ------------------------------------------------------------------ routing */
+
+/* "/op" or "/label/op" (RFC 7030 3.2.2's optional CA label). */
+static enum est_op operation(const char *subpath)
+{
+	static const struct { const char *name; enum est_op op; } ops[] = {
+		{ "cacerts", OP_CACERTS }, { "csrattrs", OP_CSRATTRS },
+		{ "simpleenroll", OP_SIMPLEENROLL },
+		{ "simplereenroll", OP_SIMPLEREENROLL },
+		{ "serverkeygen", OP_SERVERKEYGEN },
+		{ "eecerts", OP_EECERTS }, { "crls", OP_CRLS },
+	};
+	if (subpath[0] != '/')
+		return OP_NONE;
+	const char *last = strrchr(subpath, '/') + 1;
+	const char *second = strchr(subpath + 1, '/');
+	if (second && second != last - 1)
+		return OP_NONE;	/* more than one label segment */
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+		if (strcmp(last, ops[i].name) == 0)
+			return ops[i].op;
+	return OP_NONE;
+}
+
+static void est_handle(void *ctx, struct net_http_exchange *ex)
+{
+	struct est_service *est = ctx;
+	const struct net_http_request *r = net_http_exchange_request(ex);
+	enum est_op op = operation(net_http_exchange_subpath(ex));
+	bool get = r->method == NET_HTTP_GET || r->method == NET_HTTP_HEAD;
+	switch (op) {
+	case OP_CACERTS:
+	case OP_CSRATTRS:
+	case OP_EECERTS:
+	case OP_CRLS:
+		if (!get) {
+			net_http_respond_error(ex, 405, NULL);
+			return;
+		}
+		if (op == OP_CACERTS)
+			op_cacerts(est, ex);
+		else if (op == OP_CSRATTRS)
+			op_csrattrs(est, ex);
+		else if (op == OP_EECERTS)
+			op_eecerts(est, ex);
+		else
+			op_crls(est, ex);
+		return;
+	case OP_SIMPLEENROLL:
+	case OP_SIMPLEREENROLL:
+	case OP_SERVERKEYGEN:
+		op_enroll(est, ex, op);
+		return;
+	default:
+		net_http_respond_error(ex, 404, NULL);
+	}
+}
+
+/* ------------------------------------------------------------------ setup */
+
+/* RFC 7030 4.1.3: the CA and whatever a client needs to chain it to the
+ * root. An imported CA's file carries that chain after the CA itself. */
+static int make_cacerts(struct est_service *est)
+{
+	gnutls_datum_t *certs = NULL, p7 = { NULL, 0 };
+	size_t n = 0, len;
+	int ret = est->conf.ca_cert
+		? pki_pem_certs(est->conf.ca_cert, &certs, &n)
+		: pki_certs_only(pki_ca_der(est->ca), 1, &p7);
+	if (ret == 0 && certs)
+		ret = n ? pki_certs_only(certs, n, &p7) : -1;
+	if (ret == 0)
+		est->cacerts = base64_lines(p7.data, p7.size, false, &len);
+	for (size_t i = 0; i < n; i++)
+		gnutls_free(certs[i].data);
+	free(certs);
+	gnutls_free(p7.data);
+	return est->cacerts ? 0 : -1;
+}
+
+struct est_service *est_service_new(uv_loop_t *loop, const struct est_conf *c,
+				    char *err, size_t errlen)
+{
+	struct est_service *est = calloc(1, sizeof(*est));
+	char path[PATH_MAX];
+	if (!est) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	est->loop = loop;
+	est->conf = *c;
+	if (pki_ca_open(c->state_dir, c->ca_cert, c->ca_key, &est->ca, err,
+			errlen) != 0 ||
+	    util_path_join(path, sizeof(path), c->state_dir, STORE_FILE) != 0 ||
+	    store_open(path, &est->store, err, errlen) != 0) {
+		est_service_free(est);
+		return NULL;
+	}
+	if (make_cacerts(est) != 0) {
+		snprintf(err, errlen, "cannot encode the CA certificate");
+		est_service_free(est);
+		return NULL;
+	}
+	return est;
+}
+
+int est_service_route(struct est_service *est, struct net_http_router *r)
+{
+	return net_http_router_add(r, EST_PREFIX, est_handle, est);
+}
+
+void est_service_free(struct est_service *est)
+{
+	if (!est)
+		return;
+	pki_ca_free(est->ca);
+	store_close(est->store);
+	free(est->cacerts);
+	free(est->crls);
+	free(est);
+}
