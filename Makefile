@@ -225,9 +225,15 @@ $(BUILD)/bench_pake: tests/bench/bench_pake.c $(LIB)
 bench-pake: $(BUILD)/bench_pake
 	$(BUILD)/bench_pake
 
+# make bench-est: EST enrollments per second (tests/bench/bench_est.py).
+EST_BENCH_ARGS ?=
+bench-est: all
+	BUILD=$(abspath $(BUILD)) /usr/bin/python3 tests/bench/bench_est.py \
+		$(EST_BENCH_ARGS)
+
 # Keep intermediate objects (unit test and fuzz objects) between runs.
 .SECONDARY:
 
 .PHONY: all run check check-unit check-integration check-fuzz check-valgrind \
 	check-vectors deps-test fuzz fuzz-build install deps clean distclean \
-	help bench-pake
+	help bench-pake bench-est

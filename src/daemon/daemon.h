@@ -146,4 +146,7 @@ struct http_services *http_services_new(uv_loop_t *loop, struct dns_worker *dns,
 					const struct anchord_config *c,
 					struct daemon_workers *ws);
 struct net_http_router *http_services_router(struct http_services *sv);
+/** Close the services' handles (the worker is draining); free them once
+ *  the loop has ended. */
+void http_services_close(struct http_services *sv);
 void http_services_free(struct http_services *sv);

@@ -468,6 +468,12 @@ struct net_http_router *http_services_router(struct http_services *sv)
 	return sv->router;
 }
 
+void http_services_close(struct http_services *sv)
+{
+	if (sv)
+		est_service_close(sv->est);
+}
+
 void http_services_free(struct http_services *sv)
 {
 	if (!sv)

@@ -338,6 +338,7 @@ static void finish_drain(struct worker *w)
 		w->listeners[i].tcp = NULL;
 		w->listeners[i].udp_fd = w->listeners[i].tcp_fd = -1;
 	}
+	http_services_close(w->http);
 	uv_close((uv_handle_t *)&w->wakeup, NULL);
 	uv_close((uv_handle_t *)&w->drain_timer, NULL);
 }

@@ -44,6 +44,11 @@ struct est_service {
 	char *cacerts;			/* base64 certs-only of the CA */
 	char *crls;			/* base64 crls-only, remade on change */
 	int64_t crl_mark, crl_made;
+	/* Certificates issued in one turn of the loop are recorded in one
+	 * transaction, each enrollment in a savepoint of its own. */
+	uv_check_t recorder;
+	bool recorder_open;
+	struct job *batch, **batch_tail;
 };
 
 /* ------------------------------------------------------------------ base64 */
@@ -91,21 +96,33 @@ static int base64_decode(const uint8_t *in, size_t len, uint8_t *out,
 	       end == (const char *)in + len ? 0 : -1;
 }
 
-int est_decode_csr(const uint8_t *body, size_t len, struct pki_csr *out,
-		   char *why, size_t whylen)
+/* The DER of an enrollment body, malloc'ed; NULL with a reason. */
+static uint8_t *decode_body(const uint8_t *body, size_t len, size_t *der_len,
+			    char *why, size_t whylen)
 {
-	static _Thread_local uint8_t der[MAX_BODY];
-	size_t n;
 	if (len == 0) {
 		snprintf(why, whylen, "the request has no body (expected a "
 			 "base64 PKCS#10 request)");
-		return -1;
+		return NULL;
 	}
-	if (base64_decode(body, len, der, sizeof(der), &n) != 0) {
-		snprintf(why, whylen, "the body is not base64");
+	uint8_t *der = malloc(len);	/* base64 only ever shrinks */
+	if (der && base64_decode(body, len, der, len, der_len) == 0)
+		return der;
+	snprintf(why, whylen, der ? "the body is not base64" : "out of memory");
+	free(der);
+	return NULL;
+}
+
+int est_decode_csr(const uint8_t *body, size_t len, struct pki_csr *out,
+		   char *why, size_t whylen)
+{
+	size_t n;
+	uint8_t *der = decode_body(body, len, &n, why, whylen);
+	if (!der)
 		return -1;
-	}
-	return pki_csr_parse(der, n, out, why, whylen);
+	int ret = pki_csr_parse(der, n, out, why, whylen);
+	free(der);
+	return ret;
 }
 
 static bool media_type_is(const char *header, const char *type)
@@ -255,12 +272,28 @@ static void op_crls(struct est_service *est, struct net_http_exchange *ex)
 
 enum auth_kind { AUTH_NONE, AUTH_TOKEN, AUTH_CERT, AUTH_BASIC };
 
+/* An enrollment request. The CPU-heavy steps (checking the request's
+ * signature, issuing) run on libuv's thread pool so that DNS on this
+ * worker's loop never waits for them; the store is only touched on the
+ * loop, which owns its connection. */
 struct job {
 	struct est_service *est;
+	struct job *next;		/* in est->batch */
 	struct net_http_exchange *ex;	/* NULL once the client is gone */
 	enum est_op op;
 	enum auth_kind auth;
+	uint8_t *der;			/* the request, decoded */
+	size_t der_len;
+	char why[256];			/* what the thread pool refused */
+	int work_ret;
 	struct pki_csr csr;
+	void *key;			/* serverkeygen */
+	struct pki_issued out;
+	gnutls_datum_t p7;		/* the certificate, certs-only */
+	char *body;			/* serverkeygen: the multipart answer */
+	size_t body_len;
+	char type[96];
+	int64_t pending_id;
 	char identity[160];		/* "token:...", "user:...", "cert:..." */
 	char common_name[128];
 	char profile[64];
@@ -279,6 +312,13 @@ struct job {
 static void job_free(struct job *j)
 {
 	pki_csr_free(&j->csr);
+	pki_key_free(j->key);
+	pki_issued_free(&j->out);
+	gnutls_free(j->p7.data);
+	if (j->body)
+		sodium_memzero(j->body, j->body_len);	/* it holds a key */
+	free(j->body);
+	free(j->der);
 	sodium_memzero(j->password, sizeof(j->password));
 	free(j);
 }
@@ -296,6 +336,27 @@ static void job_error(struct job *j, unsigned status, const char *why)
 	if (j->ex)
 		net_http_respond_error(j->ex, status, why);
 	job_free(j);
+}
+
+/* Run work on the thread pool, then done on the loop. */
+static void job_queue(struct job *j, uv_work_cb work, uv_after_work_cb done)
+{
+	j->work.data = j;
+	j->busy = true;
+	if (uv_queue_work(j->est->loop, &j->work, work, done) != 0) {
+		j->busy = false;
+		job_error(j, 503, NULL);
+	}
+}
+
+/* Back on the loop: false (and the job freed) when the client left. */
+static bool job_back(struct job *j)
+{
+	j->busy = false;
+	if (j->ex)
+		return true;
+	job_free(j);
+	return false;
 }
 
 /* 401 with the schemes anchord accepts; never says what was wrong. */
@@ -415,10 +476,10 @@ static bool awaiting_approval(struct job *j, int64_t *pending_id)
 
 /* ------------------------------------------------------------------ issuing */
 
-static int record(struct job *j, const struct pki_issued *out,
-		  int64_t pending_id)
+static int record(struct job *j)
 {
 	struct store *s = j->est->store;
+	const struct pki_issued *out = &j->out;
 	struct store_cert c = { .not_before = out->not_before,
 				.not_after = out->not_after,
 				.issued_at = time(NULL) };
@@ -437,67 +498,159 @@ static int record(struct job *j, const struct pki_issued *out,
 			? (renewal ? "renewal, same key" : "re-key")
 			: j->op == OP_SERVERKEYGEN ? "server-generated key"
 						   : "enrollment");
-	if (store_begin(s) != 0)
+	if (store_savepoint(s) != 0)
 		return -1;
-	/* The token is used up only if this whole transaction commits. */
+	/* The token is used up only if all of this is kept. */
 	int ret = j->auth == AUTH_TOKEN
 		? store_token_use(s, j->token, time(NULL), &tok) : 0;
 	if (ret == 0)
 		ret = store_cert_add(s, &c, out->der.data, out->der.size);
-	if (ret == 0 && pending_id)
-		ret = store_pending_remove(s, pending_id);
+	if (ret == 0 && j->pending_id)
+		ret = store_pending_remove(s, j->pending_id);
 	if (ret == 0)
 		ret = store_audit(s, "est", "issued", detail);
 	if (ret == 0)
-		ret = store_commit(s);
+		ret = store_keep(s);
 	if (ret != 0)
-		store_rollback(s);
+		store_undo(s);
 	return ret;
 }
 
 /* RFC 7030 4.4.2: the key (PKCS#8) and the certificate in one
  * multipart/mixed body; TLS protects the key in transit. */
-static int multipart(struct job *j, void *key, const gnutls_datum_t *p7)
+static int multipart(struct job *j)
 {
 	gnutls_datum_t pkcs8 = { NULL, 0 };
-	if (pki_key_pkcs8(key, &pkcs8) != 0)
+	if (pki_key_pkcs8(j->key, &pkcs8) != 0)
 		return -1;
 	size_t klen, clen;
 	char *k = base64_lines(pkcs8.data, pkcs8.size, true, &klen);
-	char *c = base64_lines(p7->data, p7->size, true, &clen);
+	char *c = base64_lines(j->p7.data, j->p7.size, true, &clen);
 	gnutls_memset(pkcs8.data, 0, pkcs8.size);
 	gnutls_free(pkcs8.data);
 	uint8_t rnd[12];
-	char boundary[32], type[96];
+	char boundary[32];
 	randombytes_buf(rnd, sizeof(rnd));
 	snprintf(boundary, sizeof(boundary), "est-");
 	sodium_bin2hex(boundary + 4, sizeof(boundary) - 4, rnd, sizeof(rnd));
 	size_t cap = klen + clen + 512;
-	char *body = k && c ? malloc(cap) : NULL;
-	if (body) {
-		int n = snprintf(body, cap,
+	j->body = k && c ? malloc(cap) : NULL;
+	if (j->body) {
+		int n = snprintf(j->body, cap,
 			"--%s\r\nContent-Type: application/pkcs8\r\n"
 			"Content-Transfer-Encoding: base64\r\n\r\n%s"
 			"--%s\r\nContent-Type: " CERTS_ONLY "\r\n"
 			"Content-Transfer-Encoding: base64\r\n\r\n%s--%s--\r\n",
 			boundary, k, boundary, c, boundary);
-		snprintf(type, sizeof(type), "multipart/mixed; boundary=%s",
-			 boundary);
-		net_http_respond(j->ex, 200, type, NULL, 0,
-				 (const uint8_t *)body, (size_t)n);
-		sodium_memzero(body, cap);
+		j->body_len = (size_t)n;
+		snprintf(j->type, sizeof(j->type),
+			 "multipart/mixed; boundary=%s", boundary);
 	}
 	if (k)
 		sodium_memzero(k, klen);
 	free(k);
 	free(c);
-	free(body);
-	return body ? 0 : -1;
+	return j->body ? 0 : -1;
+}
+
+/* On the thread pool: make the key (serverkeygen), sign, encode. */
+static void issue_work(uv_work_t *w)
+{
+	struct job *j = w->data;
+	struct est_service *est = j->est;
+	j->work_ret = -1;
+	if (j->op == OP_SERVERKEYGEN && pki_new_key(&j->key) != 0) {
+		snprintf(j->why, sizeof(j->why), "cannot make a key");
+		return;
+	}
+	const char *san_ptrs[PKI_MAX_SANS];
+	for (size_t i = 0; i < j->csr.n_dns_sans; i++)
+		san_ptrs[i] = j->csr.dns_sans[i];
+	struct pki_issue req = {
+		.csr = &j->csr, .key = j->key, .common_name = j->common_name,
+		.dns_sans = j->csr.n_dns_sans ? san_ptrs : NULL,
+		.n_dns_sans = j->csr.n_dns_sans,
+		.validity_days = est->conf.validity_days, .client_auth = true,
+	};
+	if (pki_issue(est->ca, &req, &j->out, j->why, sizeof(j->why)) != 0)
+		return;
+	if (pki_certs_only(&j->out.der, 1, &j->p7) != 0 ||
+	    (j->op == OP_SERVERKEYGEN && multipart(j) != 0)) {
+		snprintf(j->why, sizeof(j->why),
+			 "cannot encode the certificate");
+		return;
+	}
+	j->work_ret = 0;
+}
+
+/* After the batch's transaction: answer, or say why not. */
+static void answer_recorded(struct job *j, int ret, const char *store_err)
+{
+	if (ret != 0) {
+		log_error("est", "recording %s: %s", j->out.serial, store_err);
+		/* a racing request used the token, or the disk failed */
+		job_error(j, j->auth == AUTH_TOKEN && ret == 1 ? 401 : 503,
+			  "the certificate could not be recorded");
+		return;
+	}
+	log_info("est", "issued %s to %s", j->out.serial, j->identity);
+	if (j->body)
+		net_http_respond(j->ex, 200, j->type, NULL, 0,
+				 (const uint8_t *)j->body, j->body_len);
+	else
+		respond_der(j->ex, CERTS_ONLY, &j->p7);
+	job_free(j);
+}
+
+/* Record what this turn of the loop issued, in one transaction. A
+ * client that left gets nothing recorded, and its token stays good. */
+static void record_batch(uv_check_t *c)
+{
+	struct est_service *est = c->data;
+	struct job *list = est->batch;
+	est->batch = NULL;
+	est->batch_tail = &est->batch;
+	uv_check_stop(c);
+	int begun = store_begin(est->store);
+	for (struct job *j = list; j; j = j->next) {
+		j->busy = false;
+		j->work_ret = !j->ex ? -2 : begun != 0 ? -1 : record(j);
+	}
+	int committed = begun == 0 ? store_commit(est->store) : -1;
+	if (begun == 0 && committed != 0)
+		store_rollback(est->store);
+	char err[256];
+	snprintf(err, sizeof(err), "%s", store_error(est->store));
+	for (struct job *j = list, *next; j; j = next) {
+		next = j->next;
+		if (j->work_ret == -2)
+			job_free(j);
+		else
+			answer_recorded(j, committed != 0 ? -1 : j->work_ret,
+					err);
+	}
+}
+
+static void issue_done(uv_work_t *w, int status)
+{
+	struct job *j = w->data;
+	struct est_service *est = j->est;
+	if (!job_back(j))
+		return;
+	if (status != 0 || j->work_ret != 0) {
+		job_error(j, status ? 503 : 500, status ? NULL : j->why);
+		return;
+	}
+	j->busy = true;		/* until recorded: a cancel must not free it */
+	j->next = NULL;
+	*est->batch_tail = j;
+	est->batch_tail = &j->next;
+	if (est->batch == j)
+		uv_check_start(&est->recorder, record_batch);
 }
 
 static void issue_and_answer(struct job *j)
 {
-	struct est_service *est = j->est;
 	const char *why = check_pop_linking(j);
 	if (!why)
 		why = check_names(j);
@@ -505,56 +658,10 @@ static void issue_and_answer(struct job *j)
 		job_error(j, 400, why);
 		return;
 	}
-	int64_t pending_id = 0;
-	if (est->conf.manual_approval && awaiting_approval(j, &pending_id))
+	if (j->est->conf.manual_approval &&
+	    awaiting_approval(j, &j->pending_id))
 		return;
-	void *key = NULL;
-	if (j->op == OP_SERVERKEYGEN && pki_new_key(&key) != 0) {
-		job_error(j, 503, "cannot make a key");
-		return;
-	}
-	const char *const *sans = NULL;
-	const char *san_ptrs[PKI_MAX_SANS];
-	for (size_t i = 0; i < j->csr.n_dns_sans; i++)
-		san_ptrs[i] = j->csr.dns_sans[i];
-	if (j->csr.n_dns_sans)
-		sans = san_ptrs;
-	struct pki_issue req = {
-		.csr = &j->csr, .key = key, .common_name = j->common_name,
-		.dns_sans = sans, .n_dns_sans = j->csr.n_dns_sans,
-		.validity_days = est->conf.validity_days, .client_auth = true,
-	};
-	struct pki_issued out;
-	char err[256];
-	gnutls_datum_t p7 = { NULL, 0 };
-	if (pki_issue(est->ca, &req, &out, err, sizeof(err)) != 0) {
-		pki_key_free(key);
-		job_error(j, 500, err);
-		return;
-	}
-	if (record(j, &out, pending_id) != 0) {
-		log_error("est", "recording %s: %s", out.serial,
-			  store_error(est->store));
-		/* a racing request used the token, or the disk failed */
-		job_error(j, j->auth == AUTH_TOKEN ? 401 : 503,
-			  "the certificate could not be recorded");
-	} else if (!j->ex) {
-		job_free(j);	/* issued and recorded; the client left */
-	} else if (pki_certs_only(&out.der, 1, &p7) != 0) {
-		job_error(j, 500, "cannot encode the certificate");
-	} else if (j->op == OP_SERVERKEYGEN) {
-		log_info("est", "issued %s to %s", out.serial, j->identity);
-		if (multipart(j, key, &p7) != 0)
-			net_http_respond_error(j->ex, 500, NULL);
-		job_free(j);
-	} else {
-		log_info("est", "issued %s to %s", out.serial, j->identity);
-		respond_der(j->ex, CERTS_ONLY, &p7);
-		job_free(j);
-	}
-	gnutls_free(p7.data);
-	pki_issued_free(&out);
-	pki_key_free(key);
+	job_queue(j, issue_work, issue_done);
 }
 
 /* ------------------------------------------------------------------ authentication */
@@ -572,11 +679,8 @@ static void basic_work(uv_work_t *w)
 static void basic_done(uv_work_t *w, int status)
 {
 	struct job *j = w->data;
-	j->busy = false;
-	if (!j->ex) {
-		job_free(j);	/* cancelled while hashing */
-		return;
-	}
+	if (!job_back(j))
+		return;		/* cancelled while hashing */
 	if (status != 0 || !j->password_ok) {
 		log_info("est", "wrong password for EST user %s", j->user);
 		job_unauthorized(j);
@@ -626,12 +730,7 @@ static void auth_basic(struct job *j, const char *cred)
 	j->auth = AUTH_BASIC;
 	snprintf(j->identity, sizeof(j->identity), "user:%s", j->user);
 	snprintf(j->common_name, sizeof(j->common_name), "%s", j->user);
-	j->work.data = j;
-	j->busy = true;
-	if (uv_queue_work(est->loop, &j->work, basic_work, basic_done) != 0) {
-		j->busy = false;
-		job_error(j, 503, NULL);
-	}
+	job_queue(j, basic_work, basic_done);
 }
 
 static void auth_token(struct job *j, const char *token)
@@ -704,6 +803,27 @@ static void authenticate(struct job *j)
 	}
 }
 
+/* On the thread pool: the request's signature is the costly part. */
+static void parse_work(uv_work_t *w)
+{
+	struct job *j = w->data;
+	j->work_ret = pki_csr_parse(j->der, j->der_len, &j->csr, j->why,
+				    sizeof(j->why));
+}
+
+static void parse_done(uv_work_t *w, int status)
+{
+	struct job *j = w->data;
+	if (!job_back(j))
+		return;
+	if (status != 0)
+		job_error(j, 503, NULL);
+	else if (j->work_ret != 0)
+		job_error(j, 400, j->why);
+	else
+		authenticate(j);
+}
+
 static void op_enroll(struct est_service *est, struct net_http_exchange *ex,
 		      enum est_op op)
 {
@@ -725,17 +845,17 @@ static void op_enroll(struct est_service *est, struct net_http_exchange *ex,
 	j->ex = ex;
 	j->op = op;
 	net_http_on_cancel(ex, job_cancel, j);
-	char why[256];
-	if (est_decode_csr(r->body, r->body_len, &j->csr, why,
-			   sizeof(why)) != 0) {
-		job_error(j, 400, why);
+	j->der = decode_body(r->body, r->body_len, &j->der_len, j->why,
+			     sizeof(j->why));
+	if (!j->der) {
+		job_error(j, 400, j->why);
 		return;
 	}
 	j->binding_len = net_conn_channel_binding(net_http_exchange_conn(ex),
 						  j->binding,
 						  sizeof(j->binding),
 						  &j->binding_tls13);
-	authenticate(j);
+	job_queue(j, parse_work, parse_done);
 }
 
 /* ------------------------------------------------------------------ routing */
@@ -829,6 +949,7 @@ struct est_service *est_service_new(uv_loop_t *loop, const struct est_conf *c,
 	}
 	est->loop = loop;
 	est->conf = *c;
+	est->batch_tail = &est->batch;
 	if (pki_ca_open(c->state_dir, c->ca_cert, c->ca_key, &est->ca, err,
 			errlen) != 0 ||
 	    util_path_join(path, sizeof(path), c->state_dir, STORE_FILE) != 0 ||
@@ -841,6 +962,9 @@ struct est_service *est_service_new(uv_loop_t *loop, const struct est_conf *c,
 		est_service_free(est);
 		return NULL;
 	}
+	uv_check_init(loop, &est->recorder);
+	est->recorder.data = est;
+	est->recorder_open = true;
 	return est;
 }
 
@@ -849,10 +973,26 @@ int est_service_route(struct est_service *est, struct net_http_router *r)
 	return net_http_router_add(r, EST_PREFIX, est_handle, est);
 }
 
+void est_service_close(struct est_service *est)
+{
+	if (!est || !est->recorder_open)
+		return;
+	if (est->batch)
+		record_batch(&est->recorder);
+	uv_close((uv_handle_t *)&est->recorder, NULL);
+	est->recorder_open = false;
+}
+
 void est_service_free(struct est_service *est)
 {
 	if (!est)
 		return;
+	if (est->recorder_open) {
+		/* never closed: setup failed before the loop ran, so running
+		 * it here only completes the close */
+		est_service_close(est);
+		uv_run(est->loop, UV_RUN_NOWAIT);
+	}
 	pki_ca_free(est->ca);
 	store_close(est->store);
 	free(est->cacerts);

@@ -52,4 +52,7 @@ struct est_service *est_service_new(uv_loop_t *loop, const struct est_conf *c,
 				    char *err, size_t errlen);
 /** Serve under /.well-known/est (with an optional CA label segment). */
 int est_service_route(struct est_service *est, struct net_http_router *r);
+/** Before the loop ends: record what is waiting, close the handle; free
+ *  after the loop has run the close. */
+void est_service_close(struct est_service *est);
 void est_service_free(struct est_service *est);

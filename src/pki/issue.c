@@ -12,6 +12,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/pkcs7.h>
 #include <gnutls/x509.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,7 +22,11 @@
 
 #define MAX_PEM (256 * 1024)
 
+/* Enrollments are signed on libuv's thread pool, several at once: the
+ * CA's certificate and key are GnuTLS objects not meant for concurrent
+ * use, so signing with them takes the lock. */
 struct pki_ca {
+	pthread_mutex_t lock;
 	gnutls_x509_crt_t crt;
 	gnutls_x509_privkey_t key;
 	gnutls_privkey_t signer;
@@ -103,6 +108,7 @@ int pki_ca_open(const char *state_dir, const char *cert_file,
 	struct pki_ca *ca = calloc(1, sizeof(*ca));
 	if (!ca)
 		return fail(err, errlen, "out of memory");
+	pthread_mutex_init(&ca->lock, NULL);
 	int ret = cert_file ? import_ca(ca, cert_file, key_file, err, errlen)
 			    : open_builtin(ca, state_dir, err, errlen);
 	ca->ski_len = sizeof(ca->ski);
@@ -133,6 +139,7 @@ void pki_ca_free(struct pki_ca *ca)
 	if (ca->crt)
 		gnutls_x509_crt_deinit(ca->crt);
 	gnutls_free(ca->der.data);
+	pthread_mutex_destroy(&ca->lock);
 	free(ca);
 }
 
@@ -144,10 +151,12 @@ const gnutls_datum_t *pki_ca_der(const struct pki_ca *ca)
 /* ------------------------------------------------------------------ requests */
 
 /* ECDSA and EdDSA keys, and RSA of 2048 bits or more. */
-static int check_key(gnutls_x509_crq_t crq, char *why, size_t whylen)
+static int check_key(gnutls_pubkey_t pub, int *pk_algo, char *why,
+		     size_t whylen)
 {
 	unsigned bits = 0;
-	int algo = gnutls_x509_crq_get_pk_algorithm(crq, &bits);
+	int algo = gnutls_pubkey_get_pk_algorithm(pub, &bits);
+	*pk_algo = algo;
 	switch (algo) {
 	case GNUTLS_PK_ECDSA:
 		return bits >= 256 ? 0 : fail(why, whylen, "ECDSA key of %u "
@@ -225,20 +234,20 @@ static int read_challenge(gnutls_x509_crq_t crq, char *out, size_t cap)
 }
 
 /* The SPKI digest of a request's key. */
-static int crq_spki(gnutls_x509_crq_t crq, uint8_t digest[PKI_DIGEST_LEN])
+/* The request's public key, kept for issuing, and the SHA-256 of its
+ * SubjectPublicKeyInfo (pins, renewal, the subject key identifier). */
+static int crq_key(gnutls_x509_crq_t crq, struct pki_csr *out)
 {
 	gnutls_pubkey_t pub;
 	gnutls_datum_t spki = { NULL, 0 };
-	int ret = -1;
 	if (gnutls_pubkey_init(&pub) < 0)
 		return -1;
-	if (gnutls_pubkey_import_x509_crq(pub, crq, 0) >= 0 &&
-	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki) >= 0 &&
-	    gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data, spki.size,
-			     digest) >= 0)
-		ret = 0;
+	out->pub = pub;
+	int ret = gnutls_pubkey_import_x509_crq(pub, crq, 0) >= 0 &&
+		  gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki) >= 0 &&
+		  gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data, spki.size,
+				   out->spki_sha256) >= 0 ? 0 : -1;
 	gnutls_free(spki.data);
-	gnutls_pubkey_deinit(pub);
 	return ret;
 }
 
@@ -271,8 +280,12 @@ int pki_csr_parse(const uint8_t *der, size_t len, struct pki_csr *out,
 		return fail(why, whylen, "the request's signature does not "
 			    "verify (no proof of possession of the key)");
 	}
-	if (check_key(crq, why, whylen) != 0 ||
-	    crq_spki(crq, out->spki_sha256) != 0) {
+	if (crq_key(crq, out) != 0) {
+		pki_csr_free(out);
+		return fail(why, whylen, "the request's public key cannot be "
+			    "read");
+	}
+	if (check_key(out->pub, &out->pk_algo, why, whylen) != 0) {
 		pki_csr_free(out);
 		return -1;
 	}
@@ -296,7 +309,10 @@ void pki_csr_free(struct pki_csr *csr)
 {
 	if (csr->crq)
 		gnutls_x509_crq_deinit(csr->crq);
+	if (csr->pub)
+		gnutls_pubkey_deinit(csr->pub);
 	csr->crq = NULL;
+	csr->pub = NULL;
 }
 
 /* ------------------------------------------------------------------ issuing */
@@ -305,22 +321,13 @@ static int set_subject_key(gnutls_x509_crt_t crt, const struct pki_issue *r)
 {
 	if (r->key)
 		return gnutls_x509_crt_set_key(crt, r->key);
-	gnutls_pubkey_t pub;
-	int ret = gnutls_pubkey_init(&pub);
-	if (ret < 0)
-		return ret;
-	ret = gnutls_pubkey_import_x509_crq(pub, r->csr->crq, 0);
-	if (ret >= 0)
-		ret = gnutls_x509_crt_set_pubkey(crt, pub);
-	gnutls_pubkey_deinit(pub);
-	return ret;
+	return gnutls_x509_crt_set_pubkey(crt, r->csr->pub);
 }
 
 static int set_usage(gnutls_x509_crt_t crt, const struct pki_issue *r)
 {
-	unsigned bits = 0;
 	int algo = r->key ? gnutls_x509_privkey_get_pk_algorithm(r->key)
-			  : gnutls_x509_crq_get_pk_algorithm(r->csr->crq, &bits);
+			  : r->csr->pk_algo;
 	unsigned usage = GNUTLS_KEY_DIGITAL_SIGNATURE;
 	if (algo == GNUTLS_PK_RSA)
 		usage |= GNUTLS_KEY_KEY_ENCIPHERMENT;	/* TLS 1.2 RSA kx */
@@ -369,29 +376,62 @@ static int set_serial(gnutls_x509_crt_t crt, struct pki_issued *out)
 	return gnutls_x509_crt_set_serial(crt, serial, sizeof(serial));
 }
 
-static int finish(struct pki_ca *ca, gnutls_x509_crt_t crt,
-		  struct pki_issued *out)
+/* The SHA-256 of the subject's SubjectPublicKeyInfo: the request's, which
+ * pki_csr_parse computed, or the server-made key's. */
+static int subject_spki(const struct pki_issue *r, uint8_t d[PKI_DIGEST_LEN])
 {
-	uint8_t id[64];
-	size_t idlen = sizeof(id);
-	int ret = gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA1, id,
-					     &idlen);
+	if (!r->key) {
+		memcpy(d, r->csr->spki_sha256, PKI_DIGEST_LEN);
+		return 0;
+	}
+	gnutls_privkey_t priv = NULL;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t spki = { NULL, 0 };
+	int ret = gnutls_privkey_init(&priv);
 	if (ret >= 0)
-		ret = gnutls_x509_crt_set_subject_key_id(crt, id, idlen);
+		ret = gnutls_privkey_import_x509(priv, r->key, 0); /* borrowed */
+	if (ret >= 0)
+		ret = gnutls_pubkey_init(&pub);
+	if (ret >= 0)
+		ret = gnutls_pubkey_import_privkey(pub, priv, 0, 0);
+	if (ret >= 0)
+		ret = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki);
+	if (ret >= 0)
+		ret = gnutls_hash_fast(GNUTLS_DIG_SHA256, spki.data, spki.size,
+				       d);
+	gnutls_free(spki.data);
+	if (pub)
+		gnutls_pubkey_deinit(pub);
+	if (priv)
+		gnutls_privkey_deinit(priv);
+	return ret;
+}
+
+/* The subject key identifier is the leftmost 160 bits of the SPKI's
+ * SHA-256 (RFC 7093 section 2, method 4), which is known already: asking
+ * GnuTLS for a key ID would encode the key once more. */
+static int finish(struct pki_ca *ca, gnutls_x509_crt_t crt,
+		  const struct pki_issue *r, struct pki_issued *out)
+{
+	int ret = subject_spki(r, out->spki_sha256);
+	if (ret >= 0)
+		ret = gnutls_x509_crt_set_subject_key_id(crt, out->spki_sha256,
+							 20);
 	if (ret >= 0)
 		ret = gnutls_x509_crt_set_authority_key_id(crt, ca->ski,
 							   ca->ski_len);
-	if (ret >= 0)
+	if (ret >= 0) {
+		pthread_mutex_lock(&ca->lock);
 		ret = gnutls_x509_crt_privkey_sign(crt, ca->crt, ca->signer,
 						   GNUTLS_DIG_SHA256, 0);
+		pthread_mutex_unlock(&ca->lock);
+	}
 	if (ret >= 0)
 		ret = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER,
 					      &out->der);
 	size_t n = sizeof(out->subject);
 	if (ret >= 0 && gnutls_x509_crt_get_dn(crt, out->subject, &n) < 0)
 		out->subject[0] = '\0';
-	if (ret >= 0)
-		ret = pki_spki_sha256(&out->der, out->spki_sha256) == 0 ? 0 : -1;
 	return ret;
 }
 
@@ -414,7 +454,7 @@ int pki_issue(struct pki_ca *ca, const struct pki_issue *r,
 	if (ret >= 0)
 		ret = set_usage(crt, r);
 	if (ret >= 0)
-		ret = finish(ca, crt, out);
+		ret = finish(ca, crt, r, out);
 	gnutls_x509_crt_deinit(crt);
 	if (ret < 0) {
 		pki_issued_free(out);
@@ -557,9 +597,12 @@ int pki_crl(struct pki_ca *ca, const struct pki_revoked *revoked, size_t n,
 							   ca->ski_len);
 	if (ret >= 0)
 		ret = gnutls_x509_crl_set_number(crl, num, sizeof(num));
-	if (ret >= 0)
+	if (ret >= 0) {
+		pthread_mutex_lock(&ca->lock);
 		ret = gnutls_x509_crl_privkey_sign(crl, ca->crt, ca->signer,
 						   GNUTLS_DIG_SHA256, 0);
+		pthread_mutex_unlock(&ca->lock);
+	}
 	if (ret >= 0)
 		ret = gnutls_x509_crl_export2(crl, GNUTLS_X509_FMT_DER, der);
 	gnutls_x509_crl_deinit(crl);

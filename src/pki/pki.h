@@ -83,6 +83,8 @@ const gnutls_datum_t *pki_ca_der(const struct pki_ca *ca);
  *  requester holds the key), its signature algorithm, its key. */
 struct pki_csr {
 	void *crq;			/**< gnutls_x509_crq_t */
+	void *pub;			/**< its gnutls_pubkey_t */
+	int pk_algo;			/**< gnutls_pk_algorithm_t */
 	char subject[256];
 	uint8_t spki_sha256[PKI_DIGEST_LEN];
 	bool has_challenge;
@@ -118,6 +120,8 @@ struct pki_issued {
 	int64_t not_before, not_after;
 };
 
+/** Safe to call from several threads with the same CA (and pki_crl with
+ *  it meanwhile): the CA's signing is serialized. */
 int pki_issue(struct pki_ca *ca, const struct pki_issue *req,
 	      struct pki_issued *out, char *err, size_t errlen);
 void pki_issued_free(struct pki_issued *out);

@@ -19,9 +19,19 @@
 #include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
+#define CACHED_STATEMENTS 48
+
+/* Statements are prepared once per connection and reset after each use:
+ * parsing SQL cost an enrollment more than running it. They are keyed by
+ * the address of their text, which is always a literal here. */
+struct cached {
+	const char *sql;
+	sqlite3_stmt *st;
+};
 
 struct store {
 	sqlite3 *db;
+	struct cached cache[CACHED_STATEMENTS];
 	char err[256];
 };
 
@@ -194,37 +204,88 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	for (size_t i = 0; i < CACHED_STATEMENTS; i++)
+		sqlite3_finalize(s->cache[i].st);
 	sqlite3_close_v2(s->db);
 	free(s);
 }
 
+static sqlite3_stmt *prepare(struct store *s, const char *sql,
+			     const char *types, ...);
+static int run(struct store *s, sqlite3_stmt *st, const char *what);
+
 int store_begin(struct store *s)
 {
-	return exec(s, "BEGIN IMMEDIATE");
+	return run(s, prepare(s, "BEGIN IMMEDIATE", ""), "begin");
 }
 
 int store_commit(struct store *s)
 {
-	return exec(s, "COMMIT");
+	return run(s, prepare(s, "COMMIT", ""), "commit");
 }
 
 void store_rollback(struct store *s)
 {
-	exec(s, "ROLLBACK");
+	run(s, prepare(s, "ROLLBACK", ""), "rollback");
+}
+
+int store_savepoint(struct store *s)
+{
+	return run(s, prepare(s, "SAVEPOINT part", ""), "savepoint");
+}
+
+int store_keep(struct store *s)
+{
+	return run(s, prepare(s, "RELEASE part", ""), "savepoint");
+}
+
+void store_undo(struct store *s)
+{
+	/* back to the savepoint, which the release then ends */
+	run(s, prepare(s, "ROLLBACK TO part", ""), "savepoint");
+	run(s, prepare(s, "RELEASE part", ""), "savepoint");
 }
 
 /* ------------------------------------------------------------------ statements */
 
 /* Prepare, bind by a format of 's' (text), 'i' (int64), 'b' (blob: pointer
  * and size_t), 'h' (32-byte blob). */
-static sqlite3_stmt *prepare(struct store *s, const char *sql,
-			     const char *types, ...)
+/* Back to the cache, bindings cleared (a statement that is not cached,
+ * for want of room, is finalized). */
+static void release(struct store *s, sqlite3_stmt *st)
 {
+	for (size_t i = 0; i < CACHED_STATEMENTS; i++)
+		if (s->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+static sqlite3_stmt *cached_statement(struct store *s, const char *sql)
+{
+	size_t i = 0;
+	for (; i < CACHED_STATEMENTS && s->cache[i].sql; i++)
+		if (s->cache[i].sql == sql)
+			return s->cache[i].st;
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
+			       NULL) != SQLITE_OK) {
 		fail(s, "prepare");
 		return NULL;
 	}
+	if (i < CACHED_STATEMENTS)
+		s->cache[i] = (struct cached){ sql, st };
+	return st;
+}
+
+static sqlite3_stmt *prepare(struct store *s, const char *sql,
+			     const char *types, ...)
+{
+	sqlite3_stmt *st = cached_statement(s, sql);
+	if (!st)
+		return NULL;
 	va_list ap;
 	va_start(ap, types);
 	int rc = SQLITE_OK;
@@ -247,7 +308,7 @@ static sqlite3_stmt *prepare(struct store *s, const char *sql,
 	va_end(ap);
 	if (rc != SQLITE_OK) {
 		fail(s, "bind");
-		sqlite3_finalize(st);
+		release(s, st);
 		return NULL;
 	}
 	return st;
@@ -259,10 +320,9 @@ static int run(struct store *s, sqlite3_stmt *st, const char *what)
 	if (!st)
 		return -1;
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return fail(s, what);
-	return 0;
+	int ret = rc == SQLITE_DONE ? 0 : fail(s, what);
+	release(s, st);
+	return ret;
 }
 
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
@@ -325,7 +385,7 @@ int store_cert_get(struct store *s, const char *serial, struct store_cert *c,
 	} else if (rc != SQLITE_DONE) {
 		ret = fail(s, "looking up a certificate");
 	}
-	sqlite3_finalize(st);
+	release(s, st);
 	return ret;
 }
 
@@ -359,7 +419,7 @@ int store_cert_each(struct store *s, bool revoked_only, store_cert_fn fn,
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = fail(s, "listing certificates");
-	sqlite3_finalize(st);
+	release(s, st);
 	return ret;
 }
 
@@ -372,7 +432,7 @@ int store_revocation_mark(struct store *s, int64_t *mark)
 		return -1;
 	int ret = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
 	*mark = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	release(s, st);
 	return ret == 0 ? 0 : fail(s, "revocations");
 }
 
@@ -405,7 +465,7 @@ static int read_token_row(struct store *s, sqlite3_stmt *st,
 	}
 	if (rc != SQLITE_DONE)
 		ret = fail(s, what);
-	sqlite3_finalize(st);
+	release(s, st);
 	return ret;
 }
 
@@ -456,7 +516,7 @@ int store_est_user_get(struct store *s, const char *name, char *hash,
 	} else if (rc != SQLITE_DONE) {
 		ret = fail(s, "looking up an EST user");
 	}
-	sqlite3_finalize(st);
+	release(s, st);
 	return ret;
 }
 
@@ -480,7 +540,7 @@ int store_est_user_each(struct store *s, store_name_fn fn, void *ctx)
 		ret = fn(ctx, (const char *)sqlite3_column_text(st, 0));
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = fail(s, "listing EST users");
-	sqlite3_finalize(st);
+	release(s, st);
 	return ret;
 }
 
@@ -515,7 +575,7 @@ int store_pending_find(struct store *s, const char *identity,
 	} else if (rc != SQLITE_DONE) {
 		ret = fail(s, "looking up a pending request");
 	}
-	sqlite3_finalize(st);
+	release(s, st);
 	return ret;
 }
 
@@ -565,7 +625,7 @@ int store_pending_each(struct store *s, store_pending_fn fn, void *ctx)
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = fail(s, "listing pending requests");
-	sqlite3_finalize(st);
+	release(s, st);
 	return ret;
 }
 
@@ -600,6 +660,6 @@ int store_audit_each(struct store *s, int64_t after_id, store_audit_fn fn,
 	}
 	if (ret == 0 && rc != SQLITE_DONE)
 		ret = fail(s, "reading the audit log");
-	sqlite3_finalize(st);
+	release(s, st);
 	return ret;
 }

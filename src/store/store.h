@@ -31,6 +31,12 @@ int store_schema_version(void);
 int store_begin(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
+/** Inside a transaction, changes that stand or fall together while the
+ *  transaction goes on (SAVEPOINT): undo them with store_undo, or keep
+ *  them with store_keep. Not nested. */
+int store_savepoint(struct store *s);
+int store_keep(struct store *s);
+void store_undo(struct store *s);
 
 /* ------------------------------------------------------------------ certificates */
 

@@ -113,7 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!h)
 		return 0;
 	feed_chunks(h, data, size);
-	uv_run(&loop, UV_RUN_NOWAIT);
+	/* until the thread pool's work and its answers are all done */
+	uv_run(&loop, UV_RUN_DEFAULT);
 	http_conn_free(h);
 	uv_run(&loop, UV_RUN_NOWAIT);
 	if (budget.used != 0)

@@ -173,6 +173,30 @@ static void pending_requests(void **state)
 	store_close(s);
 }
 
+/* One transaction, parts kept or undone: a batch of enrollments where
+ * one fails records the others. */
+static void savepoints_keep_or_undo_parts(void **state)
+{
+	struct store *s = fresh();
+	const uint8_t der[] = { 0x30, 0x00 };
+	struct store_cert a = cert("a1", "token:a"), b = cert("b1", "token:b");
+	assert_int_equal(store_begin(s), 0);
+	assert_int_equal(store_savepoint(s), 0);
+	assert_int_equal(store_cert_add(s, &a, der, sizeof(der)), 0);
+	assert_int_equal(store_keep(s), 0);
+	assert_int_equal(store_savepoint(s), 0);
+	assert_int_equal(store_cert_add(s, &b, der, sizeof(der)), 0);
+	store_undo(s);
+	assert_int_equal(store_savepoint(s), 0);
+	assert_int_equal(store_cert_add(s, &a, der, sizeof(der)), -1);
+	store_undo(s);		/* a duplicate fails alone */
+	assert_int_equal(store_commit(s), 0);
+	struct store_cert got;
+	assert_int_equal(store_cert_get(s, "a1", &got, NULL, NULL), 0);
+	assert_int_equal(store_cert_get(s, "b1", &got, NULL, NULL), 1);
+	store_close(s);
+}
+
 static int count_audit(void *ctx, const struct store_audit_entry *e)
 {
 	(*(int *)ctx)++;
@@ -277,6 +301,7 @@ int main(void)
 		cmocka_unit_test(tokens_are_used_once),
 		cmocka_unit_test(certificates_and_revocation),
 		cmocka_unit_test(pending_requests),
+		cmocka_unit_test(savepoints_keep_or_undo_parts),
 		cmocka_unit_test(audit_log_is_append_only),
 		cmocka_unit_test(commits_survive_visitors),
 	};
