@@ -48,6 +48,7 @@ struct est_service {
 	 * transaction, each enrollment in a savepoint of its own. */
 	uv_check_t recorder;
 	bool recorder_open;
+	unsigned basic_inflight;	/* Argon2id checks on the pool */
 	struct job *batch, **batch_tail;
 };
 
@@ -676,9 +677,12 @@ static void basic_work(uv_work_t *w)
 	sodium_memzero(j->password, sizeof(j->password));
 }
 
+static void authenticated(struct job *j);
+
 static void basic_done(uv_work_t *w, int status)
 {
 	struct job *j = w->data;
+	j->est->basic_inflight--;
 	if (!job_back(j))
 		return;		/* cancelled while hashing */
 	if (status != 0 || !j->password_ok) {
@@ -686,7 +690,7 @@ static void basic_done(uv_work_t *w, int status)
 		job_unauthorized(j);
 		return;
 	}
-	issue_and_answer(j);
+	authenticated(j);
 }
 
 /* "Basic base64(user:password)" */
@@ -714,11 +718,24 @@ static int parse_basic(struct job *j, const char *cred)
 	return 0;
 }
 
+/* Each check holds 64 MiB and a thread of the pool for tens of
+ * milliseconds: a worker runs only a few at once, whoever asks. */
+#define MAX_BASIC_CHECKS 2
+
 static void auth_basic(struct job *j, const char *cred)
 {
 	struct est_service *est = j->est;
 	if (!est->conf.basic_auth || parse_basic(j, cred) != 0) {
 		job_unauthorized(j);
+		return;
+	}
+	if (est->basic_inflight >= MAX_BASIC_CHECKS) {
+		struct net_http_header h[] = { { "Retry-After", "1" } };
+		static const char text[] = "503 Service Unavailable: too many "
+					   "password checks at once\n";
+		net_http_respond(j->ex, 503, "text/plain", h, 1,
+				 (const uint8_t *)text, sizeof(text) - 1);
+		job_free(j);
 		return;
 	}
 	/* An unknown user costs the same Argon2id as a known one. */
@@ -730,7 +747,14 @@ static void auth_basic(struct job *j, const char *cred)
 	j->auth = AUTH_BASIC;
 	snprintf(j->identity, sizeof(j->identity), "user:%s", j->user);
 	snprintf(j->common_name, sizeof(j->common_name), "%s", j->user);
-	job_queue(j, basic_work, basic_done);
+	est->basic_inflight++;
+	j->busy = true;
+	j->work.data = j;
+	if (uv_queue_work(est->loop, &j->work, basic_work, basic_done) != 0) {
+		est->basic_inflight--;
+		j->busy = false;
+		job_error(j, 503, NULL);
+	}
 }
 
 static void auth_token(struct job *j, const char *token)
@@ -745,20 +769,27 @@ static void auth_token(struct job *j, const char *token)
 	}
 	j->auth = AUTH_TOKEN;
 	snprintf(j->profile, sizeof(j->profile), "%s", t.profile);
-	/* The name the administrator gave the device, else the requested
-	 * one. */
-	const char *cn = t.device[0] ? t.device : NULL;
+	/* The name the administrator gave the device; without one, the
+	 * request names it (name_from_request). */
 	char hex[17];
 	sodium_bin2hex(hex, sizeof(hex), j->token, 8);
 	snprintf(j->identity, sizeof(j->identity), "token:%s",
 		 t.device[0] ? t.device : hex);
-	if (!cn) {
-		const char *p = strstr(j->csr.subject, "CN=");
-		cn = p ? p + 3 : hex;
-	}
+	snprintf(j->common_name, sizeof(j->common_name), "%s",
+		 t.device[0] ? t.device : "");
+	authenticated(j);
+}
+
+/* A token made without --device: the requested common name, else the
+ * token's own short name. */
+static void name_from_request(struct job *j)
+{
+	if (j->auth != AUTH_TOKEN || j->common_name[0])
+		return;
+	const char *p = strstr(j->csr.subject, "CN=");
+	const char *cn = p ? p + 3 : j->identity + strlen("token:");
 	snprintf(j->common_name, sizeof(j->common_name), "%.*s",
 		 (int)strcspn(cn, ","), cn);
-	issue_and_answer(j);
 }
 
 /* A certificate of this CA that the store has not revoked. */
@@ -777,7 +808,7 @@ static void auth_cert(struct job *j, const struct net_peer_cert *cert)
 	memcpy(j->current_spki, cert->spki_sha256, PKI_DIGEST_LEN);
 	snprintf(j->identity, sizeof(j->identity), "cert:%s", cert->subject_cn);
 	snprintf(j->common_name, sizeof(j->common_name), "%s", cert->subject_cn);
-	issue_and_answer(j);
+	authenticated(j);
 }
 
 static void authenticate(struct job *j)
@@ -803,7 +834,8 @@ static void authenticate(struct job *j)
 	}
 }
 
-/* On the thread pool: the request's signature is the costly part. */
+/* On the thread pool: the request's signature is the costly part, paid
+ * only for clients that authenticated. */
 static void parse_work(uv_work_t *w)
 {
 	struct job *j = w->data;
@@ -816,12 +848,19 @@ static void parse_done(uv_work_t *w, int status)
 	struct job *j = w->data;
 	if (!job_back(j))
 		return;
-	if (status != 0)
+	if (status != 0) {
 		job_error(j, 503, NULL);
-	else if (j->work_ret != 0)
+	} else if (j->work_ret != 0) {
 		job_error(j, 400, j->why);
-	else
-		authenticate(j);
+	} else {
+		name_from_request(j);
+		issue_and_answer(j);
+	}
+}
+
+static void authenticated(struct job *j)
+{
+	job_queue(j, parse_work, parse_done);
 }
 
 static void op_enroll(struct est_service *est, struct net_http_exchange *ex,
@@ -855,7 +894,7 @@ static void op_enroll(struct est_service *est, struct net_http_exchange *ex,
 						  j->binding,
 						  sizeof(j->binding),
 						  &j->binding_tls13);
-	job_queue(j, parse_work, parse_done);
+	authenticate(j);
 }
 
 /* ------------------------------------------------------------------ routing */

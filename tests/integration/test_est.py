@@ -781,3 +781,48 @@ def test_imported_ca_must_match_its_key(nsd, make_anchord, tmp_path):
     a.proc = None
     a.log_fd.close()
     assert "is not the key of" in a.log()
+
+
+def test_password_checks_are_bounded(server, tmp_path):
+    """Six HTTP Basic enrollments in one HTTP/2 write: a worker runs two
+    Argon2id checks at once, and tells the others to come back."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    t = str(tmp_path)
+    pw = save(t, "pw", "hunter2-hunter2\n")
+    anchorctl(server, "est", "user", "add", "bulk", "--password-file", pw)
+    csr = make_csr(t, new_key(t, "b"), cn="bulk")
+    cred = base64.b64encode(b"bulk:hunter2-hunter2").decode()
+    ctx = ssl.create_default_context(cafile=server.ca)
+    ctx.check_hostname = False
+    ctx.set_alpn_protocols(["h2"])
+    with socket.create_connection((LOCALHOST, server.https_port)) as raw, \
+            ctx.wrap_socket(raw) as s:
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=True, header_encoding="utf-8"))
+        conn.initiate_connection()
+        for _ in range(6):
+            sid = conn.get_next_available_stream_id()
+            conn.send_headers(sid, [
+                (":method", "POST"), (":scheme", "https"),
+                (":authority", LOCALHOST), (":path", EST + "/simpleenroll"),
+                ("content-type", "application/pkcs10"),
+                ("authorization", "Basic " + cred)])
+            conn.send_data(sid, csr, end_stream=True)
+        s.sendall(conn.data_to_send())
+        status, retry = {}, {}
+        while len(status) < 6:
+            data = s.recv(65536)
+            assert data
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    h = dict(ev.headers)
+                    status[ev.stream_id] = h[":status"]
+                    retry[ev.stream_id] = h.get("retry-after")
+                elif isinstance(ev, h2.events.DataReceived):
+                    conn.acknowledge_received_data(
+                        ev.flow_controlled_length, ev.stream_id)
+            s.sendall(conn.data_to_send())
+    assert sorted(status.values()) == ["200"] * 2 + ["503"] * 4, status
+    assert all(retry[sid] == "1" for sid, c in status.items() if c == "503")
