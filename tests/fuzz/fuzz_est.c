@@ -26,15 +26,6 @@ static struct net_http_router *router;
 static char store_path[128];
 static const char token[] = "fuzz-token";
 
-/* The fake stream has no client certificate; its binding is fixed. */
-int net_conn_channel_binding(const struct net_conn *c, uint8_t *out,
-			     size_t cap, bool *tls13)
-{
-	memset(out, 0, 32);
-	*tls13 = true;
-	return 32;
-}
-
 static void add_token(void)
 {
 	struct store *s;
