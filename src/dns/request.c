@@ -258,7 +258,7 @@ static bool answer_from_cache(struct dns_request *req, enum dns_cache_mode mode,
 			      bool *stale_available, bool *retry_stale)
 {
 	uint8_t key[DNS_MAX_KEY];
-	size_t klen = dns_cache_key(key, &req->q);
+	size_t klen = dns_cache_key(key, &req->q, req->env->trust != NULL);
 	uint64_t hash = util_hash(key, klen);
 	struct dns_builder b;
 	begin_answer(req, &b);
@@ -355,7 +355,7 @@ static bool answer_local(struct dns_request *req)
 static void forward(struct dns_request *req, bool stale_available)
 {
 	uint8_t key[DNS_MAX_KEY];
-	size_t klen = dns_cache_key(key, &req->q);
+	size_t klen = dns_cache_key(key, &req->q, req->env->trust != NULL);
 	uint64_t hash = util_hash(key, klen);
 	req->w->stats.cache_misses++;
 	dns_env_ref(req->env);
