@@ -26,6 +26,7 @@ struct cache_entry {
 	uint64_t hash;
 	uint64_t stored_ms, expire_ms, stale_until_ms, retry_stale_until_ms;
 	size_t size;
+	const char *why;		/* static text of the EDE */
 	uint16_t key_len, rrs_len, n_ttl, question_end;
 	uint16_t an, ns, ar, rcode;
 	int16_t ede;
@@ -214,6 +215,7 @@ static void fill_view(struct cache_entry *e, uint64_t now_ms, bool stale,
 		.flags2 = e->flags2,
 		.dnssec = e->dnssec,
 		.ede = e->ede,
+		.why = e->why,
 		.elapsed = (uint32_t)((now_ms - e->stored_ms) / 1000),
 		.stale = stale,
 		.failure = e->flags & ENTRY_FAILURE,
@@ -298,6 +300,7 @@ static struct cache_entry *new_entry(const uint8_t *key, size_t klen,
 		.an = p->an, .ns = p->ns, .ar = p->ar,
 		.rcode = p->rcode,
 		.ede = (int16_t)p->ede,
+		.why = p->why,
 		.flags = p->failure ? ENTRY_FAILURE : 0,
 		.flags2 = p->flags2,
 		.dnssec = p->dnssec,

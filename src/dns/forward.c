@@ -9,6 +9,14 @@
  *  must match ID and question; a truncated one is asked again over TCP.
  *  When every upstream fails, stale cache data is served (RFC 8767),
  *  otherwise SERVFAIL with an Extended DNS Error.
+ *
+ *  With validation on, upstreams are asked with DO and CD set (RFC 6840
+ *  5.9), whatever the client asked: one query per name and type serves
+ *  every client. The answer is judged (dns/chain.c, which fetches DS and
+ *  DNSKEY records through lookups here) while the query keeps coalescing;
+ *  the verdict and the answer in its two forms (with and without DNSSEC
+ *  records) go into the cache, and each client gets the form its own DO,
+ *  CD and AD bits call for (dns/request.c).
  */
 #include "dns/internal.h"
 #include "net/net.h"
@@ -30,6 +38,7 @@
 #define DOWN_MAX_MS 60000
 #define TCP_IDLE_MS 10000		/* close an unused upstream connection */
 #define MAX_PENDING 20000		/* forwarding queries per worker */
+#define VALIDATE_DEADLINE_MS 4000	/* judging, fetches included */
 
 struct fwd_query;
 
@@ -74,6 +83,12 @@ struct fwd_query {
 	unsigned n_sent;
 	uint64_t tried;			/* bit per upstream index */
 	bool stale_available, stale_served, done;
+	bool raw;			/* a chain fetch: deliver unjudged */
+	bool validate;			/* ask with DO and CD, then judge */
+	struct util_list internal;	/* struct fwd_waiter.node */
+	struct val_job *job;		/* while judging */
+	uint8_t *resp;			/* the answer being judged */
+	size_t resp_len;
 	int fail_ede;
 	const char *fail_text;
 	struct dns_query q;
@@ -84,6 +99,7 @@ struct fwd_query {
 struct fwd_state {
 	struct dns_worker *w;
 	uv_loop_t *loop;
+	struct val_state *val;
 	struct util_list upstreams;
 	struct fwd_upstream **cur;
 	size_t n_cur;
@@ -225,16 +241,18 @@ static void attempt_end(struct fwd_attempt *a)
 }
 
 /* Query wire for the upstream: RD, the client's CD, our own random ID, the
- * lower-cased question and an OPT record with the client's DO bit. */
+ * lower-cased question and an OPT record with the client's DO bit. When
+ * anchord judges the answer itself, DO and CD are always set. */
 static size_t build_upstream_query(const struct fwd_query *fq, uint16_t id,
 				   bool edns, uint8_t *out)
 {
 	const struct dns_query *q = &fq->q;
+	bool dnssec = fq->validate || fq->raw;
 	memset(out, 0, DNS_HEADER_SIZE);
 	out[0] = (uint8_t)(id >> 8);
 	out[1] = (uint8_t)id;
 	out[2] = DNS_FLAG1_RD;
-	out[3] = q->cd ? DNS_FLAG2_CD : 0;
+	out[3] = q->cd || dnssec ? DNS_FLAG2_CD : 0;
 	out[5] = 1;
 	size_t p = DNS_HEADER_SIZE;
 	memcpy(out + p, q->qname, q->qname_len);
@@ -248,7 +266,7 @@ static size_t build_upstream_query(const struct fwd_query *fq, uint16_t id,
 		uint8_t opt[11] = { 0, 0, DNS_TYPE_OPT,
 				    DNS_EDNS_UDP_DEFAULT >> 8,
 				    DNS_EDNS_UDP_DEFAULT & 0xFF, 0, 0,
-				    q->edns_do ? 0x80 : 0, 0, 0, 0 };
+				    q->edns_do || dnssec ? 0x80 : 0, 0, 0, 0 };
 		memcpy(out + p, opt, sizeof(opt));
 		p += sizeof(opt);
 	}
@@ -530,23 +548,45 @@ static void fq_closed(uv_handle_t *h)
 	}
 }
 
-static void fq_finish(struct fwd_query *fq)
+/* End every attempt; an unused upstream connection lingers for the next
+ * query. */
+static void fq_stop_attempts(struct fwd_query *fq)
 {
-	fq->done = true;
-	fq_table_remove(fq->fwd, fq);
 	while (!util_list_empty(&fq->attempts)) {
 		struct fwd_attempt *a = container_of(fq->attempts.next,
 						     struct fwd_attempt, node);
 		struct fwd_upstream *up = a->up;
 		bool tcp = a->tcp;
 		attempt_end(a);
-		/* An unused upstream connection lingers for the next query. */
 		if (tcp && up->tcp && util_list_empty(&up->tcp_attempts))
 			uv_timer_start(&up->tcp_idle, tcp_idle_fire, TCP_IDLE_MS,
 				       0);
 	}
+}
+
+static void fq_finish(struct fwd_query *fq)
+{
+	fq->done = true;
+	fq_table_remove(fq->fwd, fq);
+	fq_stop_attempts(fq);
+	val_job_free(fq->job);
+	fq->job = NULL;
+	free(fq->resp);
+	fq->resp = NULL;
 	uv_close((uv_handle_t *)&fq->timer, fq_closed);
 	uv_close((uv_handle_t *)&fq->stale_timer, fq_closed);
+}
+
+/* Hand a result to the internal waiters, one at a time: a waiter may start
+ * new lookups, or end other queries. */
+static void fq_tell_internal(struct fwd_query *fq, const struct fwd_result *r)
+{
+	while (!util_list_empty(&fq->internal)) {
+		struct fwd_waiter *w = container_of(fq->internal.next,
+						    struct fwd_waiter, node);
+		util_list_remove(&w->node);
+		w->done(w, r);
+	}
 }
 
 static uint32_t clamp_ttl(uint32_t ttl, const struct dns_conf *c)
@@ -554,14 +594,24 @@ static uint32_t clamp_ttl(uint32_t ttl, const struct dns_conf *c)
 	return MAX(MIN(ttl, c->max_ttl), c->min_ttl);
 }
 
+static bool is_negative(const struct dns_scan *s)
+{
+	return s->rcode == DNS_RCODE_NXDOMAIN ||
+	       (s->rcode == DNS_RCODE_NOERROR && s->an == 0);
+}
+
 /* TTL fields relative to the records, clamped to the configured range;
- * in a negative answer none exceeds the negative TTL (RFC 2308 5). */
+ * in a negative answer none exceeds the negative TTL (RFC 2308 5). The
+ * entry lives no longer than cap, the validity of the signatures (the
+ * records' own TTLs were capped per RRset when the answer was judged). */
 static uint32_t answer_ttls(const struct fwd_query *fq, const struct dns_scan *s,
-			    bool negative, struct dns_ttl_ref *refs)
+			    uint32_t cap, struct dns_ttl_ref *refs)
 {
 	const struct dns_conf *c = dns_env_conf(fq->env);
+	bool negative = is_negative(s);
 	uint32_t ttl = negative ? MIN(s->negative_ttl, c->max_negative_ttl)
 				: clamp_ttl(s->min_ttl, c);
+	ttl = MIN(ttl, cap);
 	for (unsigned i = 0; i < s->n_ttl; i++) {
 		refs[i].offset = (uint16_t)(s->ttl[i].offset - s->question_end);
 		refs[i].ttl = negative ? MIN(s->ttl[i].ttl, ttl)
@@ -570,12 +620,22 @@ static uint32_t answer_ttls(const struct fwd_query *fq, const struct dns_scan *s
 	return ttl;
 }
 
+static bool cacheable(const struct dns_scan *s)
+{
+	return (s->rcode == DNS_RCODE_NOERROR || s->rcode == DNS_RCODE_NXDOMAIN) &&
+	       !s->too_many_ttls && !(s->flags1 & DNS_FLAG1_TC) &&
+	       (!is_negative(s) || s->has_soa);
+}
+
 /* Store an answer: the records after the question, without the OPT. */
-static void cache_answer(struct fwd_query *fq, const uint8_t *wire,
-			 const struct dns_scan *s, uint32_t ttl,
-			 const struct dns_ttl_ref *refs)
+static void cache_answer(struct fwd_query *fq, const uint8_t *key, size_t klen,
+			 const uint8_t *wire, const struct dns_scan *s,
+			 uint32_t ttl, const struct dns_ttl_ref *refs,
+			 enum val_status status, int ede, const char *why)
 {
 	const struct dns_conf *c = dns_env_conf(fq->env);
+	if (ttl == 0 || !cacheable(s))
+		return;
 	struct dns_cache_put p = {
 		.rrs = wire + s->question_end,
 		.rrs_len = s->records_end - s->question_end,
@@ -583,33 +643,36 @@ static void cache_answer(struct fwd_query *fq, const uint8_t *wire,
 		.ttl = refs, .n_ttl = s->n_ttl,
 		.question_end = s->question_end,
 		.rcode = s->rcode,
+		.dnssec = (uint8_t)status,
 		.ttl_s = ttl,
-		.stale_s = c->serve_stale,
-		.ede = DNS_EDE_NONE,
+		/* A bogus answer is never served stale as if it were data. */
+		.stale_s = status == VAL_BOGUS ? 0 : c->serve_stale,
+		.ede = ede,
+		.why = why,
 	};
-	dns_cache_put(dns_worker_cache(fq->fwd->w), fq->key, fq->klen,
-		      fq->hash, uv_now(fq->fwd->loop), &p);
+	dns_cache_put(dns_worker_cache(fq->fwd->w), key, klen,
+		      util_hash(key, klen), uv_now(fq->fwd->loop), &p);
 }
 
-static bool cacheable(const struct dns_scan *s, bool negative)
+/* The cache key of a judged answer's form with or without DNSSEC RRs. */
+static size_t validated_key(const struct fwd_query *fq, bool dnssec_rrs,
+			    uint8_t *key)
 {
-	return (s->rcode == DNS_RCODE_NOERROR || s->rcode == DNS_RCODE_NXDOMAIN) &&
-	       !s->too_many_ttls && !(s->flags1 & DNS_FLAG1_TC) &&
-	       (!negative || s->has_soa);
+	struct dns_query q = fq->q;
+	q.edns_do = dnssec_rrs;
+	return dns_cache_key(key, &q, true);
 }
 
 static void fq_success(struct fwd_query *fq, const uint8_t *wire,
 		       const struct dns_scan *s)
 {
-	bool negative = s->rcode == DNS_RCODE_NXDOMAIN ||
-			(s->rcode == DNS_RCODE_NOERROR && s->an == 0);
 	struct dns_ttl_ref refs[DNS_SCAN_MAX_TTLS];
 	unsigned n_ttl = 0;
 	if (!s->too_many_ttls) {
-		uint32_t ttl = answer_ttls(fq, s, negative, refs);
+		uint32_t ttl = answer_ttls(fq, s, UINT32_MAX, refs);
 		n_ttl = s->n_ttl;
-		if (ttl > 0 && cacheable(s, negative))
-			cache_answer(fq, wire, s, ttl, refs);
+		cache_answer(fq, fq->key, fq->klen, wire, s, ttl, refs,
+			     VAL_UNCHECKED, DNS_EDE_NONE, NULL);
 	}
 	while (!util_list_empty(&fq->waiters)) {
 		struct dns_request *req = dns_request_from_wait(fq->waiters.next);
@@ -619,28 +682,194 @@ static void fq_success(struct fwd_query *fq, const uint8_t *wire,
 	fq_finish(fq);
 }
 
+/* ------------------------------------------------------------------ judged answers */
+
+/* One form of a judged answer: its wire, scan and TTL fields. */
+struct judged_form {
+	uint8_t *owned;			/* an encoding made here */
+	const uint8_t *wire;
+	struct dns_scan scan;
+	struct dns_ttl_ref refs[DNS_SCAN_MAX_TTLS];
+	uint32_t ttl;
+};
+
+/* Build form i (0: without DNSSEC records, 1: with) of a judged answer:
+ * re-encoded when it carried DNSSEC records, the raw answer otherwise (or
+ * when encoding fails, or for the bogus form CD clients get as is). */
+static int judged_form(struct fwd_query *fq, struct val_msg *m,
+		       enum val_status status, uint32_t cap, bool dnssec_rrs,
+		       bool has_dnssec, struct judged_form *f)
+{
+	size_t len = fq->resp_len;
+	f->wire = fq->resp;
+	if (m && has_dnssec && !(status == VAL_BOGUS && dnssec_rrs) &&
+	    val_msg_encode(m, dnssec_rrs, &f->owned, &len) == 0)
+		f->wire = f->owned;
+	if (dns_response_scan(f->wire, len, &f->scan) != 0 ||
+	    f->scan.qname_len != fq->q.qname_len) {
+		free(f->owned);
+		f->owned = NULL;
+		f->wire = fq->resp;
+		if (dns_response_scan(f->wire, fq->resp_len, &f->scan) != 0)
+			return -1;
+	}
+	f->ttl = f->scan.too_many_ttls ? 0 : answer_ttls(fq, &f->scan, cap,
+							 f->refs);
+	return 0;
+}
+
+/* The verdict is in: cache both forms, answer every waiter. */
+static void fq_deliver_judged(struct fwd_query *fq, struct val_msg *m,
+			      enum val_status status, int ede, const char *why,
+			      uint32_t cap)
+{
+	struct judged_form *f = calloc(2, sizeof(*f));
+	struct dns_scan *raw = f ? &f[0].scan : NULL;
+	bool ok = f && dns_response_scan(fq->resp, fq->resp_len, raw) == 0;
+	bool has_dnssec = ok && raw->has_dnssec;
+	for (int i = 0; ok && i < 2; i++)
+		ok = judged_form(fq, m, status, cap, i == 1, has_dnssec,
+				 &f[i]) == 0;
+	if (!ok) {
+		if (f)
+			free(f[0].owned), free(f[1].owned);
+		free(f);
+		fq->fail_ede = DNS_EDE_OTHER;
+		fq->fail_text = "out of memory";
+		fq_fail(fq);
+		return;
+	}
+	struct dns_validated v = { .status = status, .ede = ede, .why = why };
+	for (int i = 0; i < 2; i++) {
+		uint8_t key[DNS_MAX_KEY];
+		size_t klen = validated_key(fq, i == 1, key);
+		if (!f[i].scan.too_many_ttls)
+			cache_answer(fq, key, klen, f[i].wire, &f[i].scan,
+				     f[i].ttl, f[i].refs, status, ede, why);
+		v.wire[i] = f[i].wire;
+		v.scan[i] = &f[i].scan;
+		v.ttl[i] = f[i].refs;
+		v.n_ttl[i] = f[i].scan.too_many_ttls ? 0 : f[i].scan.n_ttl;
+	}
+	fq_table_remove(fq->fwd, fq);
+	while (!util_list_empty(&fq->waiters)) {
+		struct dns_request *req = dns_request_from_wait(fq->waiters.next);
+		util_list_remove(fq->waiters.next);
+		dns_request_answer_validated(req, &v);
+	}
+	struct fwd_result r = { .v = &v, .wire = fq->resp,
+				.len = fq->resp_len };
+	fq_tell_internal(fq, &r);
+	free(f[0].owned);
+	free(f[1].owned);
+	free(f);
+	fq_finish(fq);
+}
+
+static void fq_judged(struct val_job *job, void *ctx)
+{
+	struct fwd_query *fq = ctx;
+	int ede;
+	const char *why;
+	struct val_msg *m = val_job_msg(job);
+	enum val_status status = val_msg_status(m, &ede, &why);
+	if (status == VAL_BOGUS)
+		log_debug("dnssec", "bogus answer: %s (EDE %d)",
+			  why ? why : "?", ede);
+	fq_deliver_judged(fq, m, status, ede, why, val_msg_ttl_cap(m));
+}
+
+static void on_validate_timeout(uv_timer_t *t)
+{
+	struct fwd_query *fq = t->data;
+	val_job_free(fq->job);
+	fq->job = NULL;
+	fq_deliver_judged(fq, NULL, VAL_BOGUS, DNS_EDE_DNSSEC_INDETERMINATE,
+			  "validation took too long", FAILURE_TTL_S);
+}
+
+/* The upstream answered: keep a copy and judge it, while new clients keep
+ * joining the query. */
+static void fq_validate(struct fwd_query *fq, const uint8_t *wire, size_t len)
+{
+	fq_stop_attempts(fq);
+	fq->resp = malloc(len);
+	if (!fq->resp) {
+		fq_fail(fq);
+		return;
+	}
+	memcpy(fq->resp, wire, len);
+	fq->resp_len = len;
+	struct val_msg *m = val_msg_parse(fq->resp, len);
+	if (!m) {
+		fq_deliver_judged(fq, NULL, VAL_BOGUS, DNS_EDE_DNSSEC_BOGUS,
+				  "answer does not parse", FAILURE_TTL_S);
+		return;
+	}
+	fq->job = val_job_new(fq->fwd->val, fq->env, m, fq_judged, fq);
+	if (!fq->job) {
+		fq_fail(fq);
+		return;
+	}
+	uv_timer_start(&fq->timer, on_validate_timeout, VALIDATE_DEADLINE_MS,
+		       0);
+	val_job_run(fq->job);	/* may deliver before it returns */
+}
+
+static void fq_answered(struct fwd_query *fq, const uint8_t *wire, size_t len,
+			const struct dns_scan *s)
+{
+	if (fq->raw) {
+		struct fwd_result r = { .wire = wire, .len = len };
+		fq_table_remove(fq->fwd, fq);
+		fq_tell_internal(fq, &r);
+		fq_finish(fq);
+	} else if (fq->validate) {
+		fq_validate(fq, wire, len);
+	} else {
+		fq_success(fq, wire, s);
+	}
+}
+
+/* A failure entry for a key, so that clients do not hammer upstreams. */
+static void cache_failure(struct fwd_query *fq, const uint8_t *key,
+			  size_t klen, int ede, const char *why)
+{
+	struct dns_cache *cache = dns_worker_cache(fq->fwd->w);
+	uint64_t now = uv_now(fq->fwd->loop);
+	if (fq->stale_available) {
+		dns_cache_mark_failed(cache, key, klen, util_hash(key, klen),
+				      now, STALE_RETRY_MS);
+		return;
+	}
+	struct dns_cache_put p = {
+		.question_end = (uint16_t)(DNS_HEADER_SIZE + fq->q.qname_len + 4),
+		.rcode = DNS_RCODE_SERVFAIL,
+		.ttl_s = FAILURE_TTL_S,
+		.failure = true,
+		.ede = ede,
+		.why = why,
+	};
+	dns_cache_put(cache, key, klen, util_hash(key, klen), now, &p);
+}
+
 static void fq_fail(struct fwd_query *fq)
 {
-	struct dns_worker *w = fq->fwd->w;
-	uint64_t now = uv_now(fq->fwd->loop);
 	int ede = fq->fail_ede >= 0 ? fq->fail_ede
 				    : DNS_EDE_NO_REACHABLE_AUTHORITY;
 	const char *text = fq->fail_text ? fq->fail_text
 					 : "no upstream resolver answered";
-	struct dns_cache *cache = dns_worker_cache(w);
-	if (fq->stale_available) {
-		dns_cache_mark_failed(cache, fq->key, fq->klen, fq->hash, now,
-				      STALE_RETRY_MS);
-	} else {
-		struct dns_cache_put p = {
-			.question_end = (uint16_t)(DNS_HEADER_SIZE +
-						   fq->q.qname_len + 4),
-			.rcode = DNS_RCODE_SERVFAIL,
-			.ttl_s = FAILURE_TTL_S,
-			.failure = true,
-			.ede = ede,
-		};
-		dns_cache_put(cache, fq->key, fq->klen, fq->hash, now, &p);
+	val_job_free(fq->job);
+	fq->job = NULL;
+	fq_table_remove(fq->fwd, fq);
+	if (fq->validate) {
+		for (int i = 0; i < 2; i++) {
+			uint8_t key[DNS_MAX_KEY];
+			cache_failure(fq, key, validated_key(fq, i == 1, key),
+				      ede, text);
+		}
+	} else if (!fq->raw) {
+		cache_failure(fq, fq->key, fq->klen, ede, text);
 	}
 	while (!util_list_empty(&fq->waiters)) {
 		struct dns_request *req = dns_request_from_wait(fq->waiters.next);
@@ -649,6 +878,8 @@ static void fq_fail(struct fwd_query *fq)
 			dns_request_answer_error(req, DNS_RCODE_SERVFAIL, ede,
 						 text);
 	}
+	struct fwd_result r = { .failed = true, .ede = ede, .why = text };
+	fq_tell_internal(fq, &r);
 	fq_finish(fq);
 }
 
@@ -737,7 +968,7 @@ static void attempt_response(struct fwd_attempt *a, const uint8_t *wire,
 			       "upstream resolvers answered with failure");
 		return;
 	}
-	fq_success(fq, wire, s);
+	fq_answered(fq, wire, len, s);
 }
 
 /* ------------------------------------------------------------------ API */
@@ -752,8 +983,9 @@ struct fwd_state *fwd_new(struct dns_worker *w, uv_loop_t *loop)
 	util_list_init(&fwd->upstreams);
 	fwd->n_buckets = 1024;
 	fwd->buckets = calloc(fwd->n_buckets, sizeof(*fwd->buckets));
-	if (!fwd->buckets) {
-		free(fwd);
+	fwd->val = val_state_new(fwd, loop);
+	if (!fwd->buckets || !fwd->val) {
+		fwd_free(fwd);
 		return NULL;
 	}
 	return fwd;
@@ -857,6 +1089,8 @@ void fwd_set_env(struct fwd_state *fwd, const struct dns_env *env)
 	fwd->cur = cur;
 	fwd->n_cur = n;
 	collect_upstreams(fwd);
+	/* Key entries hold only under the trust anchors they came from. */
+	val_state_flush(fwd->val);
 }
 
 unsigned fwd_pending(const struct fwd_state *fwd)
@@ -882,6 +1116,7 @@ static struct fwd_query *fq_new(struct fwd_state *fwd, struct dns_env *env,
 	fq->started_ms = uv_now(fwd->loop);
 	util_list_init(&fq->waiters);
 	util_list_init(&fq->attempts);
+	util_list_init(&fq->internal);
 	uv_timer_init(fwd->loop, &fq->timer);
 	uv_timer_init(fwd->loop, &fq->stale_timer);
 	fq->timer.data = fq->stale_timer.data = fq;
@@ -894,6 +1129,15 @@ int fwd_resolve(struct fwd_state *fwd, struct dns_request *req,
 		const struct dns_query *q, const uint8_t *key, size_t klen,
 		uint64_t hash, bool stale_available)
 {
+	/* Judged answers serve DO and non-DO clients from one query. */
+	uint8_t judged[DNS_MAX_KEY];
+	bool validate = dns_request_env(req)->trust != NULL;
+	if (validate) {
+		memcpy(judged, key, klen);
+		judged[0] = DNS_KEY_VALIDATED;
+		key = judged;
+		hash = util_hash(key, klen);
+	}
 	struct fwd_query *fq = fq_find(fwd, key, klen, hash);
 	if (fq) {
 		dns_worker_stats_mut(fwd->w)->coalesced++;
@@ -907,6 +1151,7 @@ int fwd_resolve(struct fwd_state *fwd, struct dns_request *req,
 	fq = fq_new(fwd, dns_request_env(req), q, key, klen, hash);
 	if (!fq)
 		return -1;
+	fq->validate = validate;
 	util_list_push(&fq->waiters, dns_request_wait_node(req));
 	fq->stale_available = stale_available;
 	if (stale_available)
@@ -914,6 +1159,54 @@ int fwd_resolve(struct fwd_state *fwd, struct dns_request *req,
 			       STALE_ANSWER_MS, 0);
 	fq_send_next(fq);
 	return 0;
+}
+
+static void on_lookup_start(uv_timer_t *t)
+{
+	fq_send_next(t->data);
+}
+
+int fwd_lookup(struct fwd_state *fwd, struct dns_env *env,
+	       const uint8_t *name, uint16_t type, bool raw,
+	       struct fwd_waiter *w)
+{
+	struct dns_query q = { .rd = true, .edns = true, .edns_do = true,
+			       .cd = true, .qtype = type,
+			       .qclass = DNS_CLASS_IN };
+	int n = dns_name_lower(name, DNS_MAX_NAME, q.qname);
+	if (n < 0)
+		return -1;
+	q.qname_len = (uint16_t)n;
+	q.question_end = (uint16_t)(DNS_HEADER_SIZE + n + 4);
+	uint8_t key[DNS_MAX_KEY];
+	size_t klen = dns_cache_key(key, &q, true);
+	key[0] = raw ? DNS_KEY_RAW : DNS_KEY_VALIDATED;
+	uint64_t hash = util_hash(key, klen);
+	struct fwd_query *fq = fq_find(fwd, key, klen, hash);
+	if (fq) {
+		dns_worker_stats_mut(fwd->w)->coalesced++;
+		util_list_push(&fq->internal, &w->node);
+		return 0;
+	}
+	if (fwd->shutting_down || fwd->count >= MAX_PENDING ||
+	    (!raw && !env->trust))
+		return -1;
+	fq = fq_new(fwd, env, &q, key, klen, hash);
+	if (!fq)
+		return -1;
+	fq->raw = raw;
+	fq->validate = !raw;
+	util_list_push(&fq->internal, &w->node);
+	/* Sending waits for the loop, so that the waiter never hears back
+	 * before this returns. */
+	uv_timer_start(&fq->timer, on_lookup_start, 0, 0);
+	return 0;
+}
+
+void fwd_waiter_cancel(struct fwd_waiter *w)
+{
+	if (w->node.next)
+		util_list_remove(&w->node);
 }
 
 void fwd_shutdown(struct fwd_state *fwd)
@@ -935,6 +1228,7 @@ void fwd_free(struct fwd_state *fwd)
 {
 	if (!fwd)
 		return;
+	val_state_free(fwd->val);
 	free(fwd->cur);
 	free(fwd->buckets);
 	free(fwd);

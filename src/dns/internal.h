@@ -23,6 +23,7 @@ struct dns_cache_view {
 	uint8_t flags2;			/**< AD of the stored answer */
 	uint8_t dnssec;			/**< enum val_status of the answer */
 	int ede;			/**< cached failures carry their EDE */
+	const char *why;		/**< its text: a static string or NULL */
 	uint32_t elapsed;		/**< seconds since stored */
 	bool stale;
 	bool failure;
@@ -63,6 +64,7 @@ struct dns_cache_put {
 	uint32_t stale_s;		/**< how long after that it may be served */
 	bool failure;
 	int ede;
+	const char *why;		/**< static storage only */
 };
 
 int dns_cache_put(struct dns_cache *c, const uint8_t *key, size_t klen,
@@ -227,6 +229,35 @@ enum val_proof val_deny_type(const struct val_denial *d, const ldns_rdf *name,
 enum val_proof val_deny_wildcard(const struct val_denial *d,
 				 const ldns_rdf *owner, unsigned labels);
 
+/* ------------------------------------------------------------------ chain of trust (dns/chain.c) */
+
+/** Per-worker validation state: the key cache and the jobs in flight. */
+struct val_state;
+struct fwd_state;
+
+struct val_state *val_state_new(struct fwd_state *fwd, uv_loop_t *loop);
+void val_state_free(struct val_state *vs);
+/** Forget every key entry (the trust anchors changed). */
+void val_state_flush(struct val_state *vs);
+
+/** Judging one answer: finds the key entries its zones need, fetching DS
+ *  and DNSKEY records through the forwarder, then judges. */
+struct val_job;
+
+typedef void (*val_job_done_fn)(struct val_job *job, void *ctx);
+
+/** A job for msg (taken over) under env's trust anchors. Nothing happens
+ *  before val_job_run. */
+struct val_job *val_job_new(struct val_state *vs, struct dns_env *env,
+			    struct val_msg *msg, val_job_done_fn done,
+			    void *ctx);
+/** Start judging; done may be called before this returns. */
+void val_job_run(struct val_job *job);
+/** The judged message (after done). */
+struct val_msg *val_job_msg(struct val_job *job);
+/** Stop waiting for fetches; done is not called. */
+void val_job_free(struct val_job *job);
+
 /* ------------------------------------------------------------------ env */
 
 struct dns_env {
@@ -249,6 +280,45 @@ uint16_t dns_rng_u16(struct dns_rng *rng);
 /* ------------------------------------------------------------------ forwarder */
 
 struct fwd_state;
+
+/** A validated answer in the two forms clients get: [0] without DNSSEC
+ *  records (DO=0), [1] with them. */
+struct dns_validated {
+	enum val_status status;
+	int ede;
+	const char *why;
+	const uint8_t *wire[2];
+	const struct dns_scan *scan[2];
+	const struct dns_ttl_ref *ttl[2];	/**< relative to the records */
+	unsigned n_ttl[2];
+};
+
+/** How an internal lookup ended. */
+struct fwd_result {
+	bool failed;			/**< no usable answer: ede and why say */
+	int ede;
+	const char *why;
+	const uint8_t *wire;		/**< raw lookups: the upstream's answer */
+	size_t len;
+	const struct dns_validated *v;	/**< validated lookups: the verdict */
+};
+
+/** Someone inside anchord waiting for a lookup (the validator for DS and
+ *  DNSKEY records, a DANE upstream for its TLSA records). done is called
+ *  once, from the loop, unless the waiter is cancelled first. */
+struct fwd_waiter {
+	struct util_list node;
+	void (*done)(struct fwd_waiter *w, const struct fwd_result *r);
+};
+
+/** Look name (wire, lower-cased) up through the upstreams. raw: the answer
+ *  comes unvalidated and uncached (chain of trust fetches); otherwise it
+ *  is validated and cached like a client's. Returns 0, or -1 when the
+ *  forwarder is overloaded or shutting down. */
+int fwd_lookup(struct fwd_state *fwd, struct dns_env *env,
+	       const uint8_t *name, uint16_t type, bool raw,
+	       struct fwd_waiter *w);
+void fwd_waiter_cancel(struct fwd_waiter *w);
 
 struct fwd_state *fwd_new(struct dns_worker *w, uv_loop_t *loop);
 void fwd_set_env(struct fwd_state *fwd, const struct dns_env *env);
@@ -279,6 +349,10 @@ struct dns_env *dns_request_env(struct dns_request *req);
 void dns_request_answer_upstream(struct dns_request *req, const uint8_t *wire,
 				 const struct dns_scan *s,
 				 const struct dns_ttl_ref *ttl, unsigned n_ttl);
+/** Answer with a judged upstream answer, in the form the client's DO, CD
+ *  and AD bits call for. */
+void dns_request_answer_validated(struct dns_request *req,
+				  const struct dns_validated *v);
 /** Answer from stale (or meanwhile refreshed) cache data; false if none. */
 bool dns_request_try_stale(struct dns_request *req);
 void dns_request_answer_error(struct dns_request *req, unsigned rcode, int ede,
