@@ -26,6 +26,7 @@ struct tls_conf {
 	enum net_client_cert_mode client_certs;
 	uint64_t handshake_timeout_ms;
 	bool session_tickets;
+	bool publish_tlsa;		/**< TLSA 3 1 1 records in local data */
 };
 
 struct listen_conf {
@@ -49,8 +50,9 @@ struct anchord_config {
 	struct listen_conf *listen;
 	size_t n_listen;
 	struct tls_conf tls;
-	/* upstream, cache, local data */
+	/* upstream, cache, local data, dnssec */
 	bool upstream_system;
+	bool trust_anchors_given;
 	struct dns_conf dns;
 	/* log */
 	enum log_level log_level;

@@ -173,7 +173,7 @@ static void tls_errors(void **state)
 		     " pin: \"xyz\" }\n",
 		     "upstream.pin: \"xyz\" is not a base64 SHA-256 SPKI pin");
 	expect_error("upstream:\n  - { address: 127.0.0.1, name: a.test }\n",
-		     "name, pin and ca need transport: dot");
+		     "name, pin, ca and dane need transport: dot");
 	expect_error(MINIMAL "tls: { certificate: c.pem }\n",
 		     "certificate and key are both auto or both files");
 	expect_error(MINIMAL "tls: { client-certificates: maybe }\n",
