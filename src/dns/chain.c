@@ -78,7 +78,7 @@ struct val_job {
 	enum job_wait wait;
 	unsigned fetches;
 	struct fwd_waiter waiter;
-	bool running;			/* inside run: no recursion into done */
+	bool negative;			/* the question is below an NTA */
 };
 
 static void job_continue(struct val_job *job);
@@ -440,6 +440,11 @@ static void on_fetched(struct fwd_waiter *w, const struct fwd_result *r)
 static bool walk_start(struct val_job *job, const ldns_rdf *target)
 {
 	const struct val_anchor *a = dns_trust_find(job->env->trust, target);
+	if (job->negative) {
+		resolve_as(job, VAL_INSECURE, DNS_EDE_NONE,
+			   "below a negative trust anchor");
+		return false;
+	}
 	if (!a || a->negative) {
 		resolve_as(job, VAL_INSECURE, DNS_EDE_NONE,
 			   a ? "below a negative trust anchor"
@@ -530,7 +535,12 @@ static void job_continue(struct val_job *job)
 	}
 }
 
+/* A question at or below a negative trust anchor is not validated at all
+ * (RFC 7646): its answer may be signed by a zone above the anchor. */
 void val_job_run(struct val_job *job)
 {
+	const struct val_anchor *a = dns_trust_find(job->env->trust,
+						    val_msg_qname(job->msg));
+	job->negative = a && a->negative;
 	job_continue(job);
 }

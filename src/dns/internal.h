@@ -147,6 +147,7 @@ struct val_msg;
 
 struct val_msg *val_msg_parse(const uint8_t *wire, size_t len);
 void val_msg_free(struct val_msg *m);
+const ldns_rdf *val_msg_qname(const struct val_msg *m);
 /** Names whose key entries judging needs: signers of the answer's RRsets,
  *  or the owners of unsigned ones (whose zone must prove insecure). */
 size_t val_msg_needs(const struct val_msg *m, const ldns_rdf *const **names);

@@ -340,6 +340,11 @@ void val_msg_free(struct val_msg *m)
 	free(m);
 }
 
+const ldns_rdf *val_msg_qname(const struct val_msg *m)
+{
+	return m->qname;
+}
+
 size_t val_msg_needs(const struct val_msg *m, const ldns_rdf *const **names)
 {
 	*names = m->needs;
