@@ -691,7 +691,8 @@ static void judge_sets(struct val_msg *m, val_key_fn lookup, void *ctx,
 					judge_set(s, k, now);
 				continue;
 			}
-			judge_set(s, lookup(ctx, s->need), now);
+			judge_set(s, s->need ? lookup(ctx, s->need) : NULL,
+				  now);
 			if (s->status == VAL_BOGUS &&
 			    s->ede == DNS_EDE_RRSIGS_MISSING &&
 			    s->type == LDNS_RR_TYPE_CNAME &&
