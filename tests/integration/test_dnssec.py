@@ -276,3 +276,28 @@ def test_delv_and_kdig_agree(validator, signed_nsd, zones):
         mine = kdig(validator.port, name, rdtype)
         theirs = delv(signed_nsd, zones, name, rdtype)
         assert (mine, theirs) == (expected, expected), name
+
+
+# ---------------------------------------------------------------- signed local zones
+
+def test_signed_local_zone_is_served_with_its_proofs(zones, make_anchord,
+                                                     signed_nsd):
+    parent = dict(zones.zones)[PARENT]
+    a = make_anchord([upstream(signed_nsd.port)], config_extra=(
+        f"local-zones:\n  - {{ name: {PARENT}, file: {parent} }}\n" +
+        dnssec_conf(zones)))
+    r = ask(a.port, "www." + PARENT)
+    assert r.flags & dns.flags.AA and not r.flags & dns.flags.AD
+    assert has_type(r, dns.rdatatype.RRSIG)
+    r = ask(a.port, "www." + PARENT, do=False)
+    assert r.answer and not has_type(r, dns.rdatatype.RRSIG)
+    r = ask(a.port, "nothere." + PARENT)
+    assert r.rcode() == dns.rcode.NXDOMAIN and has_type(r, dns.rdatatype.NSEC)
+    # BIND's validator, asking anchord itself, finds every answer valid
+    for name, rdtype in (("www." + PARENT, "A"), ("x.wild." + PARENT, "A"),
+                         ("nothere." + PARENT, "A"), ("www." + PARENT, "TXT"),
+                         ("b.deep." + PARENT, "A")):
+        assert delv(a, zones, name, rdtype) == "secure", name
+    # the tampered record stays tampered: anchord serves, delv refuses
+    assert ask(a.port, "tampered." + PARENT).rcode() == dns.rcode.NOERROR
+    assert delv(a, zones, "tampered." + PARENT) == "bogus"

@@ -5,11 +5,8 @@
  *  would (the whole NSEC chain goes into the authority section, so that the
  *  validator has to pick the right records itself), then judged.
  */
-#include "test.h"
+#include "signzone.h"
 
-#include "dns/internal.h"
-
-#include <stdio.h>
 #include <stdlib.h>
 
 #define ZONE "signed.test."
@@ -27,105 +24,21 @@ static const char *const zone_text[] = {
 	"ns.sub." ZONE " 300 IN A 127.0.0.54",
 };
 
-struct signed_zone {
-	ldns_key_list *keys;
-	ldns_rr *dnskey;
-	ldns_rr_list *rrs;		/* every record, signatures included */
-	struct val_key entry;		/* what a secure chain would give */
-};
-
 static struct signed_zone nsec_zone, nsec3_zone, optout_zone, heavy_zone;
 
-static ldns_key *make_key(time_t inception, time_t expiration)
+static void sign(struct signed_zone *z, bool nsec3, uint16_t iterations,
+		 bool optout)
 {
-	ldns_key *k = ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256);
-	assert_non_null(k);
-	ldns_key_set_pubkey_owner(k, ldns_dname_new_frm_str(ZONE));
-	ldns_key_set_flags(k, LDNS_KEY_ZONE_KEY | LDNS_KEY_SEP_KEY);
-	ldns_key_set_inception(k, (uint32_t)inception);
-	ldns_key_set_expiration(k, (uint32_t)expiration);
-	ldns_rr *rr = ldns_key2rr(k);
-	ldns_key_set_keytag(k, ldns_calc_keytag(rr));
-	ldns_rr_free(rr);
-	return k;
-}
-
-static int nsec3_add(ldns_rr *sig, void *arg)
-{
-	return LDNS_SIGNATURE_REMOVE_ADD_NEW;
-}
-
-/* Sign the zone text with one key (a CSK); nsec3 chooses the chain. */
-static void sign_zone(struct signed_zone *z, bool nsec3, uint16_t iterations,
-		      bool optout)
-{
-	ldns_key *k = make_key(NOW - 3600, NOW + 86400);
-	z->keys = ldns_key_list_new();
-	ldns_key_list_push_key(z->keys, k);
-	z->dnskey = ldns_key2rr(k);
-	ldns_dnssec_zone *dz = ldns_dnssec_zone_new();
-	for (size_t i = 0; i < ARRAY_SIZE(zone_text); i++) {
-		ldns_rr *rr;
-		assert_int_equal(ldns_rr_new_frm_str(&rr, zone_text[i], 300,
-						     NULL, NULL), LDNS_STATUS_OK);
-		assert_int_equal(ldns_dnssec_zone_add_rr(dz, rr), LDNS_STATUS_OK);
-	}
-	ldns_dnssec_zone_add_rr(dz, ldns_rr_clone(z->dnskey));
-	ldns_rr_list *added = ldns_rr_list_new();
-	ldns_status st;
-	if (nsec3) {
-		uint8_t salt[2] = { 0xab, 0xcd };
-		st = ldns_dnssec_zone_sign_nsec3(dz, added, z->keys, nsec3_add,
-						 NULL, LDNS_SHA1,
-						 optout ? 1 : 0, iterations, 2,
-						 salt);
-	} else {
-		st = ldns_dnssec_zone_sign(dz, added, z->keys, nsec3_add, NULL);
-	}
-	assert_int_equal(st, LDNS_STATUS_OK);
-	z->rrs = ldns_rr_list_new();
-	ldns_dnssec_zone *zone = dz;
-	ldns_rbnode_t *node = ldns_rbtree_first(zone->names);
-	for (; node != LDNS_RBTREE_NULL; node = ldns_rbtree_next(node)) {
-		ldns_dnssec_name *name = (ldns_dnssec_name *)node->data;
-		for (ldns_dnssec_rrsets *s = name->rrsets; s; s = s->next) {
-			for (ldns_dnssec_rrs *r = s->rrs; r; r = r->next)
-				ldns_rr_list_push_rr(z->rrs, ldns_rr_clone(r->rr));
-			for (ldns_dnssec_rrs *r = s->signatures; r; r = r->next)
-				ldns_rr_list_push_rr(z->rrs, ldns_rr_clone(r->rr));
-		}
-		if (name->nsec) {
-			ldns_rr_list_push_rr(z->rrs, ldns_rr_clone(name->nsec));
-			for (ldns_dnssec_rrs *r = name->nsec_signatures; r;
-			     r = r->next)
-				ldns_rr_list_push_rr(z->rrs, ldns_rr_clone(r->rr));
-		}
-	}
-	ldns_dnssec_zone_deep_free(dz);
-	ldns_rr_list_free(added);
-	z->entry = (struct val_key){
-		.status = VAL_SECURE,
-		.zone = ldns_dname_new_frm_str(ZONE),
-		.keys = ldns_rr_list_new(),
-		.ede = DNS_EDE_NONE,
-	};
-	ldns_rr_list_push_rr(z->entry.keys, ldns_rr_clone(z->dnskey));
-}
-
-static void free_zone(struct signed_zone *z)
-{
-	ldns_key_list_free(z->keys);
-	ldns_rr_free(z->dnskey);
-	ldns_rr_list_deep_free(z->rrs);
-	val_key_clear(&z->entry);
+	sign_zone(z, ZONE, zone_text, ARRAY_SIZE(zone_text), nsec3, iterations,
+		  optout, NOW - 3600, NOW + 86400);
 }
 
 static int setup(void **state)
 {
-	sign_zone(&nsec_zone, false, 0, false);
-	sign_zone(&nsec3_zone, true, 0, false);
-	sign_zone(&optout_zone, true, 0, true);
-	sign_zone(&heavy_zone, true, 200, false);
+	sign(&nsec_zone, false, 0, false);
+	sign(&nsec3_zone, true, 0, false);
+	sign(&optout_zone, true, 0, true);
+	sign(&heavy_zone, true, 200, false);
 	return 0;
 }
 
@@ -286,7 +199,8 @@ static void expired_and_future_signatures(void **state)
 		{ NOW + 3600, NOW + 7200, DNS_EDE_SIGNATURE_NOT_YET_VALID },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		ldns_key *k = make_key(cases[i].inception, cases[i].expiration);
+		ldns_key *k = make_key(ZONE, cases[i].inception,
+				       cases[i].expiration);
 		ldns_key_list *kl = ldns_key_list_new();
 		ldns_key_list_push_key(kl, k);
 		struct val_key entry = { .status = VAL_SECURE,
