@@ -983,12 +983,35 @@ static int default_tls_addresses(struct anchord_config *c)
 	return 0;
 }
 
+bool config_listen_is_tls(enum listen_kind kind)
+{
+	return kind == LISTEN_DOT;
+}
+
 bool config_has_tls(const struct anchord_config *c)
 {
 	for (size_t i = 0; i < c->n_listen; i++)
-		if (c->listen[i].kind == LISTEN_DOT)
+		if (config_listen_is_tls(c->listen[i].kind))
 			return true;
 	return false;
+}
+
+size_t config_tls_ports(const struct anchord_config *c, uint16_t *ports,
+			size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_listen && n < max; i++) {
+		if (!config_listen_is_tls(c->listen[i].kind))
+			continue;
+		uint16_t port = util_addr_port(
+			(const struct sockaddr *)&c->listen[i].addr.ss);
+		bool seen = false;
+		for (size_t j = 0; j < n; j++)
+			seen |= ports[j] == port;
+		if (!seen)
+			ports[n++] = port;
+	}
+	return n;
 }
 
 /* Validation without configured anchors trusts the root's shipped one;
@@ -1029,6 +1052,9 @@ static int finish(struct cfg *x)
 		return fail(x, NULL, "tls.addresses", "out of memory");
 	if (finish_dnssec(x) != 0)
 		return -1;
+	if (c->tls.publish_tlsa && !config_has_tls(c))
+		return fail(x, NULL, "tls.publish-tlsa", "there is no TLS "
+			    "listener to publish");
 	/* edns-tcp-keepalive (RFC 7828) advertises the idle timeout. */
 	c->dns.tcp_keepalive_100ms =
 		(uint16_t)MIN(c->tcp_idle_timeout_ms / 100, 65535);

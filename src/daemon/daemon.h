@@ -74,8 +74,14 @@ extern const char *const config_known_keys[];
 
 struct daemon_workers;
 
+/** Whether a listener of this kind speaks TLS. */
+bool config_listen_is_tls(enum listen_kind kind);
 /** Whether some listener speaks TLS. */
 bool config_has_tls(const struct anchord_config *c);
+/** The distinct ports of the TLS listeners (at most max); the TLSA
+ *  records of anchord's certificate live at _port._tcp.<server.name>. */
+size_t config_tls_ports(const struct anchord_config *c, uint16_t *ports,
+			size_t max);
 
 /** Bind every listener once per worker (before privileges are dropped).
  *  Returns NULL and writes err on failure. */

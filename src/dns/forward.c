@@ -17,6 +17,14 @@
  *  the verdict and the answer in its two forms (with and without DNSSEC
  *  records) go into the cache, and each client gets the form its own DO,
  *  CD and AD bits call for (dns/request.c).
+ *
+ *  A DoT upstream with dane (RFC 7671, RFC 8310 8.2) is authenticated by
+ *  the TLSA records at _port._tcp.<name>, looked up through this same
+ *  forwarder and validator: only a secure RRset counts. Client queries
+ *  wait for that lookup; the lookup itself, and the DS and DNSKEY fetches
+ *  its validation needs, may go to the same server over a twin connection
+ *  that is not authenticated (DNSSEC protects what it carries, and no
+ *  client query uses it).
  */
 #include "dns/internal.h"
 #include "net/net.h"
@@ -39,6 +47,8 @@
 #define TCP_IDLE_MS 10000		/* close an unused upstream connection */
 #define MAX_PENDING 20000		/* forwarding queries per worker */
 #define VALIDATE_DEADLINE_MS 4000	/* judging, fetches included */
+#define DANE_RETRY_MS 30000		/* after a failed TLSA lookup */
+#define DANE_MIN_TTL_S 30		/* look TLSA records up again at most so often */
 
 struct fwd_query;
 
@@ -68,6 +78,17 @@ struct fwd_upstream {
 	struct util_list tcp_attempts;
 	uv_timer_t tcp_idle;
 	bool closing;
+	/* DANE: the TLSA records the validator found secure */
+	enum { DANE_UNKNOWN, DANE_READY, DANE_FAILED } dane_state;
+	bool dane_looking;		/* a TLSA lookup is under way */
+	uint64_t dane_until_ms;		/* READY: look again; FAILED: retry */
+	const char *dane_why;		/* FAILED: why */
+	struct net_dane_record *tlsa;
+	size_t n_tlsa;
+	struct fwd_waiter dane_lookup;
+	struct util_list dane_waiting;	/* attempts (conn_node) for the TLSA */
+	struct fwd_upstream *twin;	/* unauthenticated, for meta-queries */
+	struct fwd_upstream *twin_of;	/* on a twin: its upstream */
 };
 
 struct fwd_query {
@@ -85,6 +106,7 @@ struct fwd_query {
 	bool stale_available, stale_served, done;
 	bool raw;			/* a chain fetch: deliver unjudged */
 	bool validate;			/* ask with DO and CD, then judge */
+	bool meta;			/* anchord's own lookup (DNSSEC-checked) */
 	struct util_list internal;	/* struct fwd_waiter.node */
 	struct val_job *job;		/* while judging */
 	uint8_t *resp;			/* the answer being judged */
@@ -412,12 +434,16 @@ static struct net_tls_client *upstream_tls(struct fwd_upstream *up)
 		.n_pins = up->conf.n_pins,
 		.ca_file = up->conf.ca_file,
 		.alpn = "dot",
+		.dane = up->conf.dane,
+		.opportunistic = up->twin_of != NULL,
 	};
 	char err[256];
 	up->tls = net_tls_client_new(&c, err, sizeof(err));
 	if (!up->tls)
 		log_error("forward", "upstream %s: %s",
 			  up->conf.name ? up->conf.name : "(DoT)", err);
+	else if (up->conf.dane)
+		net_tls_client_set_dane(up->tls, up->tlsa, up->n_tlsa);
 	return up->tls;
 }
 
@@ -441,6 +467,187 @@ static int attempt_send_tcp(struct fwd_attempt *a, struct fwd_query *fq)
 	return net_client_send(up->tcp, msg, len);
 }
 
+/* ------------------------------------------------------------------ DANE upstreams */
+
+static const char *up_name(const struct fwd_upstream *up)
+{
+	return up->conf.name ? up->conf.name : "(DoT)";
+}
+
+/* The twin of a DANE upstream: same server, TLS without authentication,
+ * for lookups whose answers DNSSEC validates anyway. */
+static struct fwd_upstream *dane_twin(struct fwd_upstream *up)
+{
+	if (up->twin)
+		return up->twin;
+	struct fwd_upstream *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->conf = up->conf;
+	t->conf.name = up->conf.name ? strdup(up->conf.name) : NULL;
+	t->conf.ca_file = NULL;
+	t->conf.n_pins = 0;
+	t->conf.dane = false;
+	t->fwd = up->fwd;
+	t->twin_of = up;
+	t->current = true;		/* lives as long as its upstream */
+	util_list_init(&t->node);
+	util_list_init(&t->tcp_attempts);
+	util_list_init(&t->dane_waiting);
+	util_list_init(&t->dane_lookup.node);
+	uv_timer_init(up->fwd->loop, &t->tcp_idle);
+	t->tcp_idle.data = t;
+	up->twin = t;
+	return t;
+}
+
+static void dane_failed(struct fwd_upstream *up, const char *why)
+{
+	up->dane_state = DANE_FAILED;
+	up->dane_why = why;
+	up->dane_until_ms = uv_now(up->fwd->loop) + DANE_RETRY_MS;
+	log_warning("forward", "upstream %s: %s; not used", up_name(up), why);
+	while (!util_list_empty(&up->dane_waiting)) {
+		struct fwd_attempt *a = container_of(up->dane_waiting.next,
+						     struct fwd_attempt,
+						     conn_node);
+		util_list_remove(&a->conn_node);
+		attempt_failed(a, DNS_EDE_NETWORK_ERROR, why);
+	}
+}
+
+/* The usable TLSA records of a secure answer, and their TTL. */
+static size_t tlsa_records(const struct dns_validated *v,
+			   struct net_dane_record *out, uint32_t *ttl)
+{
+	ldns_pkt *p;
+	size_t n = 0;
+	if (ldns_wire2pkt(&p, v->wire[1], v->len[1]) != LDNS_STATUS_OK)
+		return 0;
+	ldns_rr_list *an = ldns_pkt_answer(p);
+	*ttl = UINT32_MAX;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(an) && n < NET_MAX_DANE;
+	     i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_TLSA ||
+		    ldns_rr_rd_count(rr) != 4)
+			continue;
+		struct net_dane_record *r = &out[n];
+		const ldns_rdf *data = ldns_rr_rdf(rr, 3);
+		r->usage = ldns_rdf2native_int8(ldns_rr_rdf(rr, 0));
+		r->selector = ldns_rdf2native_int8(ldns_rr_rdf(rr, 1));
+		r->mtype = ldns_rdf2native_int8(ldns_rr_rdf(rr, 2));
+		size_t len = ldns_rdf_size(data);
+		bool usable = (r->usage == 2 || r->usage == 3) &&
+			      r->selector <= 1 && len <= NET_DANE_DATA_MAX &&
+			      (r->mtype == 0 || (r->mtype == 1 && len == 32) ||
+			       (r->mtype == 2 && len == 64));
+		if (!usable)
+			continue;
+		r->len = (uint16_t)len;
+		memcpy(r->data, ldns_rdf_data(data), len);
+		*ttl = MIN(*ttl, ldns_rr_ttl(rr));
+		n++;
+	}
+	ldns_pkt_free(p);
+	return n;
+}
+
+static void dane_ready(struct fwd_upstream *up,
+		       const struct net_dane_record *r, size_t n, uint32_t ttl)
+{
+	struct net_dane_record *copy = malloc(n * sizeof(*copy));
+	if (!copy) {
+		dane_failed(up, "out of memory");
+		return;
+	}
+	memcpy(copy, r, n * sizeof(*copy));
+	free(up->tlsa);
+	up->tlsa = copy;
+	up->n_tlsa = n;
+	if (up->tls)
+		net_tls_client_set_dane(up->tls, copy, n);
+	up->dane_state = DANE_READY;
+	up->dane_until_ms = uv_now(up->fwd->loop) +
+			    (uint64_t)MAX(ttl, DANE_MIN_TTL_S) * 1000;
+	log_info("forward", "upstream %s: %zu secure TLSA record%s",
+		 up_name(up), n, n == 1 ? "" : "s");
+	while (!util_list_empty(&up->dane_waiting)) {
+		struct fwd_attempt *a = container_of(up->dane_waiting.next,
+						     struct fwd_attempt,
+						     conn_node);
+		util_list_remove(&a->conn_node);
+		if (attempt_send_tcp(a, a->fq) != 0)
+			attempt_failed(a, DNS_EDE_NETWORK_ERROR,
+				       "cannot reach upstream resolvers");
+	}
+}
+
+static void dane_looked_up(struct fwd_waiter *w, const struct fwd_result *r)
+{
+	struct fwd_upstream *up = container_of(w, struct fwd_upstream,
+					       dane_lookup);
+	up->dane_looking = false;
+	if (r->failed || !r->v)
+		return dane_failed(up, "TLSA lookup failed");
+	if (r->v->status != VAL_SECURE)
+		return dane_failed(up, r->v->status == VAL_BOGUS
+					       ? "TLSA records are bogus"
+					       : "TLSA records are not secure");
+	struct net_dane_record *recs = calloc(NET_MAX_DANE, sizeof(*recs));
+	uint32_t ttl = 0;
+	size_t n = recs ? tlsa_records(r->v, recs, &ttl) : 0;
+	if (n)
+		dane_ready(up, recs, n, ttl);
+	else
+		dane_failed(up, "no usable TLSA record");
+	free(recs);
+}
+
+static void dane_look_up(struct fwd_upstream *up, struct dns_env *env)
+{
+	char text[DNS_MAX_NAME * 4];
+	uint8_t name[DNS_MAX_NAME];
+	if (up->dane_looking)
+		return;
+	snprintf(text, sizeof(text), "_%u._tcp.%s",
+		 util_addr_port((const struct sockaddr *)&up->conf.addr.ss),
+		 up->conf.name);
+	up->dane_lookup.done = dane_looked_up;
+	if (dns_name_from_str(text, name) < 0 ||
+	    fwd_lookup(up->fwd, env, name, DNS_TYPE_TLSA, false,
+		       &up->dane_lookup) != 0) {
+		dane_failed(up, "cannot look up TLSA records");
+		return;
+	}
+	up->dane_looking = true;
+}
+
+/* Where an attempt of fq on a DANE upstream goes: <0 nowhere, 0 ahead
+ * (*up may become the twin), >0 it waits for the TLSA records. */
+static int dane_gate(struct fwd_query *fq, struct fwd_upstream **up)
+{
+	struct fwd_upstream *u = *up;
+	uint64_t now = uv_now(fq->fwd->loop);
+	if (u->dane_state != DANE_UNKNOWN && now >= u->dane_until_ms)
+		dane_look_up(u, fq->env);	/* refresh, or retry */
+	if (u->dane_state == DANE_READY)
+		return 0;
+	if (u->dane_state == DANE_FAILED && !u->dane_looking)
+		return UV_EPERM;
+	if (fq->meta) {
+		*up = dane_twin(u);
+		return *up ? 0 : UV_ENOMEM;
+	}
+	dane_look_up(u, fq->env);
+	return u->dane_state == DANE_FAILED && !u->dane_looking ? UV_EPERM : 1;
+}
+
+static void dane_wait(struct fwd_attempt *a)
+{
+	util_list_push(&a->up->dane_waiting, &a->conn_node);
+}
+
 /* ------------------------------------------------------------------ sending */
 
 static void close_oldest_attempt(struct fwd_query *fq)
@@ -454,10 +661,16 @@ static void close_oldest_attempt(struct fwd_query *fq)
 					 node));
 }
 
+static int dane_gate(struct fwd_query *fq, struct fwd_upstream **up);
+static void dane_wait(struct fwd_attempt *a);
+
 static int attempt_start(struct fwd_query *fq, struct fwd_upstream *up,
 			 bool tcp)
 {
 	struct dns_worker *w = fq->fwd->w;
+	int gate = up->conf.dane ? dane_gate(fq, &up) : 0;
+	if (gate < 0)
+		return gate;
 	struct fwd_attempt *a = calloc(1, sizeof(*a));
 	if (!a)
 		return UV_ENOMEM;
@@ -473,8 +686,10 @@ static int attempt_start(struct fwd_query *fq, struct fwd_upstream *up,
 	up->refs++;
 	fq->n_sent++;
 	dns_worker_stats_mut(w)->upstream_queries++;
-	int ret;
-	if (tcp) {
+	int ret = 0;
+	if (gate > 0) {
+		dane_wait(a);	/* sent when the TLSA records are known */
+	} else if (tcp) {
 		ret = attempt_send_tcp(a, fq);
 	} else {
 		uint8_t msg[DNS_HEADER_SIZE + DNS_MAX_NAME + 4 + 11];
@@ -533,7 +748,9 @@ static void fq_send_next(struct fwd_query *fq)
 		}
 		upstream_failure(up, now);
 		fq->fail_ede = DNS_EDE_NETWORK_ERROR;
-		fq->fail_text = "cannot reach upstream resolvers";
+		fq->fail_text = up->dane_state == DANE_FAILED && up->dane_why
+					? up->dane_why
+					: "cannot reach upstream resolvers";
 	}
 }
 
@@ -688,6 +905,7 @@ static void fq_success(struct fwd_query *fq, const uint8_t *wire,
 struct judged_form {
 	uint8_t *owned;			/* an encoding made here */
 	const uint8_t *wire;
+	size_t len;
 	struct dns_scan scan;
 	struct dns_ttl_ref refs[DNS_SCAN_MAX_TTLS];
 	uint32_t ttl;
@@ -710,9 +928,11 @@ static int judged_form(struct fwd_query *fq, struct val_msg *m,
 		free(f->owned);
 		f->owned = NULL;
 		f->wire = fq->resp;
-		if (dns_response_scan(f->wire, fq->resp_len, &f->scan) != 0)
+		len = fq->resp_len;
+		if (dns_response_scan(f->wire, len, &f->scan) != 0)
 			return -1;
 	}
+	f->len = len;
 	f->ttl = f->scan.too_many_ttls ? 0 : answer_ttls(fq, &f->scan, cap,
 							 f->refs);
 	return 0;
@@ -747,6 +967,7 @@ static void fq_deliver_judged(struct fwd_query *fq, struct val_msg *m,
 			cache_answer(fq, key, klen, f[i].wire, &f[i].scan,
 				     f[i].ttl, f[i].refs, status, ede, why);
 		v.wire[i] = f[i].wire;
+		v.len[i] = f[i].len;
 		v.scan[i] = &f[i].scan;
 		v.ttl[i] = f[i].refs;
 		v.n_ttl[i] = f[i].scan.too_many_ttls ? 0 : f[i].scan.n_ttl;
@@ -997,6 +1218,7 @@ static void upstream_idle_closed(uv_handle_t *h)
 	net_tls_client_free(up->tls);
 	free(up->conf.name);
 	free(up->conf.ca_file);
+	free(up->tlsa);
 	free(up);
 }
 
@@ -1006,6 +1228,15 @@ static void upstream_release(struct fwd_upstream *up)
 		return;
 	up->closing = true;
 	util_list_remove(&up->node);
+	fwd_waiter_cancel(&up->dane_lookup);
+	if (up->twin) {
+		struct fwd_upstream *t = up->twin;
+		up->twin = NULL;
+		t->twin_of = NULL;
+		t->current = false;
+		if (t->refs == 0 && util_list_empty(&t->tcp_attempts))
+			upstream_release(t);
+	}
 	if (up->tcp) {
 		net_client_close(up->tcp);
 		up->tcp = NULL;
@@ -1040,7 +1271,7 @@ static bool same_upstream(const struct dns_upstream_conf *a,
 	       util_addr_equal((const struct sockaddr *)&a->addr.ss,
 			       (const struct sockaddr *)&b->addr.ss) &&
 	       same_str(a->name, b->name) && same_str(a->ca_file, b->ca_file) &&
-	       a->n_pins == b->n_pins &&
+	       a->dane == b->dane && a->n_pins == b->n_pins &&
 	       memcmp(a->pins, b->pins, sizeof(a->pins[0]) * a->n_pins) == 0;
 }
 
@@ -1062,6 +1293,8 @@ static struct fwd_upstream *upstream_get(struct fwd_state *fwd,
 	up->conf.ca_file = c->ca_file ? strdup(c->ca_file) : NULL;
 	up->fwd = fwd;
 	util_list_init(&up->tcp_attempts);
+	util_list_init(&up->dane_waiting);
+	util_list_init(&up->dane_lookup.node);
 	uv_timer_init(fwd->loop, &up->tcp_idle);
 	up->tcp_idle.data = up;
 	util_list_push(&fwd->upstreams, &up->node);
@@ -1196,6 +1429,7 @@ int fwd_lookup(struct fwd_state *fwd, struct dns_env *env,
 		return -1;
 	fq->raw = raw;
 	fq->validate = !raw;
+	fq->meta = true;
 	util_list_push(&fq->internal, &w->node);
 	/* Sending waits for the loop, so that the waiter never hears back
 	 * before this returns. */

@@ -289,6 +289,7 @@ struct dns_validated {
 	int ede;
 	const char *why;
 	const uint8_t *wire[2];
+	size_t len[2];
 	const struct dns_scan *scan[2];
 	const struct dns_ttl_ref *ttl[2];	/**< relative to the records */
 	unsigned n_ttl[2];

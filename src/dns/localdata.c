@@ -67,6 +67,7 @@ struct local_zone {
 	bool from_config;
 	bool has_wildcards;
 	bool is_signed;			/* its zone file has RRSIGs */
+	unsigned local_data;		/* local-data records added to it */
 	struct local_node **nsec;	/* nodes with NSEC, canonical order */
 	size_t n_nsec;
 	struct local_node **nsec3;	/* nodes with NSEC3, by hash */
@@ -366,6 +367,8 @@ static int add_local_data(struct build_ctx *b, const char *text,
 	struct local_zone *z = len > 0 ? zone_for(b->local, name) : NULL;
 	if (len > 0 && !z)
 		z = zone_add(b->local, name, (size_t)len, DNS_ZONE_TRANSPARENT);
+	else if (z)
+		z->local_data++;
 	int ret = z ? add_rr(b, rr, z, o) : fail(b, o, "bad owner name");
 	ldns_rr_free(rr);
 	return ret;
@@ -658,6 +661,14 @@ static int index_signed_zones(struct build_ctx *b)
 	for (size_t i = 0; i < t->n_buckets; i++) {
 		for (struct name_entry *e = t->buckets[i]; e; e = e->next) {
 			struct local_zone *z = (struct local_zone *)e;
+			char text[DNS_MAX_NAME * 4];
+			if (z->is_signed && z->local_data)
+				log_warning("local", "zone %s is signed, but its "
+					    "%u local-data records are served "
+					    "without signatures",
+					    dns_name_str(z->head.name, text,
+							 sizeof(text)),
+					    z->local_data);
 			if (z->n_nsec)
 				qsort(z->nsec, z->n_nsec, sizeof(*z->nsec),
 				      cmp_nsec);
