@@ -130,7 +130,9 @@ static int load_file(struct dns_trust *t, const char *file, char *err,
 		} else if (st != LDNS_STATUS_SYNTAX_EMPTY &&
 			   st != LDNS_STATUS_SYNTAX_TTL &&
 			   st != LDNS_STATUS_SYNTAX_ORIGIN) {
-			ret = fail(err, errlen, file, line, "%s",
+			/* ldns has counted the line that failed by now,
+			 * and skipped blank ones before it. */
+			ret = fail(err, errlen, file, MAX(at, line - 1), "%s",
 				   ldns_get_errorstr_by_id(st));
 		}
 		ldns_rr_free(rr);

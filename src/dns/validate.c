@@ -19,9 +19,9 @@
  *
  *  The verdict is the worst of the parts: one bogus RRset makes the answer
  *  bogus, one insecure RRset makes it insecure. Unsigned NS records in the
- *  authority section (a referral's, or a parent's) are left out instead of
- *  spoiling an answer, and in a secure answer so is additional data that
- *  was not verified, as Unbound's val-clean-additional does.
+ *  authority section (a referral's, or a parent's) do not spoil an answer;
+ *  they are left out of a secure one, and so is additional data that was
+ *  not verified, as Unbound's val-clean-additional does.
  */
 #include "dns/internal.h"
 
@@ -42,6 +42,7 @@ struct rrset {
 	const ldns_rdf *need;		/* whose key entry judges it */
 	enum val_status status;
 	bool drop;			/* left out of the answers built */
+	bool unsigned_ns;		/* a referral's NS: out of secure answers */
 	bool judged;
 	unsigned wild_labels;		/* labels of a wildcard expansion, or 0 */
 	uint32_t ttl;			/* SECURE: capped TTL */
@@ -277,7 +278,7 @@ static int find_needs(struct val_msg *m)
 		if (ldns_rr_list_rr_count(s->sigs)) {
 			s->need = ldns_rr_rrsig_signame(ldns_rr_list_rr(s->sigs, 0));
 		} else if (s->section == 1 && s->type == LDNS_RR_TYPE_NS) {
-			s->drop = true;		/* a referral's NS: left out */
+			s->unsigned_ns = true;	/* nothing vouches for it */
 			continue;
 		} else {
 			s->need = s->owner;
@@ -677,7 +678,7 @@ static void judge_sets(struct val_msg *m, val_key_fn lookup, void *ctx,
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t i = 0; i < m->n_sets; i++) {
 			struct rrset *s = &m->sets[i];
-			if (s->judged || s->drop ||
+			if (s->judged || s->drop || s->unsigned_ns ||
 			    (pass == 0) != (s->type == LDNS_RR_TYPE_DNAME))
 				continue;
 			if (s->section == 2) {
@@ -757,9 +758,11 @@ static bool keep_set(const struct val_msg *m, const struct rrset *s,
 {
 	if (s->drop)
 		return false;
-	if (s->section == 2 && m->status == VAL_SECURE &&
-	    s->status != VAL_SECURE)
-		return false;	/* unverified additional data */
+	/* Nothing unverified stays under an AD bit: not additional data,
+	 * not a parent's unsigned NS (Unbound's val-clean-additional). */
+	if (m->status == VAL_SECURE && (s->unsigned_ns ||
+	    (s->section == 2 && s->status != VAL_SECURE)))
+		return false;
 	if (!dnssec_rrs && is_dnssec_type(s->type) && s->type != m->qtype &&
 	    m->qtype != LDNS_RR_TYPE_ANY)
 		return false;

@@ -274,7 +274,8 @@ class Relay:
     mode: "forward" (optionally after delay seconds), "drop" (never
     answers), "garbage" (answers random bytes), "truncate" (answers with TC
     and no records), "servfail", "strip-rrsig" (forwards, then removes
-    every RRSIG from the answer, as a DNSSEC-oblivious middlebox would).
+    every RRSIG from the answer, as a DNSSEC-oblivious middlebox would),
+    "strip-nsec" (the same for NSEC and NSEC3 records).
     It records what it was asked: the source port and ID of every UDP
     query, and every question.
     """
@@ -326,10 +327,11 @@ class Relay:
             r = fwd(q, LOCALHOST, port=self.upstream, timeout=2)
         except Exception:
             return None
-        if self.mode == "strip-rrsig":
-            for section in (r.answer, r.authority, r.additional):
-                section[:] = [rrset for rrset in section
-                              if rrset.rdtype != dns.rdatatype.RRSIG]
+        strip = {"strip-rrsig": (dns.rdatatype.RRSIG,),
+                 "strip-nsec": (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)}
+        for section in (r.answer, r.authority, r.additional):
+            section[:] = [rrset for rrset in section
+                          if rrset.rdtype not in strip.get(self.mode, ())]
         return r.to_wire()
 
     def _udp_loop(self):

@@ -137,6 +137,19 @@ def test_stripped_signatures_are_rrsigs_missing(signed_nsd, zones,
     assert ask(a.port, "www." + ZONE).rcode() == dns.rcode.NOERROR
 
 
+def test_stripped_denial_is_nsec_missing(signed_nsd, zones, make_anchord,
+                                         make_relay):
+    relay = make_relay(signed_nsd.port, mode="strip-nsec")
+    a = make_anchord([upstream(relay.port)], config_extra=dnssec_conf(zones))
+    for name, rdtype in (("nothere." + PARENT, "A"), ("www." + PARENT, "TXT"),
+                         ("nothere.child." + PARENT, "A")):
+        r = ask(a.port, name, rdtype)
+        assert r.rcode() == dns.rcode.SERVFAIL, name
+        assert ede_of(r)[0] == 12, (name, ede_of(r))
+    # positive answers need no denial
+    assert verdict(ask(a.port, "www." + PARENT)) == "secure"
+
+
 # ---------------------------------------------------------------- the bits
 
 def test_do_cd_ad_bits_per_client(validator):
