@@ -15,10 +15,11 @@ struct signed_zone {
 	struct val_key entry;		/* what a secure chain would give */
 };
 
-static inline ldns_key *make_key(const char *zone, time_t inception,
-				 time_t expiration)
+static inline ldns_key *make_key_alg(const char *zone, ldns_signing_algorithm alg,
+				     uint16_t bits, time_t inception,
+				     time_t expiration)
 {
-	ldns_key *k = ldns_key_new_frm_algorithm(LDNS_SIGN_ECDSAP256SHA256, 256);
+	ldns_key *k = ldns_key_new_frm_algorithm(alg, bits);
 	assert_non_null(k);
 	ldns_key_set_pubkey_owner(k, ldns_dname_new_frm_str(zone));
 	ldns_key_set_flags(k, LDNS_KEY_ZONE_KEY | LDNS_KEY_SEP_KEY);
@@ -28,6 +29,13 @@ static inline ldns_key *make_key(const char *zone, time_t inception,
 	ldns_key_set_keytag(k, ldns_calc_keytag(rr));
 	ldns_rr_free(rr);
 	return k;
+}
+
+static inline ldns_key *make_key(const char *zone, time_t inception,
+				 time_t expiration)
+{
+	return make_key_alg(zone, LDNS_SIGN_ECDSAP256SHA256, 256, inception,
+			    expiration);
 }
 
 static inline int signzone_keep_new(ldns_rr *sig, void *arg)

@@ -227,6 +227,56 @@ static void expired_and_future_signatures(void **state)
 	}
 }
 
+static void every_algorithm(void **state)
+{
+	static const struct {
+		ldns_signing_algorithm alg;
+		uint16_t bits;
+	} algs[] = {
+		{ LDNS_SIGN_RSASHA256, 1024 }, { LDNS_SIGN_RSASHA512, 1024 },
+		{ LDNS_SIGN_ECDSAP256SHA256, 256 },
+		{ LDNS_SIGN_ECDSAP384SHA384, 384 },
+		{ LDNS_SIGN_ED25519, 256 }, { LDNS_SIGN_ED448, 456 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(algs); i++) {
+		assert_true(val_algorithm_supported((uint8_t)algs[i].alg));
+		ldns_key *k = make_key_alg(ZONE, algs[i].alg, algs[i].bits,
+					   NOW - 60, NOW + 60);
+		ldns_key_list *kl = ldns_key_list_new();
+		ldns_key_list_push_key(kl, k);
+		struct val_key entry = { .status = VAL_SECURE,
+					 .zone = ldns_dname_new_frm_str(ZONE),
+					 .keys = ldns_rr_list_new() };
+		ldns_rr_list_push_rr(entry.keys, ldns_key2rr(k));
+		for (int tamper = 0; tamper < 2; tamper++) {
+			ldns_pkt *p = answer("www." ZONE, LDNS_RR_TYPE_A,
+					     LDNS_RCODE_NOERROR);
+			ldns_rr *a;
+			ldns_rr_new_frm_str(&a, "www." ZONE " 300 IN A 127.0.0.20",
+					    0, NULL, NULL);
+			ldns_rr_list *set = ldns_rr_list_new();
+			ldns_rr_list_push_rr(set, a);
+			ldns_rr_list *sigs = ldns_sign_public(set, kl);
+			if (tamper)
+				ldns_rdf_data(ldns_rr_rrsig_sig(
+					ldns_rr_list_rr(sigs, 0)))[7] ^= 1;
+			ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, a);
+			ldns_pkt_push_rr_list(p, LDNS_SECTION_ANSWER, sigs);
+			ldns_rr_list_free(set);
+			ldns_rr_list_free(sigs);
+			assert_int_equal(judge_with(p, &entry).status,
+					 tamper ? VAL_BOGUS : VAL_SECURE);
+		}
+		val_key_clear(&entry);
+		ldns_key_list_free(kl);
+	}
+	/* never: RSAMD5, DSA, GOST, private algorithms */
+	assert_false(val_algorithm_supported(LDNS_RSAMD5));
+	assert_false(val_algorithm_supported(LDNS_DSA));
+	assert_false(val_algorithm_supported(LDNS_ECC_GOST));
+	assert_false(val_algorithm_supported(253));
+}
+
 static void wrong_zone_key_is_bogus(void **state)
 {
 	/* Signed by the NSEC zone's key, judged with the NSEC3 zone's. */
@@ -562,6 +612,7 @@ int main(void)
 		cmocka_unit_test(tampered_signature_is_bogus),
 		cmocka_unit_test(tampered_data_is_bogus),
 		cmocka_unit_test(expired_and_future_signatures),
+		cmocka_unit_test(every_algorithm),
 		cmocka_unit_test(wrong_zone_key_is_bogus),
 		cmocka_unit_test(insecure_and_bogus_entries),
 		cmocka_unit_test(cname_chain),
