@@ -394,6 +394,7 @@ static void got_ds(struct val_job *job, const struct fwd_result *r)
 	struct val_key k = { .ede = DNS_EDE_NONE };
 	switch (d.kind) {
 	case VAL_DS_FOUND:
+		ldns_rr_list_deep_free(job->child_ds);	/* the cut above's */
 		job->child_ds = d.ds;
 		job->child_ds_ttl = d.ttl;
 		fetch(job, job->child, LDNS_RR_TYPE_DNSKEY, WAIT_DNSKEY);

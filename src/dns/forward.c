@@ -911,26 +911,33 @@ struct judged_form {
 	uint32_t ttl;
 };
 
-/* Build form i (0: without DNSSEC records, 1: with) of a judged answer:
- * re-encoded when it carried DNSSEC records, the raw answer otherwise (or
- * when encoding fails, or for the bogus form CD clients get as is). */
+/* Build form i (0: without DNSSEC records, 1: with) of a judged answer.
+ * A secure answer goes out only as ldns re-encoded what was judged (no
+ * record the validator did not see can ride along under AD); others are
+ * re-encoded when they carry DNSSEC records to strip, and a bogus answer's
+ * form with them is the raw answer, which CD clients asked for. */
 static int judged_form(struct fwd_query *fq, struct val_msg *m,
 		       enum val_status status, uint32_t cap, bool dnssec_rrs,
 		       bool has_dnssec, struct judged_form *f)
 {
+	bool encode = m && (status == VAL_SECURE ||
+			    (has_dnssec && !(status == VAL_BOGUS && dnssec_rrs)));
 	size_t len = fq->resp_len;
 	f->wire = fq->resp;
-	if (m && has_dnssec && !(status == VAL_BOGUS && dnssec_rrs) &&
-	    val_msg_encode(m, dnssec_rrs, &f->owned, &len) == 0)
+	if (encode && val_msg_encode(m, dnssec_rrs, &f->owned, &len) == 0)
 		f->wire = f->owned;
 	if (dns_response_scan(f->wire, len, &f->scan) != 0 ||
 	    f->scan.qname_len != fq->q.qname_len) {
+		if (status == VAL_SECURE)
+			return -1;
 		free(f->owned);
 		f->owned = NULL;
 		f->wire = fq->resp;
 		len = fq->resp_len;
 		if (dns_response_scan(f->wire, len, &f->scan) != 0)
 			return -1;
+	} else if (status == VAL_SECURE && !f->owned) {
+		return -1;	/* encoding failed */
 	}
 	f->len = len;
 	f->ttl = f->scan.too_many_ttls ? 0 : answer_ttls(fq, &f->scan, cap,
@@ -951,11 +958,19 @@ static void fq_deliver_judged(struct fwd_query *fq, struct val_msg *m,
 		ok = judged_form(fq, m, status, cap, i == 1, has_dnssec,
 				 &f[i]) == 0;
 	if (!ok) {
+		bool oom = !f;
 		if (f)
 			free(f[0].owned), free(f[1].owned);
 		free(f);
+		if (status == VAL_SECURE) {
+			/* What was judged cannot be sent as judged. */
+			fq_deliver_judged(fq, m, VAL_BOGUS, DNS_EDE_DNSSEC_BOGUS,
+					  "answer does not re-encode",
+					  FAILURE_TTL_S);
+			return;
+		}
 		fq->fail_ede = DNS_EDE_OTHER;
-		fq->fail_text = "out of memory";
+		fq->fail_text = oom ? "out of memory" : "unusable answer";
 		fq_fail(fq);
 		return;
 	}

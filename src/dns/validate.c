@@ -298,6 +298,46 @@ static int find_needs(struct val_msg *m)
 	return 0;
 }
 
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* ldns reads rdata by its types' field lists and trusts them over the
+ * RDLENGTH; a record whose fields disagree with its length would make it
+ * read the rest of the message differently from the wire walk that the
+ * cache and the answers rely on. Judging must see exactly the records
+ * the wire carries: same types, in the same order. */
+static bool same_records(const ldns_pkt *p, const uint8_t *wire, size_t len)
+{
+	size_t pos = DNS_HEADER_SIZE;
+	if (len < DNS_HEADER_SIZE || dns_name_skip(wire, len, &pos) != 0)
+		return false;
+	pos += 4;
+	for (unsigned sec = 0; sec < SECTIONS; sec++) {
+		const ldns_rr_list *list = section_list(p, sec);
+		size_t n = rd16(wire + 6 + 2 * sec), seen = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (dns_name_skip(wire, len, &pos) != 0 || pos + 10 > len)
+				return false;
+			uint16_t type = rd16(wire + pos);
+			pos += 10 + (size_t)rd16(wire + pos + 8);
+			if (pos > len)
+				return false;
+			if (sec == 2 && (type == DNS_TYPE_OPT ||
+					 type == DNS_TYPE_TSIG))
+				continue;	/* ldns keeps these apart */
+			if (seen >= ldns_rr_list_rr_count(list) ||
+			    ldns_rr_get_type(ldns_rr_list_rr(list, seen)) != type)
+				return false;
+			seen++;
+		}
+		if (seen != ldns_rr_list_rr_count(list))
+			return false;
+	}
+	return true;
+}
+
 struct val_msg *val_msg_parse(const uint8_t *wire, size_t len)
 {
 	struct val_msg *m = calloc(1, sizeof(*m));
@@ -306,7 +346,8 @@ struct val_msg *val_msg_parse(const uint8_t *wire, size_t len)
 	m->ttl_cap = UINT32_MAX;
 	m->ede = DNS_EDE_NONE;
 	if (ldns_wire2pkt(&m->pkt, wire, len) != LDNS_STATUS_OK ||
-	    ldns_rr_list_rr_count(ldns_pkt_question(m->pkt)) != 1) {
+	    ldns_rr_list_rr_count(ldns_pkt_question(m->pkt)) != 1 ||
+	    !same_records(m->pkt, wire, len)) {
 		val_msg_free(m);
 		return NULL;
 	}

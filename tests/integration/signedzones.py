@@ -8,6 +8,7 @@ anchor the tests configure, so the root is never involved). Below it:
   www, alias (CNAME), *.wild, a.b.deep    secure data, NSEC
   tampered, tampered2                     an RRSIG with a flipped byte
   child.    DS, NSEC3 (0 iterations)      a secure delegation (Ed25519)
+  sub.child. DS                           two secure cuts below the anchor
   unsigned. no DS                         an insecure delegation
   expired.  DS, signatures expired        bogus: Signature Expired
   nokey.    DS, its DNSKEY RRset removed  bogus: DNSKEY Missing
@@ -124,10 +125,21 @@ class SignedZones:
         zsk = keygen(self.dir, origin, alg, False)
         return ksk, zsk
 
+    def _grandchild(self, origin):
+        ksk, zsk = self._keys(origin)
+        name = write(self.dir, origin + "zone", zone_head(origin, "127.0.0.52") +
+                     "www IN A 127.0.0.36\n")
+        path = sign(self.dir, name, [ksk, zsk], origin)
+        self.zones.append((origin, path))
+        return ds_of(self.dir, ksk)
+
     def _child(self, origin):
         ksk, zsk = self._keys(origin, "ED25519")
+        sub_ds = self._grandchild("sub." + origin)
         name = write(self.dir, origin + "zone", zone_head(origin, "127.0.0.55") +
-                     "www IN A 127.0.0.30\ntxt IN TXT \"child\"\n")
+                     "www IN A 127.0.0.30\ntxt IN TXT \"child\"\n" +
+                     "sub IN NS ns.sub\nns.sub IN A 127.0.0.51\n" +
+                     sub_ds + "\n")
         path = sign(self.dir, name, [ksk, zsk], origin,
                     ["-n", "-t", "0"])
         return path, ds_of(self.dir, ksk)

@@ -70,7 +70,8 @@ def has_type(r, rdtype):
 SECURE = [("www." + PARENT, "A"), ("alias." + PARENT, "A"),
           ("x.wild." + PARENT, "A"), ("a.b.deep." + PARENT, "TXT"),
           (PARENT, "DNSKEY"), ("child." + PARENT, "DS"),
-          ("www.child." + PARENT, "A"), ("txt.child." + PARENT, "TXT")]
+          ("www.child." + PARENT, "A"), ("txt.child." + PARENT, "TXT"),
+          ("www.sub.child." + PARENT, "A")]
 SECURE_NEGATIVE = [("nothere." + PARENT, "A", dns.rcode.NXDOMAIN),
                    ("www." + PARENT, "TXT", dns.rcode.NOERROR),
                    ("b.deep." + PARENT, "A", dns.rcode.NOERROR),
@@ -276,6 +277,7 @@ CASES = [("www." + PARENT, "A", "secure"),
          ("x.wild." + PARENT, "A", "secure"),
          ("nothere." + PARENT, "A", "secure"),
          ("www.child." + PARENT, "A", "secure"),
+         ("www.sub.child." + PARENT, "A", "secure"),
          ("nothere.child." + PARENT, "A", "secure"),
          ("www.unsigned." + PARENT, "A", "insecure"),
          ("www.algo." + PARENT, "A", "insecure"),
