@@ -48,6 +48,7 @@ LIB_LIBS = $(LIBUV_LIBS) $(GNUTLS_LIBS) $(NGHTTP2_LIBS) $(LDNS_LIBS) \
 ALL_CPPFLAGS = -D_GNU_SOURCE -DANCHORD_VERSION='"$(VERSION)"' \
 	-DANCHORD_STATE_DIR='"$(STATE_DIR)"' \
 	-DANCHORD_CONFIG='"$(sysconfdir)/anchord/anchord.conf"' \
+	-DANCHORD_ROOT_KEY='"$(sysconfdir)/anchord/root.key"' \
 	-Isrc $(CPPFLAGS_IN) $(CPPFLAGS)
 ALL_CFLAGS = -std=c11 $(CFLAGS_IN) -g $(OPT) $(WARN) $(LIB_CFLAGS) $(CFLAGS)
 SAN_LDFLAGS := -fsanitize=address,undefined
@@ -198,6 +199,7 @@ install: all
 	install -m 644 man/anchorctl.8 $(DESTDIR)$(mandir)/man8/anchorctl.8
 	install -m 644 man/anchord.conf.5 $(DESTDIR)$(mandir)/man5/anchord.conf.5
 	install -m 644 etc/anchord.conf $(DESTDIR)$(sysconfdir)/anchord/anchord.conf.example
+	install -m 644 etc/root.key $(DESTDIR)$(sysconfdir)/anchord/root.key
 	install -m 644 etc/home.anchord.test.zone \
 		$(DESTDIR)$(sysconfdir)/anchord/home.anchord.test.zone
 

@@ -40,17 +40,20 @@ const char *const config_known_keys[] = {
 	"tls.certificate", "tls.key", "tls.addresses",
 	"tls.client-certificates", "tls.handshake-timeout",
 	"tls.session-tickets", "tls.ca-certificate", "tls.ca-key",
+	"tls.publish-tlsa",
 	"est.enabled", "est.validity", "est.approval", "est.retry-after",
 	"est.require-pop-linking", "est.basic-auth", "est.allowed-domains",
 	"doh.path",
 	"http.max-streams", "http.buffer-budget", "http.metrics",
 	"http.metrics-allow",
 	"upstream.address", "upstream.port", "upstream.transport",
-	"upstream.name", "upstream.pin", "upstream.ca",
+	"upstream.name", "upstream.pin", "upstream.ca", "upstream.dane",
 	"cache.size", "cache.serve-stale", "cache.min-ttl", "cache.max-ttl",
 	"cache.max-negative-ttl",
 	"local-data",
 	"local-zones.name", "local-zones.file", "local-zones.type",
+	"dnssec.validation", "dnssec.trust-anchors",
+	"dnssec.negative-trust-anchors",
 	"log.level",
 	NULL,
 };
@@ -516,10 +519,11 @@ static int parse_upstream_tls(struct cfg *x, const yaml_node_t *item,
 	const yaml_node_t *nn = item_value(x, item, "name");
 	const yaml_node_t *pn = item_value(x, item, "pin");
 	const yaml_node_t *cn = item_value(x, item, "ca");
+	const yaml_node_t *dn = item_value(x, item, "dane");
 	uint8_t wire[DNS_MAX_NAME];
-	if (u->transport != DNS_UPSTREAM_DOT && (nn || pn || cn))
-		return fail(x, nn ? nn : pn ? pn : cn, "upstream",
-			    "name, pin and ca need transport: dot");
+	if (u->transport != DNS_UPSTREAM_DOT && (nn || pn || cn || dn))
+		return fail(x, nn ? nn : pn ? pn : cn ? cn : dn, "upstream",
+			    "name, pin, ca and dane need transport: dot");
 	if (u->transport != DNS_UPSTREAM_DOT)
 		return 0;
 	const char *name = nn ? need_scalar(x, nn, "upstream.name") : NULL;
@@ -528,6 +532,13 @@ static int parse_upstream_tls(struct cfg *x, const yaml_node_t *item,
 				   "domain name", name) : -1;
 	if (pn && parse_pins(x, pn, u) != 0)
 		return -1;
+	const char *d = dn ? need_scalar(x, dn, "upstream.dane") : NULL;
+	if (dn && (!d || util_parse_bool(d, &u->dane) != 0))
+		return d ? fail(x, dn, "upstream.dane", "expected true or "
+				"false") : -1;
+	if (u->dane && (!name || u->n_pins || cn))
+		return fail(x, dn, "upstream.dane", "needs a name, and replaces "
+			    "pin and ca");
 	if (!name && !u->n_pins)	/* RFC 8310 strict: no anonymous TLS */
 		return fail(x, item, "upstream", "a dot upstream needs a name "
 			    "(verified against a CA) or a pin");
@@ -543,7 +554,7 @@ static int parse_upstream_item(struct cfg *x, const yaml_node_t *item,
 			       const char *key)
 {
 	static const char *const keys[] = { "address", "port", "transport",
-					    "name", "pin", "ca", NULL };
+					    "name", "pin", "ca", "dane", NULL };
 	struct dns_conf *d = &x->c->dns;
 	if (check_item_keys(x, item, key, keys) != 0)
 		return -1;
@@ -742,6 +753,8 @@ static const struct field tls_fields[] = {
 	{ .key = "ca-certificate", .type = F_CUSTOM,
 	  .parse = parse_tls_ca_certificate },
 	{ .key = "ca-key", .type = F_CUSTOM, .parse = parse_tls_ca_key },
+	{ .key = "publish-tlsa", .type = F_BOOL,
+	  .offset = CFG(tls.publish_tlsa) },
 	{ NULL },
 };
 
@@ -879,6 +892,78 @@ static int parse_est(struct cfg *x, const yaml_node_t *n)
 	return parse_fields(x, n, "est", est_fields);
 }
 
+/* ------------------------------------------------------------------ dnssec */
+
+static int push_string(struct cfg *x, const yaml_node_t *n, const char *key,
+		       char ***v, size_t *count, char *value)
+{
+	if (!value)
+		return fail(x, n, key, "out of memory");
+	char **arr = realloc(*v, (*count + 2) * sizeof(*arr));
+	if (!arr) {
+		free(value);
+		return fail(x, n, key, "out of memory");
+	}
+	arr[(*count)++] = value;
+	arr[*count] = NULL;
+	*v = arr;
+	return 0;
+}
+
+static int parse_trust_anchor(struct cfg *x, const yaml_node_t *n,
+			      const char *key)
+{
+	struct dns_dnssec_conf *d = &x->c->dns.dnssec;
+	const char *s = need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	if (!*s)
+		return fail(x, n, key, "must not be empty");
+	return push_string(x, n, key, &d->trust_anchors, &d->n_trust_anchors,
+			   util_path_relative_to(x->file, s));
+}
+
+static int parse_negative_anchor(struct cfg *x, const yaml_node_t *n,
+				 const char *key)
+{
+	struct dns_dnssec_conf *d = &x->c->dns.dnssec;
+	uint8_t wire[DNS_MAX_NAME];
+	const char *s = need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	if (dns_name_from_str(s, wire) < 0)
+		return fail(x, n, key, "\"%s\" is not a domain name", s);
+	return push_string(x, n, key, &d->negative, &d->n_negative, strdup(s));
+}
+
+static int parse_trust_anchors(struct cfg *x, const yaml_node_t *n,
+			       const char *key)
+{
+	x->c->trust_anchors_given = true;
+	return each_item(x, n, key, parse_trust_anchor);
+}
+
+static int parse_negative_anchors(struct cfg *x, const yaml_node_t *n,
+				  const char *key)
+{
+	return each_item(x, n, key, parse_negative_anchor);
+}
+
+static const struct field dnssec_fields[] = {
+	{ .key = "validation", .type = F_BOOL,
+	  .offset = CFG(dns.dnssec.validation) },
+	{ .key = "trust-anchors", .type = F_CUSTOM,
+	  .parse = parse_trust_anchors },
+	{ .key = "negative-trust-anchors", .type = F_CUSTOM,
+	  .parse = parse_negative_anchors },
+	{ NULL },
+};
+
+static int parse_dnssec(struct cfg *x, const yaml_node_t *n)
+{
+	return parse_fields(x, n, "dnssec", dnssec_fields);
+}
+
 /* ------------------------------------------------------------------ sections */
 
 static int parse_server(struct cfg *x, const yaml_node_t *n)
@@ -939,6 +1024,7 @@ static const struct section {
 	{ "cache", parse_cache },
 	{ "local-data", parse_local_data },
 	{ "local-zones", parse_local_zones },
+	{ "dnssec", parse_dnssec },
 	{ "log", parse_log },
 };
 
@@ -1104,10 +1190,15 @@ void config_server_cert(const struct anchord_config *c, char *out, size_t size)
 		out[0] = '\0';
 }
 
+bool config_listen_is_tls(enum listen_kind kind)
+{
+	return kind != LISTEN_DNS;
+}
+
 bool config_has_tls(const struct anchord_config *c)
 {
 	for (size_t i = 0; i < c->n_listen; i++)
-		if (c->listen[i].kind != LISTEN_DNS)
+		if (config_listen_is_tls(c->listen[i].kind))
 			return true;
 	return false;
 }
@@ -1183,6 +1274,44 @@ static int add_ddr_records(struct anchord_config *c)
 	return 0;
 }
 
+size_t config_tls_ports(const struct anchord_config *c, uint16_t *ports,
+			size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_listen && n < max; i++) {
+		if (!config_listen_is_tls(c->listen[i].kind))
+			continue;
+		uint16_t port = util_addr_port(
+			(const struct sockaddr *)&c->listen[i].addr.ss);
+		bool seen = false;
+		for (size_t j = 0; j < n; j++)
+			seen |= ports[j] == port;
+		if (!seen)
+			ports[n++] = port;
+	}
+	return n;
+}
+
+/* Validation without configured anchors trusts the root's shipped one;
+ * DANE needs validation (only a secure TLSA RRset authenticates). */
+static int finish_dnssec(struct cfg *x)
+{
+	struct dns_conf *d = &x->c->dns;
+	if (d->dnssec.validation && !x->c->trust_anchors_given &&
+	    push_string(x, NULL, "dnssec.trust-anchors",
+			&d->dnssec.trust_anchors, &d->dnssec.n_trust_anchors,
+			strdup(ANCHORD_ROOT_KEY)) != 0)
+		return -1;
+	if (d->dnssec.validation && d->dnssec.n_trust_anchors == 0)
+		return fail(x, NULL, "dnssec.trust-anchors", "validation needs "
+			    "at least one trust anchor");
+	for (size_t i = 0; i < d->n_upstreams; i++)
+		if (d->upstreams[i].dane && !d->dnssec.validation)
+			return fail(x, NULL, "upstream.dane", "needs "
+				    "dnssec.validation: true");
+	return 0;
+}
+
 static int finish(struct cfg *x)
 {
 	struct anchord_config *c = x->c;
@@ -1204,6 +1333,11 @@ static int finish(struct cfg *x)
 		return fail(x, NULL, "tls.addresses", "out of memory");
 	if (!c->doh_path || add_ddr_records(c) != 0)
 		return fail(x, NULL, "listen", "out of memory");
+	if (finish_dnssec(x) != 0)
+		return -1;
+	if (c->tls.publish_tlsa && !config_has_tls(c))
+		return fail(x, NULL, "tls.publish-tlsa", "there is no TLS "
+			    "listener to publish");
 	/* edns-tcp-keepalive (RFC 7828) advertises the idle timeout. */
 	c->dns.tcp_keepalive_100ms =
 		(uint16_t)MIN(c->tcp_idle_timeout_ms / 100, 65535);

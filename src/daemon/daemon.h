@@ -38,6 +38,7 @@ struct tls_conf {
 	bool session_tickets;
 	char *ca_certificate;		/**< an imported CA, or NULL: built-in */
 	char *ca_key;
+	bool publish_tlsa;		/**< TLSA 3 1 1 records in local data */
 };
 
 /** The est section. */
@@ -77,8 +78,9 @@ struct anchord_config {
 	struct http_conf http;
 	char *doh_path;			/**< doh.path */
 	struct est_section est;
-	/* upstream, cache, local data */
+	/* upstream, cache, local data, dnssec */
 	bool upstream_system;
+	bool trust_anchors_given;
 	struct dns_conf dns;
 	/* log */
 	enum log_level log_level;
@@ -100,8 +102,14 @@ extern const char *const config_known_keys[];
 
 struct daemon_workers;
 
+/** Whether a listener of this kind speaks TLS. */
+bool config_listen_is_tls(enum listen_kind kind);
 /** Whether some listener speaks TLS. */
 bool config_has_tls(const struct anchord_config *c);
+/** The distinct ports of the TLS listeners (at most max); the TLSA
+ *  records of anchord's certificate live at _port._tcp.<server.name>. */
+size_t config_tls_ports(const struct anchord_config *c, uint16_t *ports,
+			size_t max);
 
 /** Bind every listener once per worker (before privileges are dropped).
  *  Returns NULL and writes err on failure. */

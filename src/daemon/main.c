@@ -59,22 +59,75 @@ static void usage(FILE *out)
 		"  -h, --help         this text\n");
 }
 
-/* Load the file and build everything that can fail from it. */
-static int load_config(const char *path, struct anchord_config *conf,
-		       struct dns_env **env)
+static int load_config(const char *path, struct anchord_config *conf)
 {
 	char err[ERRLEN];
 	if (config_load(path, conf, err, sizeof(err)) != 0) {
 		log_error("config", "%s", err);
 		return -1;
 	}
-	*env = dns_env_build(&conf->dns, err, sizeof(err));
-	if (!*env) {
-		log_error("config", "%s", err);
-		config_free(conf);
+	return 0;
+}
+
+static int add_local_data(struct dns_conf *d, const char *text,
+			  const char *origin)
+{
+	struct dns_local_data_conf *arr = realloc(d->data, (d->n_data + 1) *
+						  sizeof(*arr));
+	if (!arr)
+		return -1;
+	d->data = arr;
+	arr[d->n_data] = (struct dns_local_data_conf){
+		.text = strdup(text), .origin = { strdup(origin), 0 } };
+	if (!arr[d->n_data].text || !arr[d->n_data].origin.file) {
+		free(arr[d->n_data].text);
+		free((char *)arr[d->n_data].origin.file);
 		return -1;
 	}
+	d->n_data++;
 	return 0;
+}
+
+/* tls.publish-tlsa: a TLSA 3 1 1 record of the certificate (DANE-EE,
+ * SubjectPublicKeyInfo, SHA-256) at _port._tcp.<server.name> for every
+ * TLS port, in local data. */
+static int add_tlsa_records(struct anchord_config *c, const char *cert)
+{
+	uint8_t digest[PKI_DIGEST_LEN];
+	char err[256], hex[PKI_HEX_LEN];
+	if (pki_pin_of_file(cert, digest, err, sizeof(err)) != 0) {
+		log_error("config", "tls.publish-tlsa: %s", err);
+		return -1;
+	}
+	pki_pin_to_hex(digest, hex);
+	uint16_t ports[16];
+	size_t n = config_tls_ports(c, ports, ARRAY_SIZE(ports));
+	const char *dot = c->name[strlen(c->name) - 1] == '.' ? "" : ".";
+	for (size_t i = 0; i < n; i++) {
+		char text[512];
+		snprintf(text, sizeof(text), "_%u._tcp.%s%s 300 IN TLSA 3 1 1 %s",
+			 ports[i], c->name, dot, hex);
+		if (add_local_data(&c->dns, text, "tls.publish-tlsa") != 0) {
+			log_error("config", "tls.publish-tlsa: out of memory");
+			return -1;
+		}
+		log_info("tls", "publishing %s", text);
+	}
+	return 0;
+}
+
+/* Build what requests run under. With tls.publish-tlsa this needs the
+ * certificate (cert NULL: none yet, as with --check and an automatic
+ * one). */
+static struct dns_env *build_env(struct anchord_config *conf, const char *cert)
+{
+	char err[ERRLEN];
+	if (conf->tls.publish_tlsa && cert && add_tlsa_records(conf, cert) != 0)
+		return NULL;
+	struct dns_env *env = dns_env_build(&conf->dns, err, sizeof(err));
+	if (!env)
+		log_error("config", "%s", err);
+	return env;
 }
 
 static int drop_privileges(const char *user)
@@ -233,18 +286,21 @@ static void warn_restart_only(const struct anchord_config *old,
 static void reload(struct daemon *d)
 {
 	struct anchord_config conf;
-	struct dns_env *env;
+	struct dns_env *env = NULL;
+	char cert[PATH_MAX];
 	log_info("config", "reloading %s", d->config_path);
-	if (load_config(d->config_path, &conf, &env) != 0) {
+	if (load_config(d->config_path, &conf) != 0) {
 		log_error("config", "reload refused; the running "
 			  "configuration stays in force");
 		return;
 	}
 	struct net_tls_server *tls = NULL;
-	if (d->tls && !(tls = build_tls(d, &conf))) {
+	config_server_cert(&conf, cert, sizeof(cert));
+	if ((d->tls && !(tls = build_tls(d, &conf))) ||
+	    !(env = build_env(&conf, d->tls ? cert : NULL))) {
 		log_error("config", "reload refused; the running "
 			  "configuration stays in force");
-		dns_env_unref(env);
+		net_tls_server_unref(tls);
 		config_free(&conf);
 		return;
 	}
@@ -256,6 +312,9 @@ static void reload(struct daemon *d)
 		d->tls = tls;
 	}
 	dns_cache_set_limit(d->cache, conf.dns.cache_size);
+	/* Cached verdicts hold only under the anchors they were made with. */
+	if (!dns_conf_same_dnssec(&d->conf.dns, &conf.dns))
+		dns_cache_flush(d->cache, NULL);
 	workers_set_env(d->workers, env);
 	dns_env_unref(d->env);
 	d->env = env;
@@ -362,6 +421,10 @@ static int run(struct daemon *d)
 	if (config_has_tls(&d->conf) && (open_store(d) != 0 ||
 					 !(d->tls = build_tls(d, &d->conf))))
 		return 1;
+	char cert[PATH_MAX];
+	config_server_cert(&d->conf, cert, sizeof(cert));
+	if (!(d->env = build_env(&d->conf, d->tls ? cert : NULL)))
+		return 1;
 	d->cache = dns_cache_new(d->conf.dns.cache_size);
 	d->workers = d->cache ? workers_bind(&d->conf, err, sizeof(err)) : NULL;
 	if (!d->workers) {
@@ -441,11 +504,14 @@ int main(int argc, char **argv)
 	}
 	util_hash_init();
 	signal(SIGPIPE, SIG_IGN);
-	if (load_config(d.config_path, &d.conf, &d.env) != 0)
+	if (load_config(d.config_path, &d.conf) != 0)
 		return 1;
 	log_threshold = d.conf.log_level;
 	if (check) {
-		if (check_tls_files(&d.conf) != 0) {
+		/* An automatic certificate may not exist yet: its TLSA
+		 * records are checked when anchord starts. */
+		if (check_tls_files(&d.conf) != 0 ||
+		    !(d.env = build_env(&d.conf, d.conf.tls.certificate))) {
 			cleanup(&d);
 			return 1;
 		}

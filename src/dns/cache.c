@@ -26,10 +26,11 @@ struct cache_entry {
 	uint64_t hash;
 	uint64_t stored_ms, expire_ms, stale_until_ms, retry_stale_until_ms;
 	size_t size;
+	const char *why;		/* static text of the EDE */
 	uint16_t key_len, rrs_len, n_ttl, question_end;
 	uint16_t an, ns, ar, rcode;
 	int16_t ede;
-	uint8_t flags, flags2;
+	uint8_t flags, flags2, dnssec;
 	/* data: ttl refs, then key, then records */
 	struct dns_ttl_ref data[];
 };
@@ -62,10 +63,11 @@ static inline struct cache_shard *shard_of(struct dns_cache *c, uint64_t hash)
 	return &c->shards[hash >> 60 & (CACHE_SHARDS - 1)];
 }
 
-size_t dns_cache_key(uint8_t *key, const struct dns_query *q)
+size_t dns_cache_key(uint8_t *key, const struct dns_query *q, bool validated)
 {
 	key[0] = (uint8_t)((q->edns_do ? DNS_KEY_DO : 0) |
-			   (q->cd ? DNS_KEY_CD : 0));
+			   (validated ? DNS_KEY_VALIDATED
+				      : (q->cd ? DNS_KEY_CD : 0)));
 	key[1] = (uint8_t)(q->qtype >> 8);
 	key[2] = (uint8_t)q->qtype;
 	key[3] = (uint8_t)(q->qclass >> 8);
@@ -211,7 +213,9 @@ static void fill_view(struct cache_entry *e, uint64_t now_ms, bool stale,
 		.question_end = e->question_end,
 		.rcode = e->rcode,
 		.flags2 = e->flags2,
+		.dnssec = e->dnssec,
 		.ede = e->ede,
+		.why = e->why,
 		.elapsed = (uint32_t)((now_ms - e->stored_ms) / 1000),
 		.stale = stale,
 		.failure = e->flags & ENTRY_FAILURE,
@@ -296,8 +300,10 @@ static struct cache_entry *new_entry(const uint8_t *key, size_t klen,
 		.an = p->an, .ns = p->ns, .ar = p->ar,
 		.rcode = p->rcode,
 		.ede = (int16_t)p->ede,
+		.why = p->why,
 		.flags = p->failure ? ENTRY_FAILURE : 0,
 		.flags2 = p->flags2,
+		.dnssec = p->dnssec,
 	};
 	e->stale_until_ms = e->expire_ms + (uint64_t)p->stale_s * 1000;
 	if (p->n_ttl)	/* failure entries have no records at all */

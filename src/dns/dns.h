@@ -49,7 +49,10 @@ enum dns_type {
 	DNS_TYPE_OPT = 41,
 	DNS_TYPE_DS = 43,
 	DNS_TYPE_RRSIG = 46,
+	DNS_TYPE_NSEC = 47,
 	DNS_TYPE_DNSKEY = 48,
+	DNS_TYPE_NSEC3 = 50,
+	DNS_TYPE_TLSA = 52,
 	DNS_TYPE_SVCB = 64,
 	DNS_TYPE_HTTPS = 65,
 	DNS_TYPE_TKEY = 249,
@@ -75,7 +78,17 @@ enum dns_edns_option {
 enum dns_ede {
 	DNS_EDE_NONE = -1,
 	DNS_EDE_OTHER = 0,
+	DNS_EDE_UNSUPPORTED_DNSKEY_ALG = 1,
+	DNS_EDE_UNSUPPORTED_DS_DIGEST = 2,
 	DNS_EDE_STALE_ANSWER = 3,
+	DNS_EDE_DNSSEC_INDETERMINATE = 5,
+	DNS_EDE_DNSSEC_BOGUS = 6,
+	DNS_EDE_SIGNATURE_EXPIRED = 7,
+	DNS_EDE_SIGNATURE_NOT_YET_VALID = 8,
+	DNS_EDE_DNSKEY_MISSING = 9,
+	DNS_EDE_RRSIGS_MISSING = 10,
+	DNS_EDE_NO_ZONE_KEY_BIT = 11,
+	DNS_EDE_NSEC_MISSING = 12,
 	DNS_EDE_CACHED_ERROR = 13,
 	DNS_EDE_NOT_READY = 14,
 	DNS_EDE_BLOCKED = 15,
@@ -85,6 +98,7 @@ enum dns_ede {
 	DNS_EDE_NO_REACHABLE_AUTHORITY = 22,
 	DNS_EDE_NETWORK_ERROR = 23,
 	DNS_EDE_INVALID_DATA = 24,
+	DNS_EDE_UNSUPPORTED_NSEC3_ITERATIONS = 27,	/**< RFC 9276 */
 };
 
 /* Header flag bits: byte 2 and byte 3 of the header. */
@@ -164,6 +178,7 @@ struct dns_scan {
 	bool has_opt;
 	bool opt_last;			/**< OPT is the last record (or absent) */
 	bool has_soa;			/**< SOA in the authority section */
+	bool has_dnssec;		/**< RRSIG, NSEC or NSEC3 records */
 	uint32_t negative_ttl;		/**< min(SOA TTL, SOA MINIMUM) */
 	uint32_t min_ttl;		/**< smallest TTL outside the OPT */
 	unsigned n_ttl;
@@ -251,6 +266,7 @@ struct dns_upstream_conf {
 	uint8_t pins[DNS_MAX_PINS][32];	/**< SHA-256 of SubjectPublicKeyInfo */
 	unsigned n_pins;
 	char *ca_file;			/**< TLS: trust anchors, NULL: system */
+	bool dane;			/**< TLS: authenticate by a secure TLSA */
 };
 
 enum dns_zone_type {
@@ -278,6 +294,15 @@ struct dns_local_data_conf {
 	struct dns_conf_origin origin;
 };
 
+/** The dnssec section: validation of forwarded answers. */
+struct dns_dnssec_conf {
+	bool validation;
+	char **trust_anchors;		/**< files of DS/DNSKEY records */
+	size_t n_trust_anchors;
+	char **negative;		/**< names validation is off below */
+	size_t n_negative;
+};
+
 /** Everything the DNS pipeline takes from anchord.conf. */
 struct dns_conf {
 	struct dns_upstream_conf *upstreams;
@@ -291,9 +316,13 @@ struct dns_conf {
 	uint32_t min_ttl, max_ttl, max_negative_ttl;	/**< seconds */
 	uint16_t edns_udp_size;
 	uint16_t tcp_keepalive_100ms;	/**< advertised in keepalive options */
+	struct dns_dnssec_conf dnssec;
 };
 
 void dns_conf_free(struct dns_conf *conf);
+/** Whether two configurations validate the same way (same switch, trust
+ *  anchors and negative trust anchors): if not, cached verdicts are void. */
+bool dns_conf_same_dnssec(const struct dns_conf *a, const struct dns_conf *b);
 
 /* ------------------------------------------------------------------ environment */
 

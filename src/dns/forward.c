@@ -9,6 +9,22 @@
  *  must match ID and question; a truncated one is asked again over TCP.
  *  When every upstream fails, stale cache data is served (RFC 8767),
  *  otherwise SERVFAIL with an Extended DNS Error.
+ *
+ *  With validation on, upstreams are asked with DO and CD set (RFC 6840
+ *  5.9), whatever the client asked: one query per name and type serves
+ *  every client. The answer is judged (dns/chain.c, which fetches DS and
+ *  DNSKEY records through lookups here) while the query keeps coalescing;
+ *  the verdict and the answer in its two forms (with and without DNSSEC
+ *  records) go into the cache, and each client gets the form its own DO,
+ *  CD and AD bits call for (dns/request.c).
+ *
+ *  A DoT upstream with dane (RFC 7671, RFC 8310 8.2) is authenticated by
+ *  the TLSA records at _port._tcp.<name>, looked up through this same
+ *  forwarder and validator: only a secure RRset counts. Client queries
+ *  wait for that lookup; the lookup itself, and the DS and DNSKEY fetches
+ *  its validation needs, may go to the same server over a twin connection
+ *  that is not authenticated (DNSSEC protects what it carries, and no
+ *  client query uses it).
  */
 #include "dns/internal.h"
 #include "net/net.h"
@@ -30,6 +46,9 @@
 #define DOWN_MAX_MS 60000
 #define TCP_IDLE_MS 10000		/* close an unused upstream connection */
 #define MAX_PENDING 20000		/* forwarding queries per worker */
+#define VALIDATE_DEADLINE_MS 4000	/* judging, fetches included */
+#define DANE_RETRY_MS 30000		/* after a failed TLSA lookup */
+#define DANE_MIN_TTL_S 30		/* look TLSA records up again at most so often */
 
 struct fwd_query;
 
@@ -60,6 +79,17 @@ struct fwd_upstream {
 	struct util_list tcp_attempts;
 	uv_timer_t tcp_idle;
 	bool closing;
+	/* DANE: the TLSA records the validator found secure */
+	enum { DANE_UNKNOWN, DANE_READY, DANE_FAILED } dane_state;
+	bool dane_looking;		/* a TLSA lookup is under way */
+	uint64_t dane_until_ms;		/* READY: look again; FAILED: retry */
+	const char *dane_why;		/* FAILED: why */
+	struct net_dane_record *tlsa;
+	size_t n_tlsa;
+	struct fwd_waiter dane_lookup;
+	struct util_list dane_waiting;	/* attempts (conn_node) for the TLSA */
+	struct fwd_upstream *twin;	/* unauthenticated, for meta-queries */
+	struct fwd_upstream *twin_of;	/* on a twin: its upstream */
 };
 
 struct fwd_query {
@@ -75,6 +105,13 @@ struct fwd_query {
 	unsigned n_sent;
 	uint64_t tried;			/* bit per upstream index */
 	bool stale_available, stale_served, done;
+	bool raw;			/* a chain fetch: deliver unjudged */
+	bool validate;			/* ask with DO and CD, then judge */
+	bool meta;			/* anchord's own lookup (DNSSEC-checked) */
+	struct util_list internal;	/* struct fwd_waiter.node */
+	struct val_job *job;		/* while judging */
+	uint8_t *resp;			/* the answer being judged */
+	size_t resp_len;
 	int fail_ede;
 	const char *fail_text;
 	struct dns_query q;
@@ -85,6 +122,7 @@ struct fwd_query {
 struct fwd_state {
 	struct dns_worker *w;
 	uv_loop_t *loop;
+	struct val_state *val;
 	struct util_list upstreams;
 	struct fwd_upstream **cur;
 	size_t n_cur;
@@ -226,16 +264,18 @@ static void attempt_end(struct fwd_attempt *a)
 }
 
 /* Query wire for the upstream: RD, the client's CD, our own random ID, the
- * lower-cased question and an OPT record with the client's DO bit. */
+ * lower-cased question and an OPT record with the client's DO bit. When
+ * anchord judges the answer itself, DO and CD are always set. */
 static size_t build_upstream_query(const struct fwd_query *fq, uint16_t id,
 				   bool edns, uint8_t *out)
 {
 	const struct dns_query *q = &fq->q;
+	bool dnssec = fq->validate || fq->raw;
 	memset(out, 0, DNS_HEADER_SIZE);
 	out[0] = (uint8_t)(id >> 8);
 	out[1] = (uint8_t)id;
 	out[2] = DNS_FLAG1_RD;
-	out[3] = q->cd ? DNS_FLAG2_CD : 0;
+	out[3] = q->cd || dnssec ? DNS_FLAG2_CD : 0;
 	out[5] = 1;
 	size_t p = DNS_HEADER_SIZE;
 	memcpy(out + p, q->qname, q->qname_len);
@@ -249,7 +289,7 @@ static size_t build_upstream_query(const struct fwd_query *fq, uint16_t id,
 		uint8_t opt[11] = { 0, 0, DNS_TYPE_OPT,
 				    DNS_EDNS_UDP_DEFAULT >> 8,
 				    DNS_EDNS_UDP_DEFAULT & 0xFF, 0, 0,
-				    q->edns_do ? 0x80 : 0, 0, 0, 0 };
+				    q->edns_do || dnssec ? 0x80 : 0, 0, 0, 0 };
 		memcpy(out + p, opt, sizeof(opt));
 		p += sizeof(opt);
 	}
@@ -395,12 +435,16 @@ static struct net_tls_client *upstream_tls(struct fwd_upstream *up)
 		.n_pins = up->conf.n_pins,
 		.ca_file = up->conf.ca_file,
 		.alpn = "dot",
+		.dane = up->conf.dane,
+		.opportunistic = up->twin_of != NULL,
 	};
 	char err[256];
 	up->tls = net_tls_client_new(&c, err, sizeof(err));
 	if (!up->tls)
 		log_error("forward", "upstream %s: %s",
 			  up->conf.name ? up->conf.name : "(DoT)", err);
+	else if (up->conf.dane)
+		net_tls_client_set_dane(up->tls, up->tlsa, up->n_tlsa);
 	return up->tls;
 }
 
@@ -424,6 +468,187 @@ static int attempt_send_tcp(struct fwd_attempt *a, struct fwd_query *fq)
 	return net_client_send(up->tcp, msg, len);
 }
 
+/* ------------------------------------------------------------------ DANE upstreams */
+
+static const char *up_name(const struct fwd_upstream *up)
+{
+	return up->conf.name ? up->conf.name : "(DoT)";
+}
+
+/* The twin of a DANE upstream: same server, TLS without authentication,
+ * for lookups whose answers DNSSEC validates anyway. */
+static struct fwd_upstream *dane_twin(struct fwd_upstream *up)
+{
+	if (up->twin)
+		return up->twin;
+	struct fwd_upstream *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->conf = up->conf;
+	t->conf.name = up->conf.name ? strdup(up->conf.name) : NULL;
+	t->conf.ca_file = NULL;
+	t->conf.n_pins = 0;
+	t->conf.dane = false;
+	t->fwd = up->fwd;
+	t->twin_of = up;
+	t->current = true;		/* lives as long as its upstream */
+	util_list_init(&t->node);
+	util_list_init(&t->tcp_attempts);
+	util_list_init(&t->dane_waiting);
+	util_list_init(&t->dane_lookup.node);
+	uv_timer_init(up->fwd->loop, &t->tcp_idle);
+	t->tcp_idle.data = t;
+	up->twin = t;
+	return t;
+}
+
+static void dane_failed(struct fwd_upstream *up, const char *why)
+{
+	up->dane_state = DANE_FAILED;
+	up->dane_why = why;
+	up->dane_until_ms = uv_now(up->fwd->loop) + DANE_RETRY_MS;
+	log_warning("forward", "upstream %s: %s; not used", up_name(up), why);
+	while (!util_list_empty(&up->dane_waiting)) {
+		struct fwd_attempt *a = container_of(up->dane_waiting.next,
+						     struct fwd_attempt,
+						     conn_node);
+		util_list_remove(&a->conn_node);
+		attempt_failed(a, DNS_EDE_NETWORK_ERROR, why);
+	}
+}
+
+/* The usable TLSA records of a secure answer, and their TTL. */
+static size_t tlsa_records(const struct dns_validated *v,
+			   struct net_dane_record *out, uint32_t *ttl)
+{
+	ldns_pkt *p;
+	size_t n = 0;
+	if (ldns_wire2pkt(&p, v->wire[1], v->len[1]) != LDNS_STATUS_OK)
+		return 0;
+	ldns_rr_list *an = ldns_pkt_answer(p);
+	*ttl = UINT32_MAX;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(an) && n < NET_MAX_DANE;
+	     i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_TLSA ||
+		    ldns_rr_rd_count(rr) != 4)
+			continue;
+		struct net_dane_record *r = &out[n];
+		const ldns_rdf *data = ldns_rr_rdf(rr, 3);
+		r->usage = ldns_rdf2native_int8(ldns_rr_rdf(rr, 0));
+		r->selector = ldns_rdf2native_int8(ldns_rr_rdf(rr, 1));
+		r->mtype = ldns_rdf2native_int8(ldns_rr_rdf(rr, 2));
+		size_t len = ldns_rdf_size(data);
+		bool usable = (r->usage == 2 || r->usage == 3) &&
+			      r->selector <= 1 && len <= NET_DANE_DATA_MAX &&
+			      (r->mtype == 0 || (r->mtype == 1 && len == 32) ||
+			       (r->mtype == 2 && len == 64));
+		if (!usable)
+			continue;
+		r->len = (uint16_t)len;
+		memcpy(r->data, ldns_rdf_data(data), len);
+		*ttl = MIN(*ttl, ldns_rr_ttl(rr));
+		n++;
+	}
+	ldns_pkt_free(p);
+	return n;
+}
+
+static void dane_ready(struct fwd_upstream *up,
+		       const struct net_dane_record *r, size_t n, uint32_t ttl)
+{
+	struct net_dane_record *copy = malloc(n * sizeof(*copy));
+	if (!copy) {
+		dane_failed(up, "out of memory");
+		return;
+	}
+	memcpy(copy, r, n * sizeof(*copy));
+	free(up->tlsa);
+	up->tlsa = copy;
+	up->n_tlsa = n;
+	if (up->tls)
+		net_tls_client_set_dane(up->tls, copy, n);
+	up->dane_state = DANE_READY;
+	up->dane_until_ms = uv_now(up->fwd->loop) +
+			    (uint64_t)MAX(ttl, DANE_MIN_TTL_S) * 1000;
+	log_info("forward", "upstream %s: %zu secure TLSA record%s",
+		 up_name(up), n, n == 1 ? "" : "s");
+	while (!util_list_empty(&up->dane_waiting)) {
+		struct fwd_attempt *a = container_of(up->dane_waiting.next,
+						     struct fwd_attempt,
+						     conn_node);
+		util_list_remove(&a->conn_node);
+		if (attempt_send_tcp(a, a->fq) != 0)
+			attempt_failed(a, DNS_EDE_NETWORK_ERROR,
+				       "cannot reach upstream resolvers");
+	}
+}
+
+static void dane_looked_up(struct fwd_waiter *w, const struct fwd_result *r)
+{
+	struct fwd_upstream *up = container_of(w, struct fwd_upstream,
+					       dane_lookup);
+	up->dane_looking = false;
+	if (r->failed || !r->v)
+		return dane_failed(up, "TLSA lookup failed");
+	if (r->v->status != VAL_SECURE)
+		return dane_failed(up, r->v->status == VAL_BOGUS
+					       ? "TLSA records are bogus"
+					       : "TLSA records are not secure");
+	struct net_dane_record *recs = calloc(NET_MAX_DANE, sizeof(*recs));
+	uint32_t ttl = 0;
+	size_t n = recs ? tlsa_records(r->v, recs, &ttl) : 0;
+	if (n)
+		dane_ready(up, recs, n, ttl);
+	else
+		dane_failed(up, "no usable TLSA record");
+	free(recs);
+}
+
+static void dane_look_up(struct fwd_upstream *up, struct dns_env *env)
+{
+	char text[DNS_MAX_NAME * 4];
+	uint8_t name[DNS_MAX_NAME];
+	if (up->dane_looking)
+		return;
+	snprintf(text, sizeof(text), "_%u._tcp.%s",
+		 util_addr_port((const struct sockaddr *)&up->conf.addr.ss),
+		 up->conf.name);
+	up->dane_lookup.done = dane_looked_up;
+	if (dns_name_from_str(text, name) < 0 ||
+	    fwd_lookup(up->fwd, env, name, DNS_TYPE_TLSA, false,
+		       &up->dane_lookup) != 0) {
+		dane_failed(up, "cannot look up TLSA records");
+		return;
+	}
+	up->dane_looking = true;
+}
+
+/* Where an attempt of fq on a DANE upstream goes: <0 nowhere, 0 ahead
+ * (*up may become the twin), >0 it waits for the TLSA records. */
+static int dane_gate(struct fwd_query *fq, struct fwd_upstream **up)
+{
+	struct fwd_upstream *u = *up;
+	uint64_t now = uv_now(fq->fwd->loop);
+	if (u->dane_state != DANE_UNKNOWN && now >= u->dane_until_ms)
+		dane_look_up(u, fq->env);	/* refresh, or retry */
+	if (u->dane_state == DANE_READY)
+		return 0;
+	if (u->dane_state == DANE_FAILED && !u->dane_looking)
+		return UV_EPERM;
+	if (fq->meta) {
+		*up = dane_twin(u);
+		return *up ? 0 : UV_ENOMEM;
+	}
+	dane_look_up(u, fq->env);
+	return u->dane_state == DANE_FAILED && !u->dane_looking ? UV_EPERM : 1;
+}
+
+static void dane_wait(struct fwd_attempt *a)
+{
+	util_list_push(&a->up->dane_waiting, &a->conn_node);
+}
+
 /* ------------------------------------------------------------------ sending */
 
 static void close_oldest_attempt(struct fwd_query *fq)
@@ -437,10 +662,16 @@ static void close_oldest_attempt(struct fwd_query *fq)
 					 node));
 }
 
+static int dane_gate(struct fwd_query *fq, struct fwd_upstream **up);
+static void dane_wait(struct fwd_attempt *a);
+
 static int attempt_start(struct fwd_query *fq, struct fwd_upstream *up,
 			 bool tcp)
 {
 	struct dns_worker *w = fq->fwd->w;
+	int gate = up->conf.dane ? dane_gate(fq, &up) : 0;
+	if (gate < 0)
+		return gate;
 	struct fwd_attempt *a = calloc(1, sizeof(*a));
 	if (!a)
 		return UV_ENOMEM;
@@ -457,8 +688,10 @@ static int attempt_start(struct fwd_query *fq, struct fwd_upstream *up,
 	up->refs++;
 	fq->n_sent++;
 	dns_worker_stats_mut(w)->upstream_queries++;
-	int ret;
-	if (tcp) {
+	int ret = 0;
+	if (gate > 0) {
+		dane_wait(a);	/* sent when the TLSA records are known */
+	} else if (tcp) {
 		ret = attempt_send_tcp(a, fq);
 	} else {
 		uint8_t msg[DNS_HEADER_SIZE + DNS_MAX_NAME + 4 + 11];
@@ -517,7 +750,9 @@ static void fq_send_next(struct fwd_query *fq)
 		}
 		upstream_failure(up, now);
 		fq->fail_ede = DNS_EDE_NETWORK_ERROR;
-		fq->fail_text = "cannot reach upstream resolvers";
+		fq->fail_text = up->dane_state == DANE_FAILED && up->dane_why
+					? up->dane_why
+					: "cannot reach upstream resolvers";
 	}
 }
 
@@ -532,23 +767,45 @@ static void fq_closed(uv_handle_t *h)
 	}
 }
 
-static void fq_finish(struct fwd_query *fq)
+/* End every attempt; an unused upstream connection lingers for the next
+ * query. */
+static void fq_stop_attempts(struct fwd_query *fq)
 {
-	fq->done = true;
-	fq_table_remove(fq->fwd, fq);
 	while (!util_list_empty(&fq->attempts)) {
 		struct fwd_attempt *a = container_of(fq->attempts.next,
 						     struct fwd_attempt, node);
 		struct fwd_upstream *up = a->up;
 		bool tcp = a->tcp;
 		attempt_end(a);
-		/* An unused upstream connection lingers for the next query. */
 		if (tcp && up->tcp && util_list_empty(&up->tcp_attempts))
 			uv_timer_start(&up->tcp_idle, tcp_idle_fire, TCP_IDLE_MS,
 				       0);
 	}
+}
+
+static void fq_finish(struct fwd_query *fq)
+{
+	fq->done = true;
+	fq_table_remove(fq->fwd, fq);
+	fq_stop_attempts(fq);
+	val_job_free(fq->job);
+	fq->job = NULL;
+	free(fq->resp);
+	fq->resp = NULL;
 	uv_close((uv_handle_t *)&fq->timer, fq_closed);
 	uv_close((uv_handle_t *)&fq->stale_timer, fq_closed);
+}
+
+/* Hand a result to the internal waiters, one at a time: a waiter may start
+ * new lookups, or end other queries. */
+static void fq_tell_internal(struct fwd_query *fq, const struct fwd_result *r)
+{
+	while (!util_list_empty(&fq->internal)) {
+		struct fwd_waiter *w = container_of(fq->internal.next,
+						    struct fwd_waiter, node);
+		util_list_remove(&w->node);
+		w->done(w, r);
+	}
 }
 
 static uint32_t clamp_ttl(uint32_t ttl, const struct dns_conf *c)
@@ -556,14 +813,24 @@ static uint32_t clamp_ttl(uint32_t ttl, const struct dns_conf *c)
 	return MAX(MIN(ttl, c->max_ttl), c->min_ttl);
 }
 
+static bool is_negative(const struct dns_scan *s)
+{
+	return s->rcode == DNS_RCODE_NXDOMAIN ||
+	       (s->rcode == DNS_RCODE_NOERROR && s->an == 0);
+}
+
 /* TTL fields relative to the records, clamped to the configured range;
- * in a negative answer none exceeds the negative TTL (RFC 2308 5). */
+ * in a negative answer none exceeds the negative TTL (RFC 2308 5). The
+ * entry lives no longer than cap, the validity of the signatures (the
+ * records' own TTLs were capped per RRset when the answer was judged). */
 static uint32_t answer_ttls(const struct fwd_query *fq, const struct dns_scan *s,
-			    bool negative, struct dns_ttl_ref *refs)
+			    uint32_t cap, struct dns_ttl_ref *refs)
 {
 	const struct dns_conf *c = dns_env_conf(fq->env);
+	bool negative = is_negative(s);
 	uint32_t ttl = negative ? MIN(s->negative_ttl, c->max_negative_ttl)
 				: clamp_ttl(s->min_ttl, c);
+	ttl = MIN(ttl, cap);
 	for (unsigned i = 0; i < s->n_ttl; i++) {
 		refs[i].offset = (uint16_t)(s->ttl[i].offset - s->question_end);
 		refs[i].ttl = negative ? MIN(s->ttl[i].ttl, ttl)
@@ -572,12 +839,22 @@ static uint32_t answer_ttls(const struct fwd_query *fq, const struct dns_scan *s
 	return ttl;
 }
 
+static bool cacheable(const struct dns_scan *s)
+{
+	return (s->rcode == DNS_RCODE_NOERROR || s->rcode == DNS_RCODE_NXDOMAIN) &&
+	       !s->too_many_ttls && !(s->flags1 & DNS_FLAG1_TC) &&
+	       (!is_negative(s) || s->has_soa);
+}
+
 /* Store an answer: the records after the question, without the OPT. */
-static void cache_answer(struct fwd_query *fq, const uint8_t *wire,
-			 const struct dns_scan *s, uint32_t ttl,
-			 const struct dns_ttl_ref *refs)
+static void cache_answer(struct fwd_query *fq, const uint8_t *key, size_t klen,
+			 const uint8_t *wire, const struct dns_scan *s,
+			 uint32_t ttl, const struct dns_ttl_ref *refs,
+			 enum val_status status, int ede, const char *why)
 {
 	const struct dns_conf *c = dns_env_conf(fq->env);
+	if (ttl == 0 || !cacheable(s))
+		return;
 	struct dns_cache_put p = {
 		.rrs = wire + s->question_end,
 		.rrs_len = s->records_end - s->question_end,
@@ -585,33 +862,36 @@ static void cache_answer(struct fwd_query *fq, const uint8_t *wire,
 		.ttl = refs, .n_ttl = s->n_ttl,
 		.question_end = s->question_end,
 		.rcode = s->rcode,
+		.dnssec = (uint8_t)status,
 		.ttl_s = ttl,
-		.stale_s = c->serve_stale,
-		.ede = DNS_EDE_NONE,
+		/* A bogus answer is never served stale as if it were data. */
+		.stale_s = status == VAL_BOGUS ? 0 : c->serve_stale,
+		.ede = ede,
+		.why = why,
 	};
-	dns_cache_put(dns_worker_cache(fq->fwd->w), fq->key, fq->klen,
-		      fq->hash, uv_now(fq->fwd->loop), &p);
+	dns_cache_put(dns_worker_cache(fq->fwd->w), key, klen,
+		      util_hash(key, klen), uv_now(fq->fwd->loop), &p);
 }
 
-static bool cacheable(const struct dns_scan *s, bool negative)
+/* The cache key of a judged answer's form with or without DNSSEC RRs. */
+static size_t validated_key(const struct fwd_query *fq, bool dnssec_rrs,
+			    uint8_t *key)
 {
-	return (s->rcode == DNS_RCODE_NOERROR || s->rcode == DNS_RCODE_NXDOMAIN) &&
-	       !s->too_many_ttls && !(s->flags1 & DNS_FLAG1_TC) &&
-	       (!negative || s->has_soa);
+	struct dns_query q = fq->q;
+	q.edns_do = dnssec_rrs;
+	return dns_cache_key(key, &q, true);
 }
 
 static void fq_success(struct fwd_query *fq, const uint8_t *wire,
 		       const struct dns_scan *s)
 {
-	bool negative = s->rcode == DNS_RCODE_NXDOMAIN ||
-			(s->rcode == DNS_RCODE_NOERROR && s->an == 0);
 	struct dns_ttl_ref refs[DNS_SCAN_MAX_TTLS];
 	unsigned n_ttl = 0;
 	if (!s->too_many_ttls) {
-		uint32_t ttl = answer_ttls(fq, s, negative, refs);
+		uint32_t ttl = answer_ttls(fq, s, UINT32_MAX, refs);
 		n_ttl = s->n_ttl;
-		if (ttl > 0 && cacheable(s, negative))
-			cache_answer(fq, wire, s, ttl, refs);
+		cache_answer(fq, fq->key, fq->klen, wire, s, ttl, refs,
+			     VAL_UNCHECKED, DNS_EDE_NONE, NULL);
 	}
 	while (!util_list_empty(&fq->waiters)) {
 		struct dns_request *req = dns_request_from_wait(fq->waiters.next);
@@ -621,28 +901,213 @@ static void fq_success(struct fwd_query *fq, const uint8_t *wire,
 	fq_finish(fq);
 }
 
+/* ------------------------------------------------------------------ judged answers */
+
+/* One form of a judged answer: its wire, scan and TTL fields. */
+struct judged_form {
+	uint8_t *owned;			/* an encoding made here */
+	const uint8_t *wire;
+	size_t len;
+	struct dns_scan scan;
+	struct dns_ttl_ref refs[DNS_SCAN_MAX_TTLS];
+	uint32_t ttl;
+};
+
+/* Build form i (0: without DNSSEC records, 1: with) of a judged answer.
+ * A secure answer goes out only as ldns re-encoded what was judged (no
+ * record the validator did not see can ride along under AD); others are
+ * re-encoded when they carry DNSSEC records to strip, and a bogus answer's
+ * form with them is the raw answer, which CD clients asked for. */
+static int judged_form(struct fwd_query *fq, struct val_msg *m,
+		       enum val_status status, uint32_t cap, bool dnssec_rrs,
+		       bool has_dnssec, struct judged_form *f)
+{
+	bool encode = m && (status == VAL_SECURE ||
+			    (has_dnssec && !(status == VAL_BOGUS && dnssec_rrs)));
+	size_t len = fq->resp_len;
+	f->wire = fq->resp;
+	if (encode && val_msg_encode(m, dnssec_rrs, &f->owned, &len) == 0)
+		f->wire = f->owned;
+	if (dns_response_scan(f->wire, len, &f->scan) != 0 ||
+	    f->scan.qname_len != fq->q.qname_len) {
+		if (status == VAL_SECURE)
+			return -1;
+		free(f->owned);
+		f->owned = NULL;
+		f->wire = fq->resp;
+		len = fq->resp_len;
+		if (dns_response_scan(f->wire, len, &f->scan) != 0)
+			return -1;
+	} else if (status == VAL_SECURE && !f->owned) {
+		return -1;	/* encoding failed */
+	}
+	f->len = len;
+	f->ttl = f->scan.too_many_ttls ? 0 : answer_ttls(fq, &f->scan, cap,
+							 f->refs);
+	return 0;
+}
+
+/* The verdict is in: cache both forms, answer every waiter. */
+static void fq_deliver_judged(struct fwd_query *fq, struct val_msg *m,
+			      enum val_status status, int ede, const char *why,
+			      uint32_t cap)
+{
+	struct judged_form *f = calloc(2, sizeof(*f));
+	struct dns_scan *raw = f ? &f[0].scan : NULL;
+	bool ok = f && dns_response_scan(fq->resp, fq->resp_len, raw) == 0;
+	bool has_dnssec = ok && raw->has_dnssec;
+	for (int i = 0; ok && i < 2; i++)
+		ok = judged_form(fq, m, status, cap, i == 1, has_dnssec,
+				 &f[i]) == 0;
+	if (!ok) {
+		bool oom = !f;
+		if (f)
+			free(f[0].owned), free(f[1].owned);
+		free(f);
+		if (status == VAL_SECURE) {
+			/* What was judged cannot be sent as judged. */
+			fq_deliver_judged(fq, m, VAL_BOGUS, DNS_EDE_DNSSEC_BOGUS,
+					  "answer does not re-encode",
+					  FAILURE_TTL_S);
+			return;
+		}
+		fq->fail_ede = DNS_EDE_OTHER;
+		fq->fail_text = oom ? "out of memory" : "unusable answer";
+		fq_fail(fq);
+		return;
+	}
+	struct dns_validated v = { .status = status, .ede = ede, .why = why };
+	for (int i = 0; i < 2; i++) {
+		uint8_t key[DNS_MAX_KEY];
+		size_t klen = validated_key(fq, i == 1, key);
+		if (!f[i].scan.too_many_ttls)
+			cache_answer(fq, key, klen, f[i].wire, &f[i].scan,
+				     f[i].ttl, f[i].refs, status, ede, why);
+		v.wire[i] = f[i].wire;
+		v.len[i] = f[i].len;
+		v.scan[i] = &f[i].scan;
+		v.ttl[i] = f[i].refs;
+		v.n_ttl[i] = f[i].scan.too_many_ttls ? 0 : f[i].scan.n_ttl;
+	}
+	fq_table_remove(fq->fwd, fq);
+	while (!util_list_empty(&fq->waiters)) {
+		struct dns_request *req = dns_request_from_wait(fq->waiters.next);
+		util_list_remove(fq->waiters.next);
+		dns_request_answer_validated(req, &v);
+	}
+	struct fwd_result r = { .v = &v, .wire = fq->resp,
+				.len = fq->resp_len };
+	fq_tell_internal(fq, &r);
+	free(f[0].owned);
+	free(f[1].owned);
+	free(f);
+	fq_finish(fq);
+}
+
+static void fq_judged(struct val_job *job, void *ctx)
+{
+	struct fwd_query *fq = ctx;
+	int ede;
+	const char *why;
+	struct val_msg *m = val_job_msg(job);
+	enum val_status status = val_msg_status(m, &ede, &why);
+	if (status == VAL_BOGUS)
+		log_debug("dnssec", "bogus answer: %s (EDE %d)",
+			  why ? why : "?", ede);
+	fq_deliver_judged(fq, m, status, ede, why, val_msg_ttl_cap(m));
+}
+
+static void on_validate_timeout(uv_timer_t *t)
+{
+	struct fwd_query *fq = t->data;
+	val_job_free(fq->job);
+	fq->job = NULL;
+	fq_deliver_judged(fq, NULL, VAL_BOGUS, DNS_EDE_DNSSEC_INDETERMINATE,
+			  "validation took too long", FAILURE_TTL_S);
+}
+
+/* The upstream answered: keep a copy and judge it, while new clients keep
+ * joining the query. */
+static void fq_validate(struct fwd_query *fq, const uint8_t *wire, size_t len)
+{
+	fq_stop_attempts(fq);
+	fq->resp = malloc(len);
+	if (!fq->resp) {
+		fq_fail(fq);
+		return;
+	}
+	memcpy(fq->resp, wire, len);
+	fq->resp_len = len;
+	struct val_msg *m = val_msg_parse(fq->resp, len);
+	if (!m) {
+		fq_deliver_judged(fq, NULL, VAL_BOGUS, DNS_EDE_DNSSEC_BOGUS,
+				  "answer does not parse", FAILURE_TTL_S);
+		return;
+	}
+	fq->job = val_job_new(fq->fwd->val, fq->env, m, fq_judged, fq);
+	if (!fq->job) {
+		fq_fail(fq);
+		return;
+	}
+	uv_timer_start(&fq->timer, on_validate_timeout, VALIDATE_DEADLINE_MS,
+		       0);
+	val_job_run(fq->job);	/* may deliver before it returns */
+}
+
+static void fq_answered(struct fwd_query *fq, const uint8_t *wire, size_t len,
+			const struct dns_scan *s)
+{
+	if (fq->raw) {
+		struct fwd_result r = { .wire = wire, .len = len };
+		fq_table_remove(fq->fwd, fq);
+		fq_tell_internal(fq, &r);
+		fq_finish(fq);
+	} else if (fq->validate) {
+		fq_validate(fq, wire, len);
+	} else {
+		fq_success(fq, wire, s);
+	}
+}
+
+/* A failure entry for a key, so that clients do not hammer upstreams. */
+static void cache_failure(struct fwd_query *fq, const uint8_t *key,
+			  size_t klen, int ede, const char *why)
+{
+	struct dns_cache *cache = dns_worker_cache(fq->fwd->w);
+	uint64_t now = uv_now(fq->fwd->loop);
+	if (fq->stale_available) {
+		dns_cache_mark_failed(cache, key, klen, util_hash(key, klen),
+				      now, STALE_RETRY_MS);
+		return;
+	}
+	struct dns_cache_put p = {
+		.question_end = (uint16_t)(DNS_HEADER_SIZE + fq->q.qname_len + 4),
+		.rcode = DNS_RCODE_SERVFAIL,
+		.ttl_s = FAILURE_TTL_S,
+		.failure = true,
+		.ede = ede,
+		.why = why,
+	};
+	dns_cache_put(cache, key, klen, util_hash(key, klen), now, &p);
+}
+
 static void fq_fail(struct fwd_query *fq)
 {
-	struct dns_worker *w = fq->fwd->w;
-	uint64_t now = uv_now(fq->fwd->loop);
 	int ede = fq->fail_ede >= 0 ? fq->fail_ede
 				    : DNS_EDE_NO_REACHABLE_AUTHORITY;
 	const char *text = fq->fail_text ? fq->fail_text
 					 : "no upstream resolver answered";
-	struct dns_cache *cache = dns_worker_cache(w);
-	if (fq->stale_available) {
-		dns_cache_mark_failed(cache, fq->key, fq->klen, fq->hash, now,
-				      STALE_RETRY_MS);
-	} else {
-		struct dns_cache_put p = {
-			.question_end = (uint16_t)(DNS_HEADER_SIZE +
-						   fq->q.qname_len + 4),
-			.rcode = DNS_RCODE_SERVFAIL,
-			.ttl_s = FAILURE_TTL_S,
-			.failure = true,
-			.ede = ede,
-		};
-		dns_cache_put(cache, fq->key, fq->klen, fq->hash, now, &p);
+	val_job_free(fq->job);
+	fq->job = NULL;
+	fq_table_remove(fq->fwd, fq);
+	if (fq->validate) {
+		for (int i = 0; i < 2; i++) {
+			uint8_t key[DNS_MAX_KEY];
+			cache_failure(fq, key, validated_key(fq, i == 1, key),
+				      ede, text);
+		}
+	} else if (!fq->raw) {
+		cache_failure(fq, fq->key, fq->klen, ede, text);
 	}
 	while (!util_list_empty(&fq->waiters)) {
 		struct dns_request *req = dns_request_from_wait(fq->waiters.next);
@@ -651,6 +1116,8 @@ static void fq_fail(struct fwd_query *fq)
 			dns_request_answer_error(req, DNS_RCODE_SERVFAIL, ede,
 						 text);
 	}
+	struct fwd_result r = { .failed = true, .ede = ede, .why = text };
+	fq_tell_internal(fq, &r);
 	fq_finish(fq);
 }
 
@@ -756,7 +1223,7 @@ static void attempt_response(struct fwd_attempt *a, const uint8_t *wire,
 			       "upstream resolvers answered with failure");
 		return;
 	}
-	fq_success(fq, wire, s);
+	fq_answered(fq, wire, len, s);
 }
 
 /* ------------------------------------------------------------------ API */
@@ -771,8 +1238,9 @@ struct fwd_state *fwd_new(struct dns_worker *w, uv_loop_t *loop)
 	util_list_init(&fwd->upstreams);
 	fwd->n_buckets = 1024;
 	fwd->buckets = calloc(fwd->n_buckets, sizeof(*fwd->buckets));
-	if (!fwd->buckets) {
-		free(fwd);
+	fwd->val = val_state_new(fwd, loop);
+	if (!fwd->buckets || !fwd->val) {
+		fwd_free(fwd);
 		return NULL;
 	}
 	return fwd;
@@ -784,6 +1252,7 @@ static void upstream_idle_closed(uv_handle_t *h)
 	net_tls_client_free(up->tls);
 	free(up->conf.name);
 	free(up->conf.ca_file);
+	free(up->tlsa);
 	free(up);
 }
 
@@ -793,6 +1262,15 @@ static void upstream_release(struct fwd_upstream *up)
 		return;
 	up->closing = true;
 	util_list_remove(&up->node);
+	fwd_waiter_cancel(&up->dane_lookup);
+	if (up->twin) {
+		struct fwd_upstream *t = up->twin;
+		up->twin = NULL;
+		t->twin_of = NULL;
+		t->current = false;
+		if (t->refs == 0 && util_list_empty(&t->tcp_attempts))
+			upstream_release(t);
+	}
 	if (up->tcp) {
 		net_client_close(up->tcp);
 		up->tcp = NULL;
@@ -827,7 +1305,7 @@ static bool same_upstream(const struct dns_upstream_conf *a,
 	       util_addr_equal((const struct sockaddr *)&a->addr.ss,
 			       (const struct sockaddr *)&b->addr.ss) &&
 	       same_str(a->name, b->name) && same_str(a->ca_file, b->ca_file) &&
-	       a->n_pins == b->n_pins &&
+	       a->dane == b->dane && a->n_pins == b->n_pins &&
 	       memcmp(a->pins, b->pins, sizeof(a->pins[0]) * a->n_pins) == 0;
 }
 
@@ -849,6 +1327,8 @@ static struct fwd_upstream *upstream_get(struct fwd_state *fwd,
 	up->conf.ca_file = c->ca_file ? strdup(c->ca_file) : NULL;
 	up->fwd = fwd;
 	util_list_init(&up->tcp_attempts);
+	util_list_init(&up->dane_waiting);
+	util_list_init(&up->dane_lookup.node);
 	uv_timer_init(fwd->loop, &up->tcp_idle);
 	up->tcp_idle.data = up;
 	util_list_push(&fwd->upstreams, &up->node);
@@ -876,6 +1356,8 @@ void fwd_set_env(struct fwd_state *fwd, const struct dns_env *env)
 	fwd->cur = cur;
 	fwd->n_cur = n;
 	collect_upstreams(fwd);
+	/* Key entries hold only under the trust anchors they came from. */
+	val_state_flush(fwd->val);
 }
 
 unsigned fwd_pending(const struct fwd_state *fwd)
@@ -901,6 +1383,7 @@ static struct fwd_query *fq_new(struct fwd_state *fwd, struct dns_env *env,
 	fq->started_ms = uv_now(fwd->loop);
 	util_list_init(&fq->waiters);
 	util_list_init(&fq->attempts);
+	util_list_init(&fq->internal);
 	uv_timer_init(fwd->loop, &fq->timer);
 	uv_timer_init(fwd->loop, &fq->stale_timer);
 	fq->timer.data = fq->stale_timer.data = fq;
@@ -913,6 +1396,15 @@ int fwd_resolve(struct fwd_state *fwd, struct dns_request *req,
 		const struct dns_query *q, const uint8_t *key, size_t klen,
 		uint64_t hash, bool stale_available)
 {
+	/* Judged answers serve DO and non-DO clients from one query. */
+	uint8_t judged[DNS_MAX_KEY];
+	bool validate = dns_request_env(req)->trust != NULL;
+	if (validate) {
+		memcpy(judged, key, klen);
+		judged[0] = DNS_KEY_VALIDATED;
+		key = judged;
+		hash = util_hash(key, klen);
+	}
 	struct fwd_query *fq = fq_find(fwd, key, klen, hash);
 	if (fq) {
 		dns_worker_stats_mut(fwd->w)->coalesced++;
@@ -926,6 +1418,7 @@ int fwd_resolve(struct fwd_state *fwd, struct dns_request *req,
 	fq = fq_new(fwd, dns_request_env(req), q, key, klen, hash);
 	if (!fq)
 		return -1;
+	fq->validate = validate;
 	util_list_push(&fq->waiters, dns_request_wait_node(req));
 	fq->stale_available = stale_available;
 	if (stale_available)
@@ -933,6 +1426,55 @@ int fwd_resolve(struct fwd_state *fwd, struct dns_request *req,
 			       STALE_ANSWER_MS, 0);
 	fq_send_next(fq);
 	return 0;
+}
+
+static void on_lookup_start(uv_timer_t *t)
+{
+	fq_send_next(t->data);
+}
+
+int fwd_lookup(struct fwd_state *fwd, struct dns_env *env,
+	       const uint8_t *name, uint16_t type, bool raw,
+	       struct fwd_waiter *w)
+{
+	struct dns_query q = { .rd = true, .edns = true, .edns_do = true,
+			       .cd = true, .qtype = type,
+			       .qclass = DNS_CLASS_IN };
+	int n = dns_name_lower(name, DNS_MAX_NAME, q.qname);
+	if (n < 0)
+		return -1;
+	q.qname_len = (uint16_t)n;
+	q.question_end = (uint16_t)(DNS_HEADER_SIZE + n + 4);
+	uint8_t key[DNS_MAX_KEY];
+	size_t klen = dns_cache_key(key, &q, true);
+	key[0] = raw ? DNS_KEY_RAW : DNS_KEY_VALIDATED;
+	uint64_t hash = util_hash(key, klen);
+	struct fwd_query *fq = fq_find(fwd, key, klen, hash);
+	if (fq) {
+		dns_worker_stats_mut(fwd->w)->coalesced++;
+		util_list_push(&fq->internal, &w->node);
+		return 0;
+	}
+	if (fwd->shutting_down || fwd->count >= MAX_PENDING ||
+	    (!raw && !env->trust))
+		return -1;
+	fq = fq_new(fwd, env, &q, key, klen, hash);
+	if (!fq)
+		return -1;
+	fq->raw = raw;
+	fq->validate = !raw;
+	fq->meta = true;
+	util_list_push(&fq->internal, &w->node);
+	/* Sending waits for the loop, so that the waiter never hears back
+	 * before this returns. */
+	uv_timer_start(&fq->timer, on_lookup_start, 0, 0);
+	return 0;
+}
+
+void fwd_waiter_cancel(struct fwd_waiter *w)
+{
+	if (w->node.next)
+		util_list_remove(&w->node);
 }
 
 void fwd_shutdown(struct fwd_state *fwd)
@@ -954,6 +1496,7 @@ void fwd_free(struct fwd_state *fwd)
 {
 	if (!fwd)
 		return;
+	val_state_free(fwd->val);
 	free(fwd->cur);
 	free(fwd->buckets);
 	free(fwd);

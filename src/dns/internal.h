@@ -5,7 +5,9 @@
 
 #include "dns/dns.h"
 
+#include <ldns/ldns.h>
 #include <stdatomic.h>
+#include <time.h>
 
 /* ------------------------------------------------------------------ cache */
 
@@ -19,7 +21,9 @@ struct dns_cache_view {
 	uint16_t question_end;		/**< of the message the records came in */
 	uint16_t rcode;
 	uint8_t flags2;			/**< AD of the stored answer */
+	uint8_t dnssec;			/**< enum val_status of the answer */
 	int ede;			/**< cached failures carry their EDE */
+	const char *why;		/**< its text: a static string or NULL */
 	uint32_t elapsed;		/**< seconds since stored */
 	bool stale;
 	bool failure;
@@ -55,10 +59,12 @@ struct dns_cache_put {
 	uint16_t question_end;
 	uint16_t rcode;
 	uint8_t flags2;
+	uint8_t dnssec;			/**< enum val_status of the answer */
 	uint32_t ttl_s;			/**< how long the entry is fresh */
 	uint32_t stale_s;		/**< how long after that it may be served */
 	bool failure;
 	int ede;
+	const char *why;		/**< static storage only */
 };
 
 int dns_cache_put(struct dns_cache *c, const uint8_t *key, size_t klen,
@@ -69,10 +75,15 @@ void dns_cache_mark_failed(struct dns_cache *c, const uint8_t *key,
 			   size_t klen, uint64_t hash, uint64_t now_ms,
 			   uint64_t retry_ms);
 
-/** Key layout: flags (DO, CD), qtype, qclass, lower-cased qname. */
+/** Key layout: flags (DO, CD), qtype, qclass, lower-cased qname. With
+ *  validation on, CD is not part of the key: one validated entry serves
+ *  CD and non-CD queries (a bogus one answers SERVFAIL without CD), and
+ *  VALIDATED keeps these entries apart from unvalidated ones. */
 #define DNS_KEY_DO 0x01
 #define DNS_KEY_CD 0x02
-size_t dns_cache_key(uint8_t *key, const struct dns_query *q);
+#define DNS_KEY_VALIDATED 0x04
+#define DNS_KEY_RAW 0x08		/**< forwarder only: an unvalidated fetch */
+size_t dns_cache_key(uint8_t *key, const struct dns_query *q, bool validated);
 
 /* ------------------------------------------------------------------ local data */
 
@@ -92,12 +103,169 @@ enum dns_local_result dns_local_answer(const struct dns_local *local,
 				       const struct dns_query *q,
 				       struct dns_builder *b, int *ede);
 
+/* ------------------------------------------------------------------ validation */
+
+/** Verdicts (RFC 4035 section 4.3); UNCHECKED: validation is off. */
+enum val_status {
+	VAL_UNCHECKED = 0,
+	VAL_SECURE,
+	VAL_INSECURE,
+	VAL_BOGUS,
+};
+
+/** A trust anchor (DS or DNSKEY records) or a negative trust anchor. */
+struct val_anchor {
+	ldns_rdf *name;			/**< canonical */
+	ldns_rr_list *ds, *dnskey;
+	bool negative;
+};
+
+struct dns_trust;
+
+struct dns_trust *dns_trust_build(const struct dns_dnssec_conf *c, char *err,
+				  size_t errlen);
+void dns_trust_free(struct dns_trust *t);
+/** The closest anchor or negative anchor at or above name, or NULL. */
+const struct val_anchor *dns_trust_find(const struct dns_trust *t,
+					const ldns_rdf *name);
+
+/** What the validator knows of the zone that holds a name (Unbound calls
+ *  it a key entry): its verified keys, or that it is insecure or bogus. */
+struct val_key {
+	enum val_status status;
+	ldns_rdf *zone;			/**< SECURE: the apex the keys belong to */
+	ldns_rr_list *keys;		/**< SECURE: its usable DNSKEYs */
+	int ede;			/**< INSECURE, BOGUS: why (or NONE) */
+	const char *why;
+};
+
+/** An upstream answer, parsed once for judging (miss path only: ldns). */
+struct val_msg;
+
+#define VAL_MAX_NEEDS 8			/**< zones one answer may span */
+#define VAL_MAX_NSEC3_ITERATIONS 50	/**< more is insecure (RFC 9276) */
+
+struct val_msg *val_msg_parse(const uint8_t *wire, size_t len);
+void val_msg_free(struct val_msg *m);
+const ldns_rdf *val_msg_qname(const struct val_msg *m);
+/** Names whose key entries judging needs: signers of the answer's RRsets,
+ *  or the owners of unsigned ones (whose zone must prove insecure). */
+size_t val_msg_needs(const struct val_msg *m, const ldns_rdf *const **names);
+
+typedef const struct val_key *(*val_key_fn)(void *ctx, const ldns_rdf *name);
+
+/** Judge every RRset and the denial proofs with the key entries lookup
+ *  returns for the needed names, at time now. */
+void val_msg_judge(struct val_msg *m, val_key_fn lookup, void *ctx,
+		   time_t now);
+enum val_status val_msg_status(const struct val_msg *m, int *ede,
+			       const char **why);
+/** Seconds the verdict may be cached: signature validity and original TTLs
+ *  (RFC 4035 section 5.3.3). UINT32_MAX when nothing was verified. */
+uint32_t val_msg_ttl_cap(const struct val_msg *m);
+/** The judged answer as a message (header, question, records, no OPT):
+ *  with dnssec_rrs false, RRSIG, NSEC and NSEC3 are left out unless asked
+ *  for (RFC 4035 section 3.2.1); RRsets judging dropped are left out and
+ *  verified TTLs capped. Returns 0 and a malloc'ed buffer, or -1. */
+int val_msg_encode(const struct val_msg *m, bool dnssec_rrs, uint8_t **wire,
+		   size_t *len);
+
+/** What a DS answer for a name tells the walk down from its parent. */
+enum val_ds_kind {
+	VAL_DS_FOUND,			/**< a verified DS RRset: a secure cut */
+	VAL_DS_NOT_CUT,			/**< no DS, and not a zone cut */
+	VAL_DS_INSECURE,		/**< a cut proven to have no usable DS */
+	VAL_DS_BOGUS,
+};
+
+struct val_ds_result {
+	enum val_ds_kind kind;
+	ldns_rr_list *ds;		/**< FOUND: the usable DS records (owned) */
+	uint32_t ttl;			/**< how long the result holds */
+	int ede;
+	const char *why;
+};
+
+/** Judge the answer to "child DS" with the key entry of the parent. */
+void val_ds_step(const uint8_t *wire, size_t len, const ldns_rdf *child,
+		 const struct val_key *parent, time_t now,
+		 struct val_ds_result *out);
+/** Judge the answer to "zone DNSKEY" against DS records or anchor DNSKEYs
+ *  (either may be NULL). out->zone and out->keys are owned by the caller
+ *  afterwards; *ttl receives how long the entry holds. */
+void val_dnskey_step(const uint8_t *wire, size_t len, const ldns_rdf *zone,
+		     const ldns_rr_list *ds, const ldns_rr_list *anchor_keys,
+		     time_t now, struct val_key *out, uint32_t *ttl);
+/** Whether a DNSKEY/DS algorithm and a DS digest type can be validated. */
+bool val_algorithm_supported(uint8_t alg);
+bool val_digest_supported(uint8_t digest);
+void val_key_clear(struct val_key *k);
+
+/* ------------------------------------------------------------------ denial (dns/denial.c) */
+
+/** The secure NSEC and NSEC3 records of one zone in an answer. */
+struct val_denial {
+	const ldns_rdf *zone;
+	ldns_rr_list *nsec, *nsec3;	/**< not owned */
+};
+
+enum val_proof {
+	VAL_PROOF_NONE = 0,		/**< nothing proven: bogus */
+	VAL_PROOF_OK,
+	VAL_PROOF_OPTOUT,		/**< an NSEC3 opt-out span: insecure */
+	VAL_PROOF_ITERATIONS,		/**< NSEC3 iterations too high: insecure */
+};
+
+/** What a NODATA proof for a DS query says about the name. */
+struct val_nodata_info {
+	bool delegation;		/**< NS without SOA: a cut without DS */
+	bool exists;			/**< an NSEC(3) matched the name */
+};
+
+enum val_proof val_deny_name(const struct val_denial *d, const ldns_rdf *name);
+enum val_proof val_deny_type(const struct val_denial *d, const ldns_rdf *name,
+			     ldns_rr_type type, struct val_nodata_info *info);
+/** A wildcard answer at owner whose RRSIG has labels labels: the next
+ *  closer name must not exist (RFC 4035 5.3.4, RFC 5155 8.8). */
+enum val_proof val_deny_wildcard(const struct val_denial *d,
+				 const ldns_rdf *owner, unsigned labels);
+
+/* ------------------------------------------------------------------ chain of trust (dns/chain.c) */
+
+/** Per-worker validation state: the key cache and the jobs in flight. */
+struct val_state;
+struct fwd_state;
+
+struct val_state *val_state_new(struct fwd_state *fwd, uv_loop_t *loop);
+void val_state_free(struct val_state *vs);
+/** Forget every key entry (the trust anchors changed). */
+void val_state_flush(struct val_state *vs);
+
+/** Judging one answer: finds the key entries its zones need, fetching DS
+ *  and DNSKEY records through the forwarder, then judges. */
+struct val_job;
+
+typedef void (*val_job_done_fn)(struct val_job *job, void *ctx);
+
+/** A job for msg (taken over) under env's trust anchors. Nothing happens
+ *  before val_job_run. */
+struct val_job *val_job_new(struct val_state *vs, struct dns_env *env,
+			    struct val_msg *msg, val_job_done_fn done,
+			    void *ctx);
+/** Start judging; done may be called before this returns. */
+void val_job_run(struct val_job *job);
+/** The judged message (after done). */
+struct val_msg *val_job_msg(struct val_job *job);
+/** Stop waiting for fetches; done is not called. */
+void val_job_free(struct val_job *job);
+
 /* ------------------------------------------------------------------ env */
 
 struct dns_env {
 	atomic_uint refs;
 	struct dns_conf conf;		/**< deep copy */
 	struct dns_local *local;
+	struct dns_trust *trust;	/**< NULL: validation is off */
 };
 
 /* ------------------------------------------------------------------ random */
@@ -113,6 +281,46 @@ uint16_t dns_rng_u16(struct dns_rng *rng);
 /* ------------------------------------------------------------------ forwarder */
 
 struct fwd_state;
+
+/** A validated answer in the two forms clients get: [0] without DNSSEC
+ *  records (DO=0), [1] with them. */
+struct dns_validated {
+	enum val_status status;
+	int ede;
+	const char *why;
+	const uint8_t *wire[2];
+	size_t len[2];
+	const struct dns_scan *scan[2];
+	const struct dns_ttl_ref *ttl[2];	/**< relative to the records */
+	unsigned n_ttl[2];
+};
+
+/** How an internal lookup ended. */
+struct fwd_result {
+	bool failed;			/**< no usable answer: ede and why say */
+	int ede;
+	const char *why;
+	const uint8_t *wire;		/**< raw lookups: the upstream's answer */
+	size_t len;
+	const struct dns_validated *v;	/**< validated lookups: the verdict */
+};
+
+/** Someone inside anchord waiting for a lookup (the validator for DS and
+ *  DNSKEY records, a DANE upstream for its TLSA records). done is called
+ *  once, from the loop, unless the waiter is cancelled first. */
+struct fwd_waiter {
+	struct util_list node;
+	void (*done)(struct fwd_waiter *w, const struct fwd_result *r);
+};
+
+/** Look name (wire, lower-cased) up through the upstreams. raw: the answer
+ *  comes unvalidated and uncached (chain of trust fetches); otherwise it
+ *  is validated and cached like a client's. Returns 0, or -1 when the
+ *  forwarder is overloaded or shutting down. */
+int fwd_lookup(struct fwd_state *fwd, struct dns_env *env,
+	       const uint8_t *name, uint16_t type, bool raw,
+	       struct fwd_waiter *w);
+void fwd_waiter_cancel(struct fwd_waiter *w);
 
 struct fwd_state *fwd_new(struct dns_worker *w, uv_loop_t *loop);
 void fwd_set_env(struct fwd_state *fwd, const struct dns_env *env);
@@ -143,6 +351,10 @@ struct dns_env *dns_request_env(struct dns_request *req);
 void dns_request_answer_upstream(struct dns_request *req, const uint8_t *wire,
 				 const struct dns_scan *s,
 				 const struct dns_ttl_ref *ttl, unsigned n_ttl);
+/** Answer with a judged upstream answer, in the form the client's DO, CD
+ *  and AD bits call for. */
+void dns_request_answer_validated(struct dns_request *req,
+				  const struct dns_validated *v);
 /** Answer from stale (or meanwhile refreshed) cache data; false if none. */
 bool dns_request_try_stale(struct dns_request *req);
 void dns_request_answer_error(struct dns_request *req, unsigned rcode, int ede,

@@ -7,9 +7,17 @@
  *  (local names answered, the rest forwarded), nxdomain, refuse.
  *  local-data outside any zone makes a transparent zone at its owner name,
  *  as in Unbound.
+ *
+ *  A zone file may be signed (ldns-signzone, dnssec-signzone): its RRSIGs
+ *  then go out with the RRsets they cover, and negative answers carry the
+ *  NSEC or NSEC3 records that prove them, to clients that set DO (RFC 4035
+ *  3.1). anchord serves them as an authoritative server would, with AA
+ *  and never AD: it does not validate its own data. Proving a negative
+ *  from an NSEC3 zone hashes names with ldns when the answer is built.
  */
 #include "dns/internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <ldns/ldns.h>
 #include <stdio.h>
@@ -43,6 +51,14 @@ struct local_node {
 	struct local_zone *zone;
 	struct local_set *sets;
 	unsigned n_sets;
+	bool hashed;			/* an NSEC3 owner: not a name of the zone */
+};
+
+/* The NSEC3 parameters of a signed zone (RFC 5155 3.1). */
+struct local_nsec3 {
+	uint16_t iterations;
+	uint8_t salt_len;
+	uint8_t salt[255];
 };
 
 struct local_zone {
@@ -50,6 +66,13 @@ struct local_zone {
 	enum dns_zone_type type;
 	bool from_config;
 	bool has_wildcards;
+	bool is_signed;			/* its zone file has RRSIGs */
+	unsigned local_data;		/* local-data records added to it */
+	struct local_node **nsec;	/* nodes with NSEC, canonical order */
+	size_t n_nsec;
+	struct local_node **nsec3;	/* nodes with NSEC3, by hash */
+	size_t n_nsec3;
+	struct local_nsec3 nsec3_params;
 };
 
 struct name_table {
@@ -130,11 +153,19 @@ static void node_free(void *p)
 	free(n);
 }
 
+static void zone_free(void *p)
+{
+	struct local_zone *z = p;
+	free(z->nsec);
+	free(z->nsec3);
+	free(z);
+}
+
 void dns_local_free(struct dns_local *local)
 {
 	if (!local)
 		return;
-	table_free(&local->zones, free);
+	table_free(&local->zones, zone_free);
 	table_free(&local->nodes, node_free);
 	free(local);
 }
@@ -260,6 +291,15 @@ static struct local_node *node_get(struct dns_local *l, const uint8_t *name,
 	return n;
 }
 
+static const struct local_set *set_find_const(const struct local_node *n,
+					      uint16_t type)
+{
+	for (unsigned i = 0; i < n->n_sets; i++)
+		if (n->sets[i].type == type)
+			return &n->sets[i];
+	return NULL;
+}
+
 static struct local_set *set_get(struct local_node *n, uint16_t type)
 {
 	for (unsigned i = 0; i < n->n_sets; i++)
@@ -327,6 +367,8 @@ static int add_local_data(struct build_ctx *b, const char *text,
 	struct local_zone *z = len > 0 ? zone_for(b->local, name) : NULL;
 	if (len > 0 && !z)
 		z = zone_add(b->local, name, (size_t)len, DNS_ZONE_TRANSPARENT);
+	else if (z)
+		z->local_data++;
 	int ret = z ? add_rr(b, rr, z, o) : fail(b, o, "bad owner name");
 	ldns_rr_free(rr);
 	return ret;
@@ -484,14 +526,155 @@ static int check_cname_exclusive(struct build_ctx *b)
 		for (struct name_entry *e = t->buckets[i]; e; e = e->next) {
 			struct local_node *n = (struct local_node *)e;
 			bool cname = false;
-			for (unsigned j = 0; j < n->n_sets; j++)
-				cname |= n->sets[j].type == DNS_TYPE_CNAME;
-			if (cname && (n->n_sets > 1 || n->sets[0].count > 1)) {
+			unsigned data = 0, cnames = 0;
+			for (unsigned j = 0; j < n->n_sets; j++) {
+				uint16_t type = n->sets[j].type;
+				cname |= type == DNS_TYPE_CNAME;
+				if (type == DNS_TYPE_CNAME)
+					cnames = n->sets[j].count;
+				/* RRSIG and NSEC may sit next to a CNAME
+				 * (RFC 4035 2.5). */
+				if (type != DNS_TYPE_RRSIG &&
+				    type != DNS_TYPE_NSEC)
+					data++;
+			}
+			if (cname && (data > 1 || cnames > 1)) {
 				char text[DNS_MAX_NAME * 4];
 				return fail(b, NULL, "%s: CNAME and other data",
 					    dns_name_str(e->name, text,
 							 sizeof(text)));
 			}
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ signed zones */
+
+static inline uint16_t rd16b(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Canonical order of two lower-cased wire names (RFC 4034 6.1): label by
+ * label from the root, shorter first. */
+static int canonical_cmp(const uint8_t *a, const uint8_t *b)
+{
+	const uint8_t *la[128], *lb[128];
+	int na = 0, nb = 0;
+	for (; *a && na < 128; a += *a + 1)
+		la[na++] = a;
+	for (; *b && nb < 128; b += *b + 1)
+		lb[nb++] = b;
+	while (na > 0 && nb > 0) {
+		const uint8_t *x = la[--na], *y = lb[--nb];
+		int c = memcmp(x + 1, y + 1, MIN(*x, *y));
+		if (c)
+			return c;
+		if (*x != *y)
+			return *x < *y ? -1 : 1;
+	}
+	return na - nb;
+}
+
+static int cmp_nsec(const void *a, const void *b)
+{
+	const struct local_node *x = *(struct local_node *const *)a;
+	const struct local_node *y = *(struct local_node *const *)b;
+	return canonical_cmp(x->head.name, y->head.name);
+}
+
+/* NSEC3 owners sort by their first label, the base32hex of the hash. */
+static int hash_cmp(const uint8_t *a, const uint8_t *b)
+{
+	int c = memcmp(a + 1, b + 1, MIN(a[0], b[0]));
+	return c ? c : (a[0] > b[0]) - (a[0] < b[0]);
+}
+
+static int cmp_nsec3(const void *a, const void *b)
+{
+	const struct local_node *x = *(struct local_node *const *)a;
+	const struct local_node *y = *(struct local_node *const *)b;
+	return hash_cmp(x->head.name, y->head.name);
+}
+
+static int push_node(struct local_node ***v, size_t *n, struct local_node *x)
+{
+	struct local_node **a = realloc(*v, (*n + 1) * sizeof(*a));
+	if (!a)
+		return -1;
+	a[(*n)++] = x;
+	*v = a;
+	return 0;
+}
+
+/* Iterations and salt from the first NSEC3 (all share them). */
+static void nsec3_params_of(struct local_zone *z, const struct local_set *s)
+{
+	const uint8_t *p = s->rrs, *end = s->rrs + s->len;
+	if (p + 10 > end || p + 10 + rd16b(p + 8) > end || rd16b(p + 8) < 5)
+		return;
+	const uint8_t *rdata = p + 10;
+	uint8_t salt_len = rdata[4];
+	if (5u + salt_len > rd16b(p + 8))
+		return;
+	z->nsec3_params.iterations = rd16b(rdata + 2);
+	z->nsec3_params.salt_len = salt_len;
+	memcpy(z->nsec3_params.salt, rdata + 5, salt_len);
+}
+
+static int index_node(struct build_ctx *b, struct local_node *n)
+{
+	struct local_zone *z = n->zone;
+	bool nsec = false, nsec3 = false, other = false;
+	for (unsigned i = 0; i < n->n_sets; i++) {
+		uint16_t t = n->sets[i].type;
+		if (t == DNS_TYPE_RRSIG)
+			z->is_signed = true;
+		else if (t == DNS_TYPE_NSEC)
+			nsec = true;
+		else if (t == DNS_TYPE_NSEC3)
+			nsec3 = true;
+		else
+			other = true;
+	}
+	if (nsec3) {
+		if (z->n_nsec3 == 0)
+			nsec3_params_of(z, set_find_const(n, DNS_TYPE_NSEC3));
+		n->hashed = !other && !nsec;
+	}
+	if ((nsec && push_node(&z->nsec, &z->n_nsec, n) != 0) ||
+	    (nsec3 && push_node(&z->nsec3, &z->n_nsec3, n) != 0))
+		return fail(b, NULL, "out of memory");
+	return 0;
+}
+
+/* Index the NSEC and NSEC3 records of signed zones for negative answers. */
+static int index_signed_zones(struct build_ctx *b)
+{
+	struct name_table *t = &b->local->nodes;
+	for (size_t i = 0; i < t->n_buckets; i++)
+		for (struct name_entry *e = t->buckets[i]; e; e = e->next)
+			if (index_node(b, (struct local_node *)e) != 0)
+				return -1;
+	t = &b->local->zones;
+	for (size_t i = 0; i < t->n_buckets; i++) {
+		for (struct name_entry *e = t->buckets[i]; e; e = e->next) {
+			struct local_zone *z = (struct local_zone *)e;
+			char text[DNS_MAX_NAME * 4];
+			if (z->is_signed && z->local_data)
+				log_warning("local", "zone %s is signed, but its "
+					    "%u local-data records are served "
+					    "without signatures",
+					    dns_name_str(z->head.name, text,
+							 sizeof(text)),
+					    z->local_data);
+			if (z->n_nsec)
+				qsort(z->nsec, z->n_nsec, sizeof(*z->nsec),
+				      cmp_nsec);
+			if (z->n_nsec3)
+				qsort(z->nsec3, z->n_nsec3, sizeof(*z->nsec3),
+				      cmp_nsec3);
 		}
 	}
 	return 0;
@@ -521,6 +704,8 @@ struct dns_local *dns_local_build(const struct dns_conf *conf, char *err,
 		ret = add_empty_non_terminals(&b);
 	if (ret == 0)
 		ret = check_cname_exclusive(&b);
+	if (ret == 0)
+		ret = index_signed_zones(&b);
 	if (b.buf)
 		ldns_buffer_free(b.buf);
 	if (ret != 0) {
@@ -568,9 +753,37 @@ static const struct local_set *set_find(const struct local_node *n,
 	return NULL;
 }
 
+/* The RRSIGs at node n that cover type. */
+static void put_sigs(struct dns_builder *b, unsigned section,
+		     const uint8_t *owner, const struct local_node *n,
+		     uint16_t covered, int64_t ttl_cap)
+{
+	const struct local_set *s = set_find(n, DNS_TYPE_RRSIG);
+	const uint8_t *p = s ? s->rrs : NULL, *end = s ? s->rrs + s->len : NULL;
+	while (p && p + 10 <= end) {
+		uint16_t rdlen = rd16(p + 8);
+		uint32_t ttl = rd32(p + 4);
+		if (p + 10 + rdlen > end)
+			break;
+		if (ttl_cap >= 0 && ttl > (uint32_t)ttl_cap)
+			ttl = (uint32_t)ttl_cap;
+		if (rdlen >= 2 && rd16(p + 10) == covered)
+			dns_builder_put_rr(b, section, owner, DNS_TYPE_RRSIG,
+					   rd16(p + 2), ttl, p + 10, rdlen);
+		p += 10 + rdlen;
+	}
+}
+
+/* DNSSEC records go to clients that set DO, from signed zones; for ANY
+ * every set, RRSIGs included, is in the answer already. */
+static bool with_dnssec(const struct dns_query *q, const struct local_zone *z)
+{
+	return q->edns_do && z->is_signed && q->qtype != DNS_TYPE_ANY;
+}
+
 /* RFC 2308: the SOA of a negative answer, TTL = min(TTL, MINIMUM). */
 static void put_soa(const struct dns_local *l, const struct local_zone *z,
-		    struct dns_builder *b)
+		    const struct dns_query *q, struct dns_builder *b)
 {
 	const struct local_node *apex = node_find(l, z->head.name,
 						  z->head.name_len);
@@ -579,7 +792,183 @@ static void put_soa(const struct dns_local *l, const struct local_zone *z,
 		return;
 	uint32_t minimum = rd32(soa->rrs + soa->len - 4);
 	put_set(b, 1, z->head.name, soa, minimum);
+	if (with_dnssec(q, z))
+		put_sigs(b, 1, z->head.name, apex, DNS_TYPE_SOA, minimum);
 }
+
+/* ------------------------------------------------------------------ answering: denial in signed zones */
+
+/* The NSEC or NSEC3 records a negative answer needs, each once. */
+struct proof {
+	struct dns_builder *b;
+	const struct local_zone *z;
+	const struct local_node *done[4];
+	unsigned n_done;
+};
+
+static void prove_with(struct proof *p, const struct local_node *n,
+		       uint16_t type)
+{
+	if (!n || p->n_done == ARRAY_SIZE(p->done))
+		return;
+	for (unsigned i = 0; i < p->n_done; i++)
+		if (p->done[i] == n)
+			return;
+	p->done[p->n_done++] = n;
+	const struct local_set *s = set_find(n, type);
+	if (!s)
+		return;
+	put_set(p->b, 1, n->head.name, s, -1);
+	put_sigs(p->b, 1, n->head.name, n, type, -1);
+}
+
+/* The NSEC whose owner is at or before name in canonical order: it
+ * matches or covers the name (the last one wraps round to the apex). */
+static const struct local_node *nsec_for(const struct local_zone *z,
+					 const uint8_t *name)
+{
+	size_t lo = 0, hi = z->n_nsec;
+	if (!z->n_nsec)
+		return NULL;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (canonical_cmp(z->nsec[mid]->head.name, name) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? z->nsec[lo - 1] : z->nsec[z->n_nsec - 1];
+}
+
+/* The hash of name as the first label of an NSEC3 owner would spell it
+ * (length byte, lower-case base32hex). */
+static bool nsec3_label(const struct local_zone *z, const uint8_t *name,
+			uint8_t label[64])
+{
+	ldns_rdf *d = ldns_dname_new_frm_data((uint16_t)wire_name_len(name),
+					      name);
+	const struct local_nsec3 *np = &z->nsec3_params;
+	ldns_rdf *h = d ? ldns_nsec3_hash_name(d, 1, np->iterations,
+					       np->salt_len,
+					       (uint8_t *)np->salt) : NULL;
+	bool ok = false;
+	if (h && ldns_rdf_size(h) > 1) {
+		const uint8_t *p = ldns_rdf_data(h);
+		if (p[0] > 0 && p[0] < 64 && p[0] + 1u < ldns_rdf_size(h)) {
+			label[0] = p[0];
+			for (unsigned i = 1; i <= p[0]; i++)
+				label[i] = (uint8_t)tolower(p[i]);
+			ok = true;
+		}
+	}
+	ldns_rdf_deep_free(d);
+	ldns_rdf_deep_free(h);
+	return ok;
+}
+
+/* The NSEC3 that matches (match true) or covers the hash of name. */
+static const struct local_node *nsec3_for(const struct local_zone *z,
+					  const uint8_t *name, bool match)
+{
+	uint8_t h[64];
+	if (!z->n_nsec3 || !nsec3_label(z, name, h))
+		return NULL;
+	size_t lo = 0, hi = z->n_nsec3;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (hash_cmp(z->nsec3[mid]->head.name, h) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const struct local_node *n = lo ? z->nsec3[lo - 1]
+					: z->nsec3[z->n_nsec3 - 1];
+	bool equal = hash_cmp(n->head.name, h) == 0;
+	if (match)
+		return equal ? n : NULL;
+	if (!equal)
+		return n;
+	return NULL;	/* the name exists: nothing covers it */
+}
+
+/* The deepest existing ancestor of name in zone z. */
+static const uint8_t *closest_encloser(const struct dns_local *l,
+				       const struct local_zone *z,
+				       const uint8_t *name)
+{
+	for (const uint8_t *p = parent_of(name); p; p = parent_of(p)) {
+		size_t len = wire_name_len(p);
+		if (len <= z->head.name_len)
+			break;
+		const struct local_node *n = node_find(l, p, len);
+		if (n && !n->hashed)
+			return p;
+	}
+	return z->head.name;
+}
+
+/* The ancestor of name one label below ce (the next closer name). */
+static const uint8_t *next_closer(const uint8_t *name, const uint8_t *ce)
+{
+	unsigned drop = dns_name_labels(name) - dns_name_labels(ce) - 1;
+	while (drop--)
+		name = parent_of(name);
+	return name;
+}
+
+static size_t wildcard_at(const uint8_t *ce, uint8_t *out)
+{
+	size_t len = wire_name_len(ce);
+	if (len + 2 > DNS_MAX_NAME)
+		return 0;
+	out[0] = 1;
+	out[1] = '*';
+	memcpy(out + 2, ce, len);
+	return len + 2;
+}
+
+enum denial_case {
+	DENY_NAME,		/* NXDOMAIN */
+	DENY_TYPE,		/* NODATA at an existing name */
+	DENY_WILDCARD_TYPE,	/* NODATA at the wildcard that matched */
+	DENY_CLOSER,		/* a wildcard answered: no closer match */
+};
+
+/* RFC 4035 3.1.3 and RFC 5155 7.2: the records of each case. */
+static void put_denial(const struct dns_local *l, const struct local_zone *z,
+		       const struct dns_query *q, struct dns_builder *b,
+		       enum denial_case c, const struct local_node *exact)
+{
+	struct proof p = { .b = b, .z = z };
+	const uint8_t *qname = q->qname;
+	const uint8_t *ce = closest_encloser(l, z, qname);
+	uint8_t wild[DNS_MAX_NAME];
+	bool have_wild = wildcard_at(ce, wild) > 0;
+	if (z->n_nsec) {
+		if (c == DENY_TYPE && exact && set_find(exact, DNS_TYPE_NSEC))
+			prove_with(&p, exact, DNS_TYPE_NSEC);
+		else
+			prove_with(&p, nsec_for(z, qname), DNS_TYPE_NSEC);
+		if ((c == DENY_NAME || c == DENY_WILDCARD_TYPE) && have_wild)
+			prove_with(&p, nsec_for(z, wild), DNS_TYPE_NSEC);
+		return;
+	}
+	if (!z->n_nsec3)
+		return;
+	if (c == DENY_TYPE) {
+		prove_with(&p, nsec3_for(z, qname, true), DNS_TYPE_NSEC3);
+		return;
+	}
+	const uint8_t *nc = next_closer(qname, ce);
+	if (c != DENY_CLOSER)
+		prove_with(&p, nsec3_for(z, ce, true), DNS_TYPE_NSEC3);
+	prove_with(&p, nsec3_for(z, nc, false), DNS_TYPE_NSEC3);
+	if (have_wild && c != DENY_CLOSER)
+		prove_with(&p, nsec3_for(z, wild, c == DENY_WILDCARD_TYPE),
+			   DNS_TYPE_NSEC3);
+}
+
+/* ------------------------------------------------------------------ answering */
 
 static const struct local_node *wildcard_for(const struct dns_local *l,
 					     const struct local_zone *z,
@@ -615,6 +1004,8 @@ static bool put_answer(const struct dns_local *l, const struct local_node *n,
 			const struct local_set *s = &n->sets[i];
 			if (s->type == q->qtype || q->qtype == DNS_TYPE_ANY) {
 				put_set(b, 0, owner, s, -1);
+				if (with_dnssec(q, n->zone))
+					put_sigs(b, 0, owner, n, s->type, -1);
 				any = true;
 			}
 		}
@@ -624,6 +1015,8 @@ static bool put_answer(const struct dns_local *l, const struct local_node *n,
 		if (!cname)
 			return hop > 0;
 		put_set(b, 0, owner, cname, -1);
+		if (with_dnssec(q, n->zone))
+			put_sigs(b, 0, owner, n, DNS_TYPE_CNAME, -1);
 		owner = cname->rrs + 10;	/* the target, uncompressed */
 		uint8_t target[DNS_MAX_NAME];
 		int tlen = dns_name_lower(owner, cname->len - 10, target);
@@ -640,17 +1033,28 @@ static enum dns_local_result answer_in_zone(const struct dns_local *l,
 					    const struct dns_query *q,
 					    struct dns_builder *b)
 {
-	const struct local_node *n = node_find(l, q->qname, q->qname_len);
-	if (!n && z->type == DNS_ZONE_TRANSPARENT)
+	const struct local_node *exact = node_find(l, q->qname, q->qname_len);
+	if (exact && exact->hashed)
+		exact = NULL;	/* NSEC3 owners are not names of the zone */
+	if (!exact && z->type == DNS_ZONE_TRANSPARENT)
 		return DNS_LOCAL_NONE;
+	const struct local_node *n = exact;
 	if (!n && z->has_wildcards)
 		n = wildcard_for(l, z, q->qname);
 	dns_builder_set_flags(b, DNS_FLAG1_AA, 0);
+	bool proofs = with_dnssec(q, z);
 	if (!n) {
 		dns_builder_set_rcode(b, DNS_RCODE_NXDOMAIN);
-		put_soa(l, z, b);
+		put_soa(l, z, q, b);
+		if (proofs)
+			put_denial(l, z, q, b, DENY_NAME, NULL);
 	} else if (!put_answer(l, n, q, b)) {
-		put_soa(l, z, b);	/* NODATA */
+		put_soa(l, z, q, b);	/* NODATA */
+		if (proofs)
+			put_denial(l, z, q, b, exact ? DENY_TYPE
+						     : DENY_WILDCARD_TYPE, exact);
+	} else if (proofs && !exact) {
+		put_denial(l, z, q, b, DENY_CLOSER, NULL);
 	}
 	return DNS_LOCAL_ANSWERED;
 }
@@ -670,7 +1074,7 @@ enum dns_local_result dns_local_answer(const struct dns_local *l,
 	case DNS_ZONE_NXDOMAIN:
 		dns_builder_set_flags(b, DNS_FLAG1_AA, 0);
 		dns_builder_set_rcode(b, DNS_RCODE_NXDOMAIN);
-		put_soa(l, z, b);
+		put_soa(l, z, q, b);
 		return DNS_LOCAL_ANSWERED;
 	default:
 		return answer_in_zone(l, z, q, b);

@@ -6,6 +6,15 @@
  *  callback and builds the answer in the worker's scratch buffer; only a
  *  cache miss suspends the request (it keeps a copy of the header and the
  *  question, which is all an answer needs).
+ *
+ *  With validation on, every answer carries a verdict, and each client
+ *  gets what its bits ask for: a bogus answer is SERVFAIL with the EDE
+ *  that says why, unless CD asks for the data anyway (RFC 4035 3.2.2,
+ *  RFC 6840 5.9); AD is set on secure answers for clients that set DO or
+ *  AD (RFC 6840 5.7, 5.8), CD or not: the data was checked either way.
+ *  Stale answers never carry AD, since their signatures may have expired
+ *  meanwhile. A cache hit costs the same with validation as without: the
+ *  verdict is a byte of the entry.
  */
 #include "dns/internal.h"
 
@@ -216,6 +225,40 @@ void dns_request_answer_error(struct dns_request *req, unsigned rcode, int ede,
 	send_answer(req, &b, ede, text);
 }
 
+/* Whether a client gets AD on an answer of this verdict. */
+static bool wants_ad(const struct dns_query *q, enum val_status status,
+		     bool stale)
+{
+	return status == VAL_SECURE && !stale && (q->edns_do || q->ad);
+}
+
+/* A bogus answer is an error unless the client checks for itself. */
+static bool refuse_bogus(const struct dns_query *q, enum val_status status)
+{
+	return status == VAL_BOGUS && !q->cd;
+}
+
+void dns_request_answer_validated(struct dns_request *req,
+				  const struct dns_validated *v)
+{
+	struct dns_builder b;
+	begin_answer(req, &b);
+	if (refuse_bogus(&req->q, v->status)) {
+		dns_builder_set_rcode(&b, DNS_RCODE_SERVFAIL);
+		send_answer(req, &b, v->ede, v->why);
+		return;
+	}
+	int i = req->q.edns_do ? 1 : 0;
+	const struct dns_scan *s = v->scan[i];
+	dns_builder_set_rcode(&b, s->rcode);
+	dns_builder_put_records(&b, v->wire[i] + s->question_end,
+				s->records_end - s->question_end, s->an, s->ns,
+				s->ar, v->ttl[i], v->n_ttl[i], 0, -1);
+	if (wants_ad(&req->q, v->status, false))
+		dns_builder_set_flags(&b, 0, DNS_FLAG2_AD);
+	send_answer(req, &b, v->ede, v->ede >= 0 ? v->why : NULL);
+}
+
 void dns_request_answer_upstream(struct dns_request *req, const uint8_t *wire,
 				 const struct dns_scan *s,
 				 const struct dns_ttl_ref *ttl, unsigned n_ttl)
@@ -239,16 +282,29 @@ struct cached_answer {
 static void use_cached(void *ctx, const struct dns_cache_view *v)
 {
 	struct cached_answer *ca = ctx;
+	const struct dns_query *q = ca->b->q;
 	if (v->question_end != ca->b->question_end)
 		return;		/* cannot happen with equal keys; be safe */
 	ca->used = true;
+	if (refuse_bogus(q, v->dnssec)) {
+		dns_builder_set_rcode(ca->b, DNS_RCODE_SERVFAIL);
+		ca->ede = v->ede;
+		ca->ede_text = v->why ? v->why : "DNSSEC validation failed";
+		return;
+	}
+	if (wants_ad(q, v->dnssec, v->stale))
+		dns_builder_set_flags(ca->b, 0, DNS_FLAG2_AD);
+	if (v->ede >= 0 && !v->failure) {
+		ca->ede = v->ede;	/* e.g. an unsupported algorithm */
+		ca->ede_text = v->why;
+	}
 	dns_builder_set_rcode(ca->b, v->rcode);
 	dns_builder_put_records(ca->b, v->rrs, v->rrs_len, v->an, v->ns, v->ar,
 				v->ttl, v->n_ttl, v->elapsed,
 				v->stale ? STALE_TTL : -1);
 	if (v->failure) {
 		ca->ede = v->ede;
-		ca->ede_text = "cached resolution failure";
+		ca->ede_text = v->why ? v->why : "cached resolution failure";
 	} else if (v->stale) {
 		ca->ede = DNS_EDE_STALE_ANSWER;
 		ca->ede_text = "upstream resolvers unreachable";
@@ -260,7 +316,7 @@ static bool answer_from_cache(struct dns_request *req, enum dns_cache_mode mode,
 			      bool *stale_available, bool *retry_stale)
 {
 	uint8_t key[DNS_MAX_KEY];
-	size_t klen = dns_cache_key(key, &req->q);
+	size_t klen = dns_cache_key(key, &req->q, req->env->trust != NULL);
 	uint64_t hash = util_hash(key, klen);
 	struct dns_builder b;
 	begin_answer(req, &b);
@@ -357,7 +413,7 @@ static bool answer_local(struct dns_request *req)
 static void forward(struct dns_request *req, bool stale_available)
 {
 	uint8_t key[DNS_MAX_KEY];
-	size_t klen = dns_cache_key(key, &req->q);
+	size_t klen = dns_cache_key(key, &req->q, req->env->trust != NULL);
 	uint64_t hash = util_hash(key, klen);
 	req->w->stats.cache_misses++;
 	dns_env_ref(req->env);

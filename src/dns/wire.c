@@ -321,6 +321,9 @@ static int scan_record(const uint8_t *wire, size_t len, size_t *pos,
 	else
 		s->too_many_ttls = true;
 	s->min_ttl = MIN(s->min_ttl, ttl);
+	if (type == DNS_TYPE_RRSIG || type == DNS_TYPE_NSEC ||
+	    type == DNS_TYPE_NSEC3)
+		s->has_dnssec = true;
 	if (type == DNS_TYPE_SOA && section == 1) {
 		uint32_t minimum;
 		if (scan_soa(wire, len, p + 10, rdlen, &minimum) != 0)

@@ -95,13 +95,32 @@ void net_tls_server_unref(struct net_tls_server *t);
 #define NET_MAX_PINS 8
 
 /** How a TLS client authenticates its server (RFC 8310 strict profile):
- *  by SPKI pins when there are any, else by PKIX and the name. */
+ *  by SPKI pins when there are any, by DANE when dane is set, else by PKIX
+ *  and the name. opportunistic skips authentication altogether: only for
+ *  traffic that is authenticated otherwise (DNSSEC-validated lookups). */
 struct net_tls_client_conf {
 	const char *server_name;	/**< SNI, and the name verified */
 	const uint8_t (*pins)[NET_PIN_LEN];
 	size_t n_pins;
 	const char *ca_file;		/**< NULL: the system trust store */
 	const char *alpn;
+	bool dane;			/**< records come from net_tls_client_set_dane */
+	bool opportunistic;
+};
+
+#define NET_MAX_DANE 8
+#define NET_DANE_DATA_MAX 2048
+
+/** A TLSA record (RFC 6698 2.1). Supported: usage 3 (DANE-EE: the server
+ *  certificate itself, names and dates ignored, RFC 7671 5.1) and usage 2
+ *  (DANE-TA: a certificate of the chain the server sends, up to which the
+ *  chain must verify and whose end names the server, RFC 7671 5.2), with
+ *  selector 0 (certificate) or 1 (SubjectPublicKeyInfo) and matching type
+ *  0 (exact), 1 (SHA-256) or 2 (SHA-512). Others never match. */
+struct net_dane_record {
+	uint8_t usage, selector, mtype;
+	uint16_t len;
+	uint8_t data[NET_DANE_DATA_MAX];
 };
 
 /** A TLS client profile with its session cache (for resumption); one per
@@ -111,6 +130,21 @@ struct net_tls_client;
 struct net_tls_client *net_tls_client_new(const struct net_tls_client_conf *c,
 					  char *err, size_t errlen);
 void net_tls_client_free(struct net_tls_client *t);
+/** The TLSA records a DANE client matches servers against from now on
+ *  (connections already established keep going). */
+void net_tls_client_set_dane(struct net_tls_client *t,
+			     const struct net_dane_record *r, size_t n);
+/** A DER certificate. */
+struct net_der {
+	const uint8_t *data;
+	size_t len;
+};
+
+/** Whether a certificate chain (the server's first) matches one of the
+ *  records; hostname is checked for DANE-TA. Returns 0 on a match. */
+int net_dane_verify(const struct net_dane_record *r, size_t n,
+		    const struct net_der *chain, unsigned chain_len,
+		    const char *hostname);
 
 /** The certificate a client presented on a TLS connection. */
 struct net_peer_cert {

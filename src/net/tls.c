@@ -12,11 +12,17 @@
  *  one 64-byte secret: every worker, and a restarted daemon with the same
  *  state directory, can resume every other's sessions. TLS 1.2 tickets are
  *  off, since they would undo forward secrecy.
+ *
+ *  A client authenticates its server by SPKI pins, by PKIX and a name, or
+ *  by DANE (RFC 6698, 7671): TLSA records the caller found secure with its
+ *  own validator and set before connecting.
  */
 #include "net/internal.h"
 #include "pki/pki.h"
 
 #include <errno.h>
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 #include <sodium.h>
 #include <stdatomic.h>
@@ -46,6 +52,9 @@ struct net_tls_client {
 	char *server_name;
 	uint8_t pins[NET_MAX_PINS][NET_PIN_LEN];
 	size_t n_pins;
+	bool dane, opportunistic;
+	struct net_dane_record *tlsa;	/* DANE: the records to match */
+	size_t n_tlsa;
 	char alpn[32];
 	gnutls_datum_t session;		/* for resumption */
 };
@@ -310,8 +319,10 @@ struct net_tls_client *net_tls_client_new(const struct net_tls_client_conf *c,
 		memcpy(t->pins, c->pins, t->n_pins * NET_PIN_LEN);
 	snprintf(t->alpn, sizeof(t->alpn), "%s", c->alpn ? c->alpn : "");
 	t->server_name = c->server_name ? strdup(c->server_name) : NULL;
+	t->dane = c->dane;
+	t->opportunistic = c->opportunistic;
 	int ret = gnutls_certificate_allocate_credentials(&t->cred);
-	if (ret >= 0 && !t->n_pins) {
+	if (ret >= 0 && !t->n_pins && !t->dane && !t->opportunistic) {
 		/* No pin: the server must chain to a trust anchor. */
 		ret = c->ca_file ? gnutls_certificate_set_x509_trust_file(t->cred,
 					c->ca_file, GNUTLS_X509_FMT_PEM)
@@ -342,7 +353,22 @@ void net_tls_client_free(struct net_tls_client *t)
 		gnutls_priority_deinit(t->prio);
 	gnutls_free(t->session.data);
 	free(t->server_name);
+	free(t->tlsa);
 	free(t);
+}
+
+void net_tls_client_set_dane(struct net_tls_client *t,
+			     const struct net_dane_record *r, size_t n)
+{
+	n = MIN(n, (size_t)NET_MAX_DANE);
+	struct net_dane_record *copy = n ? malloc(n * sizeof(*copy)) : NULL;
+	if (n && !copy)
+		n = 0;		/* no records: nothing matches */
+	if (copy)
+		memcpy(copy, r, n * sizeof(*copy));
+	free(t->tlsa);
+	t->tlsa = copy;
+	t->n_tlsa = n;
 }
 
 struct tls_conn *tls_conn_client(struct net_tls_client *cli,
@@ -366,7 +392,7 @@ struct tls_conn *tls_conn_client(struct net_tls_client *cli,
 		ret = gnutls_server_name_set(t->s, GNUTLS_NAME_DNS,
 					     cli->server_name,
 					     strlen(cli->server_name));
-	if (ret >= 0 && !cli->n_pins)
+	if (ret >= 0 && !cli->n_pins && !cli->dane && !cli->opportunistic)
 		gnutls_session_set_verify_cert(t->s, cli->server_name, 0);
 	if (ret >= 0 && cli->session.size)
 		gnutls_session_set_data(t->s, cli->session.data,
@@ -378,12 +404,171 @@ struct tls_conn *tls_conn_client(struct net_tls_client *cli,
 	return t;
 }
 
-/* With pins, the server's key must be one of them (RFC 7858 4.2). */
+/* ------------------------------------------------------------------ DANE */
+
+/* The bytes a selector picks from a certificate: all of it, or its
+ * SubjectPublicKeyInfo. The caller frees *out with gnutls_free when
+ * *owned says so. */
+static int dane_select(uint8_t selector, const struct net_der *cert,
+		       gnutls_datum_t *out, bool *owned)
+{
+	*owned = false;
+	if (selector == 0) {
+		out->data = (unsigned char *)cert->data;
+		out->size = (unsigned)cert->len;
+		return 0;
+	}
+	if (selector != 1)
+		return -1;
+	gnutls_x509_crt_t crt;
+	gnutls_pubkey_t key;
+	gnutls_datum_t der = { (unsigned char *)cert->data,
+			       (unsigned)cert->len };
+	int ret = -1;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return -1;
+	if (gnutls_pubkey_init(&key) >= 0) {
+		if (gnutls_x509_crt_import(crt, &der, GNUTLS_X509_FMT_DER) >= 0 &&
+		    gnutls_pubkey_import_x509(key, crt, 0) >= 0 &&
+		    gnutls_pubkey_export2(key, GNUTLS_X509_FMT_DER, out) >= 0) {
+			*owned = true;
+			ret = 0;
+		}
+		gnutls_pubkey_deinit(key);
+	}
+	gnutls_x509_crt_deinit(crt);
+	return ret;
+}
+
+static bool dane_matches(const struct net_dane_record *r,
+			 const struct net_der *cert)
+{
+	gnutls_datum_t sel;
+	bool owned, match = false;
+	if (dane_select(r->selector, cert, &sel, &owned) != 0)
+		return false;
+	uint8_t digest[64];
+	switch (r->mtype) {
+	case 0:
+		match = sel.size == r->len && sodium_memcmp(sel.data, r->data,
+							    r->len) == 0;
+		break;
+	case 1:
+		match = r->len == 32 &&
+			gnutls_hash_fast(GNUTLS_DIG_SHA256, sel.data, sel.size,
+					 digest) == 0 &&
+			sodium_memcmp(digest, r->data, 32) == 0;
+		break;
+	case 2:
+		match = r->len == 64 &&
+			gnutls_hash_fast(GNUTLS_DIG_SHA512, sel.data, sel.size,
+					 digest) == 0 &&
+			sodium_memcmp(digest, r->data, 64) == 0;
+		break;
+	default:
+		break;
+	}
+	if (owned)
+		gnutls_free(sel.data);
+	return match;
+}
+
+/* DANE-TA: the chain up to the matched certificate at index ta must
+ * verify with that certificate as the only trust anchor, and name the
+ * server (RFC 7671 5.2.2). */
+static bool dane_ta_chain_ok(const struct net_der *chain, unsigned ta,
+			     const char *hostname)
+{
+	gnutls_x509_trust_list_t tl;
+	gnutls_x509_crt_t certs[16], anchor;
+	unsigned n = 0, status = 1;
+	bool ok = false;
+	char host[256];
+	/* Certificates name hosts without the root's trailing dot. */
+	size_t hlen = hostname ? strlen(hostname) : 0;
+	if (hlen && hostname[hlen - 1] == '.')
+		hlen--;
+	if (!hlen || hlen >= sizeof(host) || ta == 0 || ta > ARRAY_SIZE(certs) ||
+	    gnutls_x509_trust_list_init(&tl, 0) < 0)
+		return false;
+	memcpy(host, hostname, hlen);
+	host[hlen] = '\0';
+	for (; n < ta; n++) {
+		gnutls_datum_t d = { (unsigned char *)chain[n].data,
+				     (unsigned)chain[n].len };
+		if (gnutls_x509_crt_init(&certs[n]) < 0)
+			break;
+		if (gnutls_x509_crt_import(certs[n], &d, GNUTLS_X509_FMT_DER) < 0) {
+			gnutls_x509_crt_deinit(certs[n]);
+			break;
+		}
+	}
+	gnutls_datum_t d = { (unsigned char *)chain[ta].data,
+			     (unsigned)chain[ta].len };
+	if (n == ta && gnutls_x509_crt_init(&anchor) >= 0) {
+		if (gnutls_x509_crt_import(anchor, &d, GNUTLS_X509_FMT_DER) >= 0 &&
+		    gnutls_x509_trust_list_add_cas(tl, &anchor, 1, 0) == 1) {
+			gnutls_typed_vdata_st name = {
+				.type = GNUTLS_DT_DNS_HOSTNAME,
+				.data = (unsigned char *)host,
+			};
+			ok = gnutls_x509_trust_list_verify_crt2(
+				     tl, certs, n, &name, 1, 0, &status,
+				     NULL) >= 0 && status == 0;
+		} else {
+			gnutls_x509_crt_deinit(anchor);
+		}
+	}
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(certs[i]);
+	gnutls_x509_trust_list_deinit(tl, 1);
+	return ok;
+}
+
+int net_dane_verify(const struct net_dane_record *r, size_t n,
+		    const struct net_der *chain, unsigned chain_len,
+		    const char *hostname)
+{
+	for (size_t i = 0; chain_len && i < n; i++) {
+		if (r[i].usage == 3 && dane_matches(&r[i], &chain[0]))
+			return 0;
+		if (r[i].usage != 2)
+			continue;
+		for (unsigned c = 1; c < chain_len; c++)
+			if (dane_matches(&r[i], &chain[c]) &&
+			    dane_ta_chain_ok(chain, c, hostname))
+				return 0;
+	}
+	return -1;
+}
+
+static int check_server_dane(struct tls_conn *t)
+{
+	struct net_tls_client *c = t->client;
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(t->s, &n);
+	struct net_der chain[16];
+	n = certs ? MIN(n, (unsigned)ARRAY_SIZE(chain)) : 0;
+	for (unsigned i = 0; i < n; i++)
+		chain[i] = (struct net_der){ certs[i].data, certs[i].size };
+	if (net_dane_verify(c->tlsa, c->n_tlsa, chain, n, c->server_name) == 0)
+		return 0;
+	log_warning("tls", "%s: the certificate matches none of %zu TLSA "
+		    "records", c->server_name ? c->server_name : "upstream",
+		    c->n_tlsa);
+	return -1;
+}
+
+/* With pins, the server's key must be one of them (RFC 7858 4.2); with
+ * DANE, a TLSA record must match. */
 static int check_server_pin(struct tls_conn *t)
 {
 	struct net_tls_client *c = t->client;
+	if (c->dane)
+		return check_server_dane(t);
 	if (!c->n_pins)
-		return 0;	/* PKIX and the name were checked in the handshake */
+		return 0;	/* PKIX and the name were checked in the handshake,
+				 * or nothing is, for opportunistic lookups */
 	unsigned n = 0;
 	const gnutls_datum_t *certs = gnutls_certificate_get_peers(t->s, &n);
 	uint8_t digest[NET_PIN_LEN];

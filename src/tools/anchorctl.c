@@ -100,18 +100,7 @@ static bool flag(struct ctl *c, const char *name)
 static void print_tlsa(const struct anchord_config *c, const char *hex)
 {
 	uint16_t printed[16];
-	size_t n = 0;
-	for (size_t i = 0; i < c->n_listen && n < ARRAY_SIZE(printed); i++) {
-		if (c->listen[i].kind == LISTEN_DNS)
-			continue;
-		uint16_t port = util_addr_port(
-			(const struct sockaddr *)&c->listen[i].addr.ss);
-		bool seen = false;
-		for (size_t j = 0; j < n; j++)
-			seen |= printed[j] == port;
-		if (!seen)
-			printed[n++] = port;
-	}
+	size_t n = config_tls_ports(c, printed, ARRAY_SIZE(printed));
 	if (n == 0)
 		printed[n++] = 853;
 	for (size_t i = 0; i < n; i++)

@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		refs[i] = (struct dns_ttl_ref){
 			(uint16_t)(s.ttl[i].offset - s.question_end), s.ttl[i].ttl };
 	uint8_t key[DNS_MAX_KEY];
-	size_t klen = dns_cache_key(key, &q);
+	size_t klen = dns_cache_key(key, &q, false);
 	uint64_t h = util_hash(key, klen);
 	struct dns_cache_put p = {
 		.rrs = data + s.question_end,

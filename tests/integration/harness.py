@@ -117,15 +117,20 @@ mail    IN MX  10 www
 
 
 class Nsd:
-    """A real authoritative server for up.test. on an ephemeral port."""
+    """A real authoritative server for up.test. on an ephemeral port, and
+    for extra zones: (name, zone file path) pairs."""
 
-    def __init__(self, workdir, port=None, extra_zone=""):
+    def __init__(self, workdir, port=None, extra_zone="", zones=()):
         self.dir = workdir
         self.port = port or free_port()
         self.proc = None
         os.makedirs(self.dir, exist_ok=True)
         with open(os.path.join(self.dir, "up.test.zone"), "w") as f:
             f.write(zone_text(extra_zone))
+        extra = "".join(f"""zone:
+  name: "{name}"
+  zonefile: "{path}"
+""" for name, path in zones)
         self.conf = os.path.join(self.dir, "nsd.conf")
         with open(self.conf, "w") as f:
             f.write(f"""server:
@@ -147,7 +152,7 @@ remote-control:
 zone:
   name: "{ZONE}"
   zonefile: "up.test.zone"
-""")
+{extra}""")
 
     def start(self):
         self.proc = subprocess.Popen(["nsd", "-d", "-c", self.conf],
@@ -276,8 +281,11 @@ class Relay:
 
     mode: "forward" (optionally after delay seconds), "drop" (never
     answers), "garbage" (answers random bytes), "truncate" (answers with TC
-    and no records), "servfail". It records what it was asked: the source
-    port and ID of every UDP query, and every question.
+    and no records), "servfail", "strip-rrsig" (forwards, then removes
+    every RRSIG from the answer, as a DNSSEC-oblivious middlebox would),
+    "strip-nsec" (the same for NSEC and NSEC3 records).
+    It records what it was asked: the source port and ID of every UDP
+    query, and every question.
     """
 
     def __init__(self, upstream_port, mode="forward", delay=0.0):
@@ -324,9 +332,15 @@ class Relay:
             return r.to_wire()
         fwd = dns.query.tcp if over_tcp else dns.query.udp
         try:
-            return fwd(q, LOCALHOST, port=self.upstream, timeout=2).to_wire()
+            r = fwd(q, LOCALHOST, port=self.upstream, timeout=2)
         except Exception:
             return None
+        strip = {"strip-rrsig": (dns.rdatatype.RRSIG,),
+                 "strip-nsec": (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)}
+        for section in (r.answer, r.authority, r.additional):
+            section[:] = [rrset for rrset in section
+                          if rrset.rdtype not in strip.get(self.mode, ())]
+        return r.to_wire()
 
     def _udp_loop(self):
         while not self.stopping:

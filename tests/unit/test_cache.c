@@ -16,7 +16,7 @@ static size_t key_for(uint8_t *key, const char *name)
 	struct dns_query dq;
 	size_t len = test_query(q, name, DNS_TYPE_A, 0x0100, 0);
 	assert_int_equal(dns_query_parse(q, len, &dq), DNS_PARSE_OK);
-	return dns_cache_key(key, &dq);
+	return dns_cache_key(key, &dq, false);
 }
 
 static void put(struct dns_cache *c, const char *name, uint64_t now,
@@ -157,9 +157,9 @@ static void key_distinguishes_do_cd(void **state)
 	struct dns_query dq;
 	size_t len = test_query(q, "a.test", DNS_TYPE_A, 0x0100, 1232);
 	dns_query_parse(q, len, &dq);
-	size_t l1 = dns_cache_key(k1, &dq);
+	size_t l1 = dns_cache_key(k1, &dq, false);
 	dq.edns_do = true;
-	size_t l2 = dns_cache_key(k2, &dq);
+	size_t l2 = dns_cache_key(k2, &dq, false);
 	assert_int_equal(l1, l2);
 	assert_memory_not_equal(k1, k2, l1);
 }

@@ -173,7 +173,7 @@ static void tls_errors(void **state)
 		     " pin: \"xyz\" }\n",
 		     "upstream.pin: \"xyz\" is not a base64 SHA-256 SPKI pin");
 	expect_error("upstream:\n  - { address: 127.0.0.1, name: a.test }\n",
-		     "name, pin and ca need transport: dot");
+		     "name, pin, ca and dane need transport: dot");
 	expect_error(MINIMAL "tls: { certificate: c.pem }\n",
 		     "certificate and key are both auto or both files");
 	expect_error(MINIMAL "tls: { client-certificates: maybe }\n",
@@ -235,6 +235,69 @@ static void https_errors(void **state)
 	expect_error(MINIMAL "http: { metrics-allow: [ 10.0.0.1/8 ] }\n",
 		     "http.metrics-allow: \"10.0.0.1/8\" is not an address");
 	expect_error(MINIMAL "http: { max-streams: 0 }\n", "out of range");
+}
+
+static void dnssec_and_dane(void **state)
+{
+	struct anchord_config c;
+	assert_int_equal(load(MINIMAL, &c), 0);
+	assert_false(c.dns.dnssec.validation);		/* off by default */
+	assert_int_equal(c.dns.dnssec.n_trust_anchors, 0);
+	config_free(&c);
+	/* on without anchors: the installed root.key */
+	assert_int_equal(load(MINIMAL "dnssec: { validation: true }\n", &c), 0);
+	assert_int_equal(c.dns.dnssec.n_trust_anchors, 1);
+	assert_string_equal(c.dns.dnssec.trust_anchors[0], ANCHORD_ROOT_KEY);
+	config_free(&c);
+	const char *text =
+		"listen: [ { address: 127.0.0.1, port: 8853, kind: dot },\n"
+		"          { address: 127.0.0.1, port: 443, kind: dot } ]\n"
+		"upstream:\n"
+		"  - { address: 127.0.0.1, transport: dot, name: up.test,\n"
+		"      dane: true }\n"
+		"tls: { publish-tlsa: true }\n"
+		"dnssec:\n"
+		"  validation: on\n"
+		"  trust-anchors: [ root.key, /keys/corp.ds ]\n"
+		"  negative-trust-anchors: [ broken.test, other.test. ]\n";
+	assert_int_equal(load(text, &c), 0);
+	assert_true(c.dns.dnssec.validation);
+	assert_int_equal(c.dns.dnssec.n_trust_anchors, 2);
+	assert_string_equal(c.dns.dnssec.trust_anchors[0],
+			    "/etc/anchord/root.key");
+	assert_string_equal(c.dns.dnssec.trust_anchors[1], "/keys/corp.ds");
+	assert_int_equal(c.dns.dnssec.n_negative, 2);
+	assert_string_equal(c.dns.dnssec.negative[0], "broken.test");
+	assert_true(c.dns.upstreams[0].dane);
+	assert_true(c.tls.publish_tlsa);
+	uint16_t ports[4];
+	assert_int_equal(config_tls_ports(&c, ports, 4), 2);
+	assert_int_equal(ports[1], 443);
+	config_free(&c);
+}
+
+static void dnssec_errors(void **state)
+{
+	expect_error(MINIMAL "dnssec:\n  validation: maybe\n",
+		     "t.conf:3: dnssec.validation: expected true or false");
+	expect_error(MINIMAL "dnssec:\n  validation: true\n  trust-anchors: []\n",
+		     "dnssec.trust-anchors: validation needs at least one");
+	expect_error(MINIMAL "dnssec:\n  negative-trust-anchors: [ \"a..b\" ]\n",
+		     "t.conf:3: dnssec.negative-trust-anchors: \"a..b\" is not");
+	expect_error(MINIMAL "dnssec: { trust-anchor: x }\n",
+		     "dnssec.trust-anchor: unknown key");
+	expect_error("upstream:\n  - { address: 127.0.0.1, transport: dot,\n"
+		     "      name: up.test, dane: yes }\n",
+		     "upstream.dane: needs dnssec.validation: true");
+	expect_error("upstream:\n  - { address: 127.0.0.1, transport: dot,\n"
+		     "      dane: true }\n",
+		     "t.conf:3: upstream.dane: needs a name");
+	expect_error("upstream:\n  - { address: 127.0.0.1, transport: dot,\n"
+		     "      name: up.test, dane: true,\n"
+		     "      pin: \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" }\n",
+		     "replaces pin and ca");
+	expect_error(MINIMAL "tls: { publish-tlsa: true }\n",
+		     "tls.publish-tlsa: there is no TLS listener");
 }
 
 static void huge_mapping_is_bounded(void **state)
@@ -313,6 +376,8 @@ int main(void)
 		cmocka_unit_test(tls_errors),
 		cmocka_unit_test(https_doh_http_and_ddr),
 		cmocka_unit_test(https_errors),
+		cmocka_unit_test(dnssec_and_dane),
+		cmocka_unit_test(dnssec_errors),
 		cmocka_unit_test(huge_mapping_is_bounded),
 		cmocka_unit_test(man_page_documents_every_key),
 	};

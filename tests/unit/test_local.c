@@ -1,7 +1,5 @@
 /*  anchord - unit tests of dns/localdata.c. */
-#include "test.h"
-
-#include "dns/internal.h"
+#include "signzone.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -37,6 +35,11 @@ static struct answer ask(const struct dns_local *l, const char *name,
 	a.ns = test_rd16(out + 8);
 	a.aa = out[2] & DNS_FLAG1_AA;
 	return a;
+}
+
+static const struct val_key *signed_entry(void *ctx, const ldns_rdf *name)
+{
+	return ctx;
 }
 
 static struct dns_local *build(const char **data, size_t n_data,
@@ -184,6 +187,100 @@ static void errors_name_their_origin(void **state)
 	dns_local_free(l);
 }
 
+/* ------------------------------------------------------------------ signed zones */
+
+#define SZONE "signed.test."
+
+static const char *const signed_text[] = {
+	SZONE " 300 IN SOA ns." SZONE " hostmaster." SZONE " 1 3600 600 604800 60",
+	SZONE " 300 IN NS ns." SZONE,
+	"ns." SZONE " 300 IN A 127.0.0.53",
+	"www." SZONE " 300 IN A 127.0.0.20",
+	"*.wild." SZONE " 300 IN A 127.0.0.21",
+	"a.b.deep." SZONE " 300 IN TXT \"x\"",
+	"alias." SZONE " 300 IN CNAME www." SZONE,
+};
+
+/* Ask with DO; the answer must validate with the zone's own key. */
+static enum val_status ask_signed(const struct dns_local *l,
+				  const struct signed_zone *z, const char *name,
+				  uint16_t type, bool do_bit, unsigned *sigs)
+{
+	uint8_t q[512];
+	struct dns_query dq;
+	struct dns_builder b;
+	size_t len = test_query(q, name, type, 0x0100, 1232);
+	if (do_bit)
+		q[len - 4] |= 0x80;	/* the DO bit of the OPT TTL */
+	assert_int_equal(dns_query_parse(q, len, &dq), DNS_PARSE_OK);
+	assert_int_equal(dq.edns_do, do_bit);
+	dns_builder_begin(&b, out, sizeof(out), 65535, &dq, q);
+	int ede = DNS_EDE_NONE;
+	assert_int_equal(dns_local_answer(l, &dq, &b, &ede), DNS_LOCAL_ANSWERED);
+	size_t olen = dns_builder_finish(&b, NULL);
+	assert_true(out[2] & DNS_FLAG1_AA);
+	assert_false(out[3] & DNS_FLAG2_AD);
+	ldns_pkt *p;
+	assert_int_equal(ldns_wire2pkt(&p, out, olen), LDNS_STATUS_OK);
+	ldns_rr_list *all = ldns_pkt_all_noquestion(p);
+	*sigs = 0;
+	for (size_t i = 0; i < ldns_rr_list_rr_count(all); i++)
+		*sigs += ldns_rr_get_type(ldns_rr_list_rr(all, i)) ==
+			 LDNS_RR_TYPE_RRSIG;
+	ldns_rr_list_deep_free(all);
+	ldns_pkt_free(p);
+	struct val_msg *m = val_msg_parse(out, olen);
+	assert_non_null(m);
+	val_msg_judge(m, signed_entry, (void *)&z->entry, time(NULL));
+	enum val_status st = val_msg_status(m, NULL, NULL);
+	val_msg_free(m);
+	return st;
+}
+
+static void signed_zone_answers_validate(void **state)
+{
+	for (int nsec3 = 0; nsec3 < 2; nsec3++) {
+		struct signed_zone z;
+		time_t now = time(NULL);
+		sign_zone(&z, SZONE, signed_text, ARRAY_SIZE(signed_text),
+			  nsec3, 0, false, now - 3600, now + 86400);
+		char path[64];
+		snprintf(path, sizeof(path), "/tmp/anchord-signed-%d", (int)getpid());
+		write_zone(&z, path);
+		struct dns_local_zone_conf zc = { .name = SZONE, .file = path,
+						  .type = DNS_ZONE_STATIC,
+						  .origin = { "test.conf", 1 } };
+		char err[256];
+		struct dns_local *l = build(NULL, 0, &zc, 1, err, sizeof(err));
+		unlink(path);
+		assert_non_null(l);
+		static const struct { const char *name; uint16_t type; } qs[] = {
+			{ "www." SZONE, DNS_TYPE_A },
+			{ "alias." SZONE, DNS_TYPE_A },
+			{ "x.wild." SZONE, DNS_TYPE_A },
+			{ SZONE, DNS_TYPE_DNSKEY },
+			{ "nothere." SZONE, DNS_TYPE_A },	/* NXDOMAIN */
+			{ "x.nothere." SZONE, DNS_TYPE_A },
+			{ "www." SZONE, DNS_TYPE_TXT },		/* NODATA */
+			{ "b.deep." SZONE, DNS_TYPE_A },	/* empty non-terminal */
+			{ "y.wild." SZONE, DNS_TYPE_TXT },	/* wildcard NODATA */
+		};
+		for (size_t i = 0; i < ARRAY_SIZE(qs); i++) {
+			unsigned sigs;
+			enum val_status st = ask_signed(l, &z, qs[i].name,
+							qs[i].type, true, &sigs);
+			if (st != VAL_SECURE)
+				fail_msg("%s %s/%u: not secure", nsec3 ? "NSEC3"
+					 : "NSEC", qs[i].name, qs[i].type);
+			assert_true(sigs > 0);
+			ask_signed(l, &z, qs[i].name, qs[i].type, false, &sigs);
+			assert_int_equal(sigs, 0);	/* not without DO */
+		}
+		dns_local_free(l);
+		free_zone(&z);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +289,7 @@ int main(void)
 		cmocka_unit_test(builtin_zones),
 		cmocka_unit_test(operator_overrides_builtin),
 		cmocka_unit_test(errors_name_their_origin),
+		cmocka_unit_test(signed_zone_answers_validate),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
