@@ -43,6 +43,8 @@ const char *const config_known_keys[] = {
 	"tls.publish-tlsa",
 	"est.enabled", "est.validity", "est.approval", "est.retry-after",
 	"est.require-pop-linking", "est.basic-auth", "est.allowed-domains",
+	"enroll.enabled", "enroll.code-ttl", "enroll.max-failures",
+	"enroll.backup-pin",
 	"doh.path",
 	"http.max-streams", "http.buffer-budget", "http.metrics",
 	"http.metrics-allow",
@@ -892,6 +894,40 @@ static int parse_est(struct cfg *x, const yaml_node_t *n)
 	return parse_fields(x, n, "est", est_fields);
 }
 
+/* ------------------------------------------------------------------ enroll */
+
+/* The pin of the key the server certificate will move to: devices
+ * enrolled now keep trusting anchord across that change. */
+static int parse_backup_pin(struct cfg *x, const yaml_node_t *n,
+			    const char *key)
+{
+	uint8_t pin[PKI_DIGEST_LEN];
+	const char *s = need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	if (pki_pin_parse(s, pin) != 0)
+		return fail(x, n, key, "\"%s\" is not a base64 SHA-256 SPKI "
+			    "pin", s);
+	free(x->c->enroll.backup_pin);
+	x->c->enroll.backup_pin = strdup(s);
+	return x->c->enroll.backup_pin ? 0 : fail(x, n, key, "out of memory");
+}
+
+static const struct field enroll_fields[] = {
+	{ .key = "enabled", .type = F_BOOL, .offset = CFG(enroll.enabled) },
+	{ .key = "code-ttl", .type = F_DURATION_S,
+	  .offset = CFG(enroll.code_ttl), .min = 60, .max = 365 * 86400 },
+	{ .key = "max-failures", .type = F_UINT,
+	  .offset = CFG(enroll.max_failures), .min = 1, .max = 100 },
+	{ .key = "backup-pin", .type = F_CUSTOM, .parse = parse_backup_pin },
+	{ NULL },
+};
+
+static int parse_enroll(struct cfg *x, const yaml_node_t *n)
+{
+	return parse_fields(x, n, "enroll", enroll_fields);
+}
+
 /* ------------------------------------------------------------------ dnssec */
 
 static int push_string(struct cfg *x, const yaml_node_t *n, const char *key,
@@ -1020,6 +1056,7 @@ static const struct section {
 	{ "doh", parse_doh },
 	{ "http", parse_http },
 	{ "est", parse_est },
+	{ "enroll", parse_enroll },
 	{ "upstream", parse_upstream },
 	{ "cache", parse_cache },
 	{ "local-data", parse_local_data },
@@ -1073,6 +1110,9 @@ static void set_defaults(struct anchord_config *c)
 	c->est.validity = 365 * 86400;
 	c->est.retry_after = 60;
 	c->est.basic_auth = true;
+	c->enroll.enabled = true;
+	c->enroll.code_ttl = 86400;
+	c->enroll.max_failures = 3;
 	c->http.max_streams = 100;
 	c->http.buffer_budget = 4ULL << 20;
 	c->http.metrics = true;
@@ -1426,6 +1466,7 @@ void config_free(struct anchord_config *c)
 	for (size_t i = 0; i < c->est.n_allowed_domains; i++)
 		free(c->est.allowed_domains[i]);
 	free(c->est.allowed_domains);
+	free(c->enroll.backup_pin);
 	dns_conf_free(&c->dns);
 	memset(c, 0, sizeof(*c));
 }

@@ -53,6 +53,14 @@ struct est_section {
 	size_t n_allowed_domains;
 };
 
+/** The enroll section. */
+struct enroll_section {
+	bool enabled;
+	uint32_t code_ttl;		/**< seconds, for anchorctl code new */
+	unsigned max_failures;
+	char *backup_pin;		/**< base64 SPKI SHA-256, or NULL */
+};
+
 struct listen_conf {
 	struct util_addr addr;
 	enum listen_kind kind;
@@ -78,6 +86,7 @@ struct anchord_config {
 	struct http_conf http;
 	char *doh_path;			/**< doh.path */
 	struct est_section est;
+	struct enroll_section enroll;
 	/* upstream, cache, local data, dnssec */
 	bool upstream_system;
 	bool trust_anchors_given;

@@ -8,7 +8,9 @@
  *  /dns-query/<id> carries a client id, a hint for the policy engine.
  */
 #include "daemon/daemon.h"
+#include "enroll/enroll.h"
 #include "est/est.h"
+#include "pki/pki.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -25,6 +27,7 @@
 struct http_services {
 	struct net_http_router *router;
 	struct est_service *est;
+	struct enroll_service *enroll;
 	char server_cert[PATH_MAX];
 	struct dns_worker *dns;
 	const struct anchord_config *conf;
@@ -439,6 +442,59 @@ static int add_est(struct http_services *sv, uv_loop_t *loop,
 	return est_service_route(sv->est, sv->router);
 }
 
+/* The first listener of a kind: its port, or 0. */
+static uint16_t listener_port(const struct anchord_config *c,
+			      enum listen_kind kind)
+{
+	for (size_t i = 0; i < c->n_listen; i++)
+		if (c->listen[i].kind == kind)
+			return util_addr_port(
+				(const struct sockaddr *)&c->listen[i].addr.ss);
+	return 0;
+}
+
+/* Enrollment (doc/ENROLLMENT.md): it hands out EST tokens, so it lives
+ * only next to EST. */
+static int add_enroll(struct http_services *sv, uv_loop_t *loop,
+		      const struct anchord_config *c)
+{
+	struct pki_files files;
+	char err[512], addrs[8][64];
+	const char *addr_list[8];
+	size_t n = 0;
+	for (; n < c->tls.n_addresses && n < ARRAY_SIZE(addrs); n++) {
+		util_addr_str((const struct sockaddr *)&c->tls.addresses[n].ss,
+			      addrs[n], sizeof(addrs[n]));
+		addrs[n][strcspn(addrs[n], "#")] = '\0';
+		addr_list[n] = addrs[n];
+	}
+	if (pki_ensure_ca(c->state_dir, c->tls.ca_certificate, c->tls.ca_key,
+			  &files, err, sizeof(err)) != 0) {
+		log_error("enroll", "%s", err);
+		return -1;
+	}
+	struct enroll_conf ec = {
+		.state_dir = c->state_dir,
+		.adn = c->name,
+		.addresses = addr_list,
+		.n_addresses = n,
+		.dot_port = listener_port(c, LISTEN_DOT),
+		.https_port = listener_port(c, LISTEN_HTTPS),
+		.doh_path = c->doh_path,
+		.server_cert = sv->server_cert,
+		.backup_pin = c->enroll.backup_pin,
+		.ca_cert = files.ca_cert,
+		.max_failures = c->enroll.max_failures,
+		.cert_validity_s = c->est.validity,
+	};
+	sv->enroll = enroll_service_new(loop, &ec, err, sizeof(err));
+	if (!sv->enroll) {
+		log_error("enroll", "%s", err);
+		return -1;
+	}
+	return enroll_service_route(sv->enroll, sv->router);
+}
+
 struct http_services *http_services_new(uv_loop_t *loop, struct dns_worker *dns,
 					const struct anchord_config *c,
 					struct daemon_workers *ws)
@@ -456,7 +512,9 @@ struct http_services *http_services_new(uv_loop_t *loop, struct dns_worker *dns,
 	    (c->http.metrics &&
 	     net_http_router_add(sv->router, "/metrics", metrics_handle,
 				 sv) != 0) ||
-	    (c->est.enabled && add_est(sv, loop, c) != 0)) {
+	    (c->est.enabled && add_est(sv, loop, c) != 0) ||
+	    (c->est.enabled && c->enroll.enabled &&
+	     add_enroll(sv, loop, c) != 0)) {
 		http_services_free(sv);
 		return NULL;
 	}
@@ -480,5 +538,6 @@ void http_services_free(struct http_services *sv)
 		return;
 	net_http_router_free(sv->router);
 	est_service_free(sv->est);
+	enroll_service_free(sv->enroll);
 	free(sv);
 }

@@ -8,6 +8,7 @@
  *  keeps serving); SIGTERM and SIGINT drain queries in flight and exit 0.
  */
 #include "daemon/daemon.h"
+#include "enroll/enroll.h"
 #include "est/est.h"
 #include "pki/pki.h"
 #include "store/store.h"
@@ -409,6 +410,26 @@ static void check_revocations(uv_timer_t *t)
 	d->tls = tls;
 }
 
+/* The enrollment secrets exist before the workers start, so that they all
+ * read the same ones rather than racing to create them. */
+static int prepare_enroll(const struct anchord_config *c)
+{
+	struct pake_opaque_server_keys keys;
+	uint8_t codes_key[ENROLL_KEY_BYTES];
+	char err[ERRLEN];
+	if (!c->est.enabled || !c->enroll.enabled || !config_has_tls(c))
+		return 0;
+	int rc = enroll_server_keys_load(c->state_dir, &keys, err,
+					 sizeof(err)) == 0 &&
+		 enroll_codes_key_load(c->state_dir, codes_key, err,
+				       sizeof(err)) == 0 ? 0 : -1;
+	sodium_memzero(&keys, sizeof(keys));
+	sodium_memzero(codes_key, sizeof(codes_key));
+	if (rc != 0)
+		log_error("enroll", "%s", err);
+	return rc;
+}
+
 static int run(struct daemon *d)
 {
 	char err[ERRLEN];
@@ -420,6 +441,8 @@ static int run(struct daemon *d)
 	}
 	if (config_has_tls(&d->conf) && (open_store(d) != 0 ||
 					 !(d->tls = build_tls(d, &d->conf))))
+		return 1;
+	if (prepare_enroll(&d->conf) != 0)
 		return 1;
 	char cert[PATH_MAX];
 	config_server_cert(&d->conf, cert, sizeof(cert));

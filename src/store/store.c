@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@
 #include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 5000
-#define CACHED_STATEMENTS 48
+#define CACHED_STATEMENTS 96
 
 /* Statements are prepared once per connection and reset after each use:
  * parsing SQL cost an enrollment more than running it. They are keyed by
@@ -86,6 +87,36 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+	/* 2: enrollment: OPAQUE users, one-time codes, devices, back-off */
+	"CREATE TABLE users ("
+	"  name TEXT PRIMARY KEY,"
+	"  record BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE TABLE codes ("
+	"  id TEXT PRIMARY KEY,"
+	"  secret BLOB NOT NULL,"
+	"  purpose TEXT NOT NULL,"
+	"  profile TEXT NOT NULL DEFAULT '',"
+	"  device TEXT NOT NULL DEFAULT '',"
+	"  user TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  failures INTEGER NOT NULL DEFAULT 0,"
+	"  used_at INTEGER NOT NULL DEFAULT 0,"
+	"  revoked_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE devices ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  profile TEXT NOT NULL DEFAULT '',"
+	"  owner TEXT NOT NULL,"
+	"  enrolled_at INTEGER NOT NULL,"
+	"  revoked_at INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE backoff ("
+	"  key TEXT PRIMARY KEY,"
+	"  failures INTEGER NOT NULL,"
+	"  last_at INTEGER NOT NULL,"
+	"  until INTEGER NOT NULL);",
 };
 
 int store_schema_version(void)
@@ -662,4 +693,321 @@ int store_audit_each(struct store *s, int64_t after_id, store_audit_fn fn,
 		ret = fail(s, "reading the audit log");
 	release(s, st);
 	return ret;
+}
+
+/* ------------------------------------------------------------------ OPAQUE users */
+
+int store_user_set(struct store *s, const char *name,
+		   const uint8_t record[STORE_RECORD_BYTES], bool replace)
+{
+	int64_t now = time(NULL);
+	sqlite3_stmt *st = prepare(s, replace
+		? "INSERT INTO users (name, record, created_at, updated_at) "
+		  "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+		  "record = excluded.record, updated_at = excluded.updated_at"
+		: "INSERT INTO users (name, record, created_at, updated_at) "
+		  "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+		"sbii", name, record, (size_t)STORE_RECORD_BYTES, now, now);
+	if (run(s, st, "storing a user") != 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : 1;
+}
+
+int store_user_get(struct store *s, const char *name,
+		   uint8_t record[STORE_RECORD_BYTES])
+{
+	sqlite3_stmt *st = prepare(s, "SELECT record FROM users WHERE name = ?",
+				   "s", name);
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st), ret = 1;
+	if (rc == SQLITE_ROW &&
+	    sqlite3_column_bytes(st, 0) == STORE_RECORD_BYTES) {
+		memcpy(record, sqlite3_column_blob(st, 0), STORE_RECORD_BYTES);
+		ret = 0;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		ret = fail(s, "looking up a user");
+	}
+	release(s, st);
+	return ret;
+}
+
+int store_user_del(struct store *s, const char *name)
+{
+	sqlite3_stmt *st = prepare(s, "DELETE FROM users WHERE name = ?", "s",
+				   name);
+	if (run(s, st, "removing a user") != 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : 1;
+}
+
+int store_user_each(struct store *s, store_user_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT name, created_at, updated_at "
+				   "FROM users ORDER BY name", "");
+	if (!st)
+		return -1;
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_user u;
+		copy_text(u.name, sizeof(u.name), st, 0);
+		u.created_at = sqlite3_column_int64(st, 1);
+		u.updated_at = sqlite3_column_int64(st, 2);
+		ret = fn(ctx, &u);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = fail(s, "listing users");
+	release(s, st);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ codes */
+
+#define CODE_COLUMNS "id, secret, purpose, profile, device, user, " \
+		     "created_at, expires, failures, used_at, revoked_at"
+
+static void read_code(sqlite3_stmt *st, struct store_code *c)
+{
+	copy_text(c->id, sizeof(c->id), st, 0);
+	int n = sqlite3_column_bytes(st, 1);
+	c->secret_len = n > 0 && (size_t)n <= sizeof(c->secret) ? (size_t)n : 0;
+	if (c->secret_len)
+		memcpy(c->secret, sqlite3_column_blob(st, 1), c->secret_len);
+	copy_text(c->purpose, sizeof(c->purpose), st, 2);
+	copy_text(c->profile, sizeof(c->profile), st, 3);
+	copy_text(c->device, sizeof(c->device), st, 4);
+	copy_text(c->user, sizeof(c->user), st, 5);
+	c->created_at = sqlite3_column_int64(st, 6);
+	c->expires = sqlite3_column_int64(st, 7);
+	c->failures = sqlite3_column_int(st, 8);
+	c->used_at = sqlite3_column_int64(st, 9);
+	c->revoked_at = sqlite3_column_int64(st, 10);
+}
+
+int store_code_add(struct store *s, const struct store_code *c)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT INTO codes (id, secret, purpose, "
+				   "profile, device, user, created_at, expires) "
+				   "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+				   "(id) DO NOTHING", "sbssssii", c->id,
+				   c->secret, c->secret_len, c->purpose,
+				   c->profile, c->device, c->user,
+				   c->created_at, c->expires);
+	if (run(s, st, "storing a code") != 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : 1;
+}
+
+int store_code_get(struct store *s, const char *id, struct store_code *out)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT " CODE_COLUMNS " FROM codes "
+				   "WHERE id = ?", "s", id);
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st), ret = 1;
+	if (rc == SQLITE_ROW) {
+		read_code(st, out);
+		ret = 0;
+	} else if (rc != SQLITE_DONE) {
+		ret = fail(s, "looking up a code");
+	}
+	release(s, st);
+	return ret;
+}
+
+static int returning_int(struct store *s, sqlite3_stmt *st, int *out,
+			 const char *what)
+{
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st), ret = 1;
+	if (rc == SQLITE_ROW) {
+		if (out)
+			*out = sqlite3_column_int(st, 0);
+		ret = 0;
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE)
+		ret = fail(s, what);
+	release(s, st);
+	return ret;
+}
+
+int store_code_fail(struct store *s, const char *id, int *failures)
+{
+	sqlite3_stmt *st = prepare(s, "UPDATE codes SET failures = failures + 1 "
+				   "WHERE id = ? RETURNING failures", "s", id);
+	return returning_int(s, st, failures, "counting a failure");
+}
+
+int store_code_use(struct store *s, const char *id, int64_t now,
+		   int max_failures)
+{
+	/* One statement: two finishes racing for one code cannot both win. */
+	sqlite3_stmt *st = prepare(s, "UPDATE codes SET used_at = ? WHERE "
+				   "id = ? AND used_at = 0 AND revoked_at = 0 "
+				   "AND expires > ? AND failures < ? "
+				   "RETURNING failures", "isii", now, id, now,
+				   (int64_t)max_failures);
+	return returning_int(s, st, NULL, "using a code");
+}
+
+int store_code_revoke(struct store *s, const char *id, int64_t now)
+{
+	sqlite3_stmt *st = prepare(s, "UPDATE codes SET revoked_at = ? WHERE "
+				   "id = ? AND revoked_at = 0 AND used_at = 0",
+				   "is", now, id);
+	if (run(s, st, "revoking a code") != 0)
+		return -1;
+	return sqlite3_changes(s->db) == 1 ? 0 : 1;
+}
+
+int store_code_each(struct store *s, store_code_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT " CODE_COLUMNS " FROM codes "
+				   "ORDER BY created_at, id", "");
+	if (!st)
+		return -1;
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_code c;
+		read_code(st, &c);
+		ret = fn(ctx, &c);
+		sodium_memzero(&c, sizeof(c));
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = fail(s, "listing codes");
+	release(s, st);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ devices */
+
+#define DEVICE_COLUMNS "id, name, profile, owner, enrolled_at, revoked_at"
+
+static void read_device(sqlite3_stmt *st, struct store_device *d)
+{
+	d->id = sqlite3_column_int64(st, 0);
+	copy_text(d->name, sizeof(d->name), st, 1);
+	copy_text(d->profile, sizeof(d->profile), st, 2);
+	copy_text(d->owner, sizeof(d->owner), st, 3);
+	d->enrolled_at = sqlite3_column_int64(st, 4);
+	d->revoked_at = sqlite3_column_int64(st, 5);
+}
+
+int store_device_add(struct store *s, struct store_device *d)
+{
+	sqlite3_stmt *st = prepare(s, "INSERT INTO devices (name, profile, "
+				   "owner, enrolled_at) VALUES (?, ?, ?, ?) "
+				   "ON CONFLICT (name) DO NOTHING", "sssi",
+				   d->name, d->profile, d->owner,
+				   d->enrolled_at);
+	if (run(s, st, "recording a device") != 0)
+		return -1;
+	if (sqlite3_changes(s->db) != 1)
+		return 1;
+	d->id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_device_get(struct store *s, const char *name,
+		     struct store_device *out)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT " DEVICE_COLUMNS " FROM devices "
+				   "WHERE name = ?", "s", name);
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st), ret = 1;
+	if (rc == SQLITE_ROW) {
+		read_device(st, out);
+		ret = 0;
+	} else if (rc != SQLITE_DONE) {
+		ret = fail(s, "looking up a device");
+	}
+	release(s, st);
+	return ret;
+}
+
+int store_device_revoke(struct store *s, const char *name, int64_t now,
+			int *certs)
+{
+	sqlite3_stmt *st = prepare(s, "UPDATE devices SET revoked_at = ? WHERE "
+				   "name = ? AND revoked_at = 0", "is", now,
+				   name);
+	if (run(s, st, "revoking a device") != 0)
+		return -1;
+	if (sqlite3_changes(s->db) != 1)
+		return 1;
+	/* Its certificates were issued to the token made for it, and
+	 * renewed by themselves (EST identities token:NAME and cert:NAME);
+	 * reason 0 is unspecified. */
+	st = prepare(s, "UPDATE certificates SET revoked_at = ?, reason = 0 "
+		     "WHERE revoked_at = 0 AND identity IN ('token:' || ?, "
+		     "'cert:' || ?)", "iss", now, name, name);
+	if (run(s, st, "revoking a device's certificates") != 0)
+		return -1;
+	*certs = sqlite3_changes(s->db);
+	return 0;
+}
+
+int store_device_each(struct store *s, store_device_fn fn, void *ctx)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT " DEVICE_COLUMNS " FROM devices "
+				   "ORDER BY id", "");
+	if (!st)
+		return -1;
+	int rc, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_device d;
+		read_device(st, &d);
+		ret = fn(ctx, &d);
+	}
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = fail(s, "listing devices");
+	release(s, st);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ back-off */
+
+int store_backoff_check(struct store *s, const char *key, int64_t now,
+			int64_t *until)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT until FROM backoff WHERE key = ? "
+				   "AND until > ?", "si", key, now);
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st), ret = 0;
+	if (rc == SQLITE_ROW) {
+		*until = sqlite3_column_int64(st, 0);
+		ret = 1;
+	} else if (rc != SQLITE_DONE) {
+		ret = fail(s, "checking a back-off");
+	}
+	release(s, st);
+	return ret;
+}
+
+int store_backoff_fail(struct store *s, const char *key, int64_t now,
+		       int64_t forget_after, int64_t max_delay, int *failures)
+{
+	/* The n-th failure in a row blocks the key for 2^(n-1) seconds, at
+	 * most max_delay; a key quiet for forget_after starts again at 1. */
+	sqlite3_stmt *st = prepare(s,
+		"INSERT INTO backoff (key, failures, last_at, until) "
+		"VALUES (?1, 1, ?2, ?2 + 1) ON CONFLICT (key) DO UPDATE SET "
+		"failures = CASE WHEN last_at < ?2 - ?3 THEN 1 "
+		"  ELSE failures + 1 END, "
+		"until = ?2 + MIN(?4, 1 << MIN(30, CASE WHEN last_at < ?2 - ?3 "
+		"  THEN 0 ELSE failures END)), "
+		"last_at = ?2 RETURNING failures", "siii", key, now,
+		forget_after, max_delay);
+	return returning_int(s, st, failures, "recording a failure");
+}
+
+int store_backoff_clear(struct store *s, const char *key)
+{
+	sqlite3_stmt *st = prepare(s, "DELETE FROM backoff WHERE key = ?", "s",
+				   key);
+	return run(s, st, "clearing a back-off");
 }

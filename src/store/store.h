@@ -2,7 +2,9 @@
  *
  *  One SQLite file in the state directory (mode 0600, WAL) that the daemon
  *  and anchorctl share: issued certificates, one-time tokens, EST users,
- *  enrollments waiting for approval, and an append-only audit log. Every
+ *  enrollments waiting for approval, OPAQUE users, one-time enrollment
+ *  codes, enrolled devices, back-off counters, and an append-only audit
+ *  log. Every
  *  change is a transaction, so a crash at any point leaves the file
  *  consistent; the schema is versioned and migrated on open. One struct
  *  store per thread (a connection is not shared between threads).
@@ -131,3 +133,82 @@ struct store_audit_entry {
 typedef int (*store_audit_fn)(void *ctx, const struct store_audit_entry *e);
 int store_audit_each(struct store *s, int64_t after_id, store_audit_fn fn,
 		     void *ctx);
+
+/* ------------------------------------------------------------------ OPAQUE users */
+
+#define STORE_RECORD_BYTES 192		/**< an OPAQUE registration record */
+
+struct store_user {
+	char name[72];			/**< the credential identifier */
+	int64_t created_at, updated_at;
+};
+
+/** Store a user's record. Without replace, 1 when the name is taken. */
+int store_user_set(struct store *s, const char *name,
+		   const uint8_t record[STORE_RECORD_BYTES], bool replace);
+int store_user_get(struct store *s, const char *name,
+		   uint8_t record[STORE_RECORD_BYTES]);
+int store_user_del(struct store *s, const char *name);
+typedef int (*store_user_fn)(void *ctx, const struct store_user *u);
+int store_user_each(struct store *s, store_user_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------ one-time codes */
+
+struct store_code {
+	char id[8];			/**< the public part, IIII */
+	uint8_t secret[64];		/**< sealed (enroll_code_seal) */
+	size_t secret_len;
+	char purpose[16];		/**< "enroll" or "register" */
+	char profile[64];
+	char device[128];
+	char user[72];			/**< register: the only name allowed */
+	int64_t created_at, expires, used_at, revoked_at;
+	int failures;
+};
+
+/** 1 when the id is taken. */
+int store_code_add(struct store *s, const struct store_code *c);
+int store_code_get(struct store *s, const char *id, struct store_code *out);
+/** Count a failed attempt; failures is the new count. 1 when unknown. */
+int store_code_fail(struct store *s, const char *id, int *failures);
+/** Use a code: 0 if it was unused, not revoked, not expired and had fewer
+ *  than max_failures failures (it is used up now), else 1. */
+int store_code_use(struct store *s, const char *id, int64_t now,
+		   int max_failures);
+/** 1 when unknown, used or revoked already. */
+int store_code_revoke(struct store *s, const char *id, int64_t now);
+typedef int (*store_code_fn)(void *ctx, const struct store_code *c);
+int store_code_each(struct store *s, store_code_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------ devices */
+
+struct store_device {
+	int64_t id;
+	char name[64];			/**< unique; the certificate's CN */
+	char profile[64];
+	char owner[96];			/**< "user:NAME" or "code:IIII" */
+	int64_t enrolled_at, revoked_at;
+};
+
+/** 1 when the name is taken. */
+int store_device_add(struct store *s, struct store_device *d);
+int store_device_get(struct store *s, const char *name,
+		     struct store_device *out);
+/** Revoke a device and every certificate issued to it (*certs of them).
+ *  1 when unknown or revoked already. */
+int store_device_revoke(struct store *s, const char *name, int64_t now,
+			int *certs);
+typedef int (*store_device_fn)(void *ctx, const struct store_device *d);
+int store_device_each(struct store *s, store_device_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------ back-off */
+
+/** 1 and *until when key is blocked now, else 0. */
+int store_backoff_check(struct store *s, const char *key, int64_t now,
+			int64_t *until);
+/** Record a failure of key: the n-th in a row blocks it for 2^(n-1)
+ *  seconds (at most max_delay); a key without failures for forget_after
+ *  seconds starts again. */
+int store_backoff_fail(struct store *s, const char *key, int64_t now,
+		       int64_t forget_after, int64_t max_delay, int *failures);
+int store_backoff_clear(struct store *s, const char *key);

@@ -5,6 +5,7 @@
  *  may use it at once). Every change it makes goes to the audit log.
  */
 #include "daemon/daemon.h"
+#include "enroll/enroll.h"
 #include "pki/pki.h"
 #include "store/store.h"
 
@@ -12,6 +13,8 @@
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <getopt.h>
+#include <png.h>
+#include <qrencode.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -51,7 +54,18 @@ static void usage(FILE *out)
 		"  cert approve ID | cert deny ID\n"
 		"  cert revoke SERIAL [--reason N]\n"
 		"  cert show SERIAL             the certificate, PEM\n"
-		"  audit [--after ID]           the audit log\n",
+		"  audit [--after ID]           the audit log\n"
+		"  user add NAME [--password-file F]\n"
+		"                               register an OPAQUE user\n"
+		"  user passwd NAME [--password-file F]\n"
+		"  user del NAME | user list\n"
+		"  code new [--profile P] [--ttl D] [--device NAME]\n"
+		"           [--purpose enroll|register] [--user NAME]\n"
+		"           [--qr] [--png FILE] [--host H] [--port N]\n"
+		"                               a one-time enrollment code\n"
+		"  code list | code revoke ID\n"
+		"  device list | device revoke NAME\n"
+		"  status                       what the store holds\n",
 		ANCHORD_CONFIG);
 }
 
@@ -448,6 +462,450 @@ static int cmd_audit(struct ctl *c)
 		== 0 ? 0 : 1;
 }
 
+
+/* ------------------------------------------------------------------ OPAQUE users */
+
+/* Registration run on both sides here: the password never leaves this
+ * process and only the record is stored. */
+static int make_record(struct ctl *c, const char *user,
+		       uint8_t record[STORE_RECORD_BYTES])
+{
+	struct pake_opaque_server_keys keys;
+	char password[256], err[512];
+	if (enroll_server_keys_load(c->conf.state_dir, &keys, err,
+				    sizeof(err)) != 0) {
+		fprintf(stderr, "anchorctl: %s\n", err);
+		return -1;
+	}
+	if (read_password(c, password, sizeof(password)) != 0) {
+		fprintf(stderr, "anchorctl: no password given\n");
+		sodium_memzero(&keys, sizeof(keys));
+		return -1;
+	}
+	struct pake_opaque_client_registration st;
+	struct pake_opaque_registration_request req;
+	struct pake_opaque_registration_response resp;
+	struct pake_opaque_registration_record rec;
+	struct pake_opaque_params params = { .ksf = PAKE_KSF_ARGON2ID };
+	uint8_t export_key[PAKE_OPAQUE_KEY_BYTES];
+	int rc = pake_opaque_client_register_start(
+		&st, PAKE_STR(password, strlen(password)), &req);
+	sodium_memzero(password, sizeof(password));
+	if (rc == PAKE_OK)
+		rc = pake_opaque_server_register(&keys,
+						 PAKE_STR(user, strlen(user)),
+						 &req, &resp);
+	if (rc == PAKE_OK)
+		rc = pake_opaque_client_register_finish(&st, &params, &resp,
+							&rec, export_key);
+	if (rc == PAKE_OK)
+		rc = pake_opaque_record_check(&rec);
+	memcpy(record, rec.bytes, STORE_RECORD_BYTES);
+	sodium_memzero(&keys, sizeof(keys));
+	sodium_memzero(export_key, sizeof(export_key));
+	if (rc != PAKE_OK)
+		fprintf(stderr, "anchorctl: registration: %s\n",
+			pake_strerror(rc));
+	return rc == PAKE_OK ? 0 : -1;
+}
+
+static int user_set(struct ctl *c, bool replace)
+{
+	char user[ENROLL_MAX_USER + 1];
+	uint8_t record[STORE_RECORD_BYTES];
+	if (c->argc < 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (enroll_user_fold(c->argv[0], user, sizeof(user)) != 0) {
+		fprintf(stderr, "anchorctl: %s: not a usable user name\n",
+			c->argv[0]);
+		return 2;
+	}
+	if (replace && store_user_get(c->store, user, record) != 0) {
+		fprintf(stderr, "anchorctl: no such user: %s\n", user);
+		return 1;
+	}
+	if (make_record(c, user, record) != 0)
+		return 1;
+	int rc = store_user_set(c->store, user, record, replace);
+	if (rc != 0) {
+		fprintf(stderr, "anchorctl: %s\n", rc < 0 ? store_error(c->store)
+			: "that user exists (anchorctl user passwd changes "
+			  "the password)");
+		return 1;
+	}
+	return audit(c, replace ? "user-passwd" : "user-add", user);
+}
+
+static int cmd_user_add(struct ctl *c)
+{
+	return user_set(c, false);
+}
+
+static int cmd_user_passwd(struct ctl *c)
+{
+	return user_set(c, true);
+}
+
+static int cmd_user_del(struct ctl *c)
+{
+	char user[ENROLL_MAX_USER + 1];
+	if (c->argc < 1 || enroll_user_fold(c->argv[0], user, sizeof(user))) {
+		usage(stderr);
+		return 2;
+	}
+	int ret = store_user_del(c->store, user);
+	if (ret != 0) {
+		fprintf(stderr, "anchorctl: %s\n", ret < 0 ? store_error(c->store)
+							   : "no such user");
+		return 1;
+	}
+	return audit(c, "user-del", user);
+}
+
+static int print_user(void *ctx, const struct store_user *u)
+{
+	printf("%s\tsince ", u->name);
+	print_time(u->created_at);
+	printf("\tchanged ");
+	print_time(u->updated_at);
+	printf("\n");
+	return 0;
+}
+
+static int cmd_user_list(struct ctl *c)
+{
+	return store_user_each(c->store, print_user, NULL) == 0 ? 0 : 1;
+}
+
+/* ------------------------------------------------------------------ codes */
+
+/* A QR code in the terminal: two modules per character cell, with the
+ * quiet zone of four modules the standard asks for. */
+static void print_qr(const QRcode *qr)
+{
+	const int quiet = 4, w = qr->width;
+	for (int y = -quiet; y < w + quiet; y += 2) {
+		for (int x = -quiet; x < w + quiet; x++) {
+			bool top = y >= 0 && y < w && x >= 0 && x < w &&
+				   (qr->data[y * w + x] & 1);
+			bool bottom = y + 1 >= 0 && y + 1 < w && x >= 0 &&
+				      x < w && (qr->data[(y + 1) * w + x] & 1);
+			/* dark modules are spaces on a light background */
+			printf("%s", top && bottom ? " " : top ? "\u2584"
+				     : bottom ? "\u2580" : "\u2588");
+		}
+		printf("\n");
+	}
+}
+
+static int write_png(const QRcode *qr, const char *path)
+{
+	const int scale = 8, quiet = 4, side = (qr->width + 2 * quiet) * scale;
+	FILE *f = fopen(path, "wb");
+	png_structp png = f ? png_create_write_struct(PNG_LIBPNG_VER_STRING,
+						      NULL, NULL, NULL) : NULL;
+	png_infop info = png ? png_create_info_struct(png) : NULL;
+	uint8_t *row = malloc((size_t)side);
+	if (!f || !png || !info || !row || setjmp(png_jmpbuf(png))) {
+		fprintf(stderr, "anchorctl: %s: cannot write the PNG\n", path);
+		png_destroy_write_struct(&png, &info);
+		free(row);
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	png_init_io(png, f);
+	png_set_IHDR(png, info, (png_uint_32)side, (png_uint_32)side, 8,
+		     PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+		     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	png_write_info(png, info);
+	for (int y = 0; y < side; y++) {
+		int my = y / scale - quiet;
+		for (int x = 0; x < side; x++) {
+			int mx = x / scale - quiet;
+			bool dark = my >= 0 && my < qr->width && mx >= 0 &&
+				    mx < qr->width &&
+				    (qr->data[my * qr->width + mx] & 1);
+			row[x] = dark ? 0 : 255;
+		}
+		png_write_row(png, row);
+	}
+	png_write_end(png, NULL);
+	png_destroy_write_struct(&png, &info);
+	free(row);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+static int show_uri(struct ctl *c, const struct enroll_code *code)
+{
+	char uri[512], cert[PATH_MAX], err[256];
+	uint8_t pin[PKI_DIGEST_LEN];
+	const char *host = option(c, "--host") ? option(c, "--host")
+					       : c->conf.name;
+	uint64_t port = 443;
+	for (size_t i = 0; i < c->conf.n_listen; i++)
+		if (c->conf.listen[i].kind == LISTEN_HTTPS) {
+			port = util_addr_port((const struct sockaddr *)
+					      &c->conf.listen[i].addr.ss);
+			break;
+		}
+	if (option(c, "--port") &&
+	    util_parse_uint(option(c, "--port"), 1, 65535, &port) != 0) {
+		fprintf(stderr, "anchorctl: --port: expected 1 to 65535\n");
+		return -1;
+	}
+	config_server_cert(&c->conf, cert, sizeof(cert));
+	bool pinned = pki_pin_of_file(cert, pin, err, sizeof(err)) == 0;
+	if (enroll_uri_format(uri, sizeof(uri), host, (uint16_t)port, code,
+			      pinned ? pin : NULL) < 0)
+		return -1;
+	printf("uri: %s\n", uri);
+	QRcode *qr = NULL;
+	if (flag(c, "--qr") || option(c, "--png"))
+		qr = QRcode_encodeString(uri, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+	int ret = 0;
+	if ((flag(c, "--qr") || option(c, "--png")) && !qr)
+		ret = -1;
+	if (qr && flag(c, "--qr"))
+		print_qr(qr);
+	if (qr && option(c, "--png") && write_png(qr, option(c, "--png")) != 0)
+		ret = -1;
+	QRcode_free(qr);
+	sodium_memzero(uri, sizeof(uri));
+	return ret;
+}
+
+static int code_options(struct ctl *c, struct store_code *row)
+{
+	uint64_t ttl_ms = (uint64_t)c->conf.enroll.code_ttl * 1000;
+	const char *ttl = option(c, "--ttl"), *purpose = option(c, "--purpose");
+	const char *device = option(c, "--device"), *user = option(c, "--user");
+	if (ttl && (util_parse_duration(ttl, &ttl_ms) != 0 || ttl_ms < 1000)) {
+		fprintf(stderr, "anchorctl: --ttl: expected a duration\n");
+		return 2;
+	}
+	if (purpose && strcmp(purpose, "enroll") && strcmp(purpose, "register")) {
+		fprintf(stderr, "anchorctl: --purpose: enroll or register\n");
+		return 2;
+	}
+	if (device && !enroll_device_name_valid(device)) {
+		fprintf(stderr, "anchorctl: --device: letters, digits, '.', "
+			"'_' and '-', at most %d\n", ENROLL_MAX_DEVICE);
+		return 2;
+	}
+	*row = (struct store_code){ .created_at = time(NULL) };
+	row->expires = row->created_at + (int64_t)(ttl_ms / 1000);
+	snprintf(row->purpose, sizeof(row->purpose), "%s",
+		 purpose ? purpose : "enroll");
+	snprintf(row->profile, sizeof(row->profile), "%s",
+		 option(c, "--profile") ? option(c, "--profile") : "");
+	snprintf(row->device, sizeof(row->device), "%s", device ? device : "");
+	if (user && (strcmp(row->purpose, "register") != 0 ||
+		     enroll_user_fold(user, row->user, sizeof(row->user)))) {
+		fprintf(stderr, "anchorctl: --user: a user name, with "
+			"--purpose register\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* Printed only once the code and its audit entry are committed. */
+static int cmd_code_new(struct ctl *c)
+{
+	struct store_code row;
+	struct enroll_code code;
+	uint8_t key[ENROLL_KEY_BYTES];
+	char err[512], text[ENROLL_CODE_TEXT_LEN + 1], detail[256];
+	int ret = code_options(c, &row);
+	if (ret != 0)
+		return ret;
+	if (enroll_codes_key_load(c->conf.state_dir, key, err, sizeof(err))) {
+		fprintf(stderr, "anchorctl: %s\n", err);
+		return 1;
+	}
+	if (store_begin(c->store) != 0)
+		goto failed;
+	do {	/* ids are public and short: draw again on a collision */
+		enroll_code_generate(&code);
+		snprintf(row.id, sizeof(row.id), "%s", code.id);
+		enroll_code_seal(row.secret, key, &code);
+		row.secret_len = ENROLL_SEALED_SECRET_BYTES;
+	} while ((ret = store_code_add(c->store, &row)) == 1);
+	snprintf(detail, sizeof(detail), "code %s (%s) for %s, profile %s, "
+		 "expires %lld", row.id, row.purpose,
+		 row.device[0] ? row.device : "(any device)",
+		 row.profile[0] ? row.profile : "(default)",
+		 (long long)row.expires);
+	if (ret != 0 || store_audit(c->store, c->actor, "code-new", detail) ||
+	    store_commit(c->store) != 0) {
+		store_rollback(c->store);
+		goto failed;
+	}
+	sodium_memzero(key, sizeof(key));
+	enroll_code_format(&code, text);
+	printf("code: %s\n", text);
+	ret = show_uri(c, &code);
+	sodium_memzero(&code, sizeof(code));
+	sodium_memzero(text, sizeof(text));
+	return ret == 0 ? 0 : 1;
+failed:
+	sodium_memzero(key, sizeof(key));
+	fprintf(stderr, "anchorctl: %s\n", store_error(c->store));
+	return 1;
+}
+
+static const char *code_state(const struct store_code *row, unsigned max)
+{
+	if (row->used_at)
+		return "used";
+	if (row->revoked_at)
+		return "revoked";
+	if (row->failures >= (int)max)
+		return "dead";
+	return row->expires <= time(NULL) ? "expired" : "active";
+}
+
+static int print_code(void *ctx, const struct store_code *row)
+{
+	struct ctl *c = ctx;
+	printf("%s\t%s\t%s\tprofile=%s\tdevice=%s\tfailures=%d\texpires=",
+	       row->id, code_state(row, c->conf.enroll.max_failures),
+	       row->purpose, row->profile[0] ? row->profile : "-",
+	       row->device[0] ? row->device : "-", row->failures);
+	print_time(row->expires);
+	printf("\n");
+	return 0;
+}
+
+static int cmd_code_list(struct ctl *c)
+{
+	return store_code_each(c->store, print_code, c) == 0 ? 0 : 1;
+}
+
+static int cmd_code_revoke(struct ctl *c)
+{
+	if (c->argc < 1) {
+		usage(stderr);
+		return 2;
+	}
+	char id[ENROLL_CODE_ID_LEN + 1];
+	snprintf(id, sizeof(id), "%s", c->argv[0]);
+	for (char *p = id; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	int ret = store_code_revoke(c->store, id, time(NULL));
+	if (ret != 0) {
+		fprintf(stderr, "anchorctl: %s\n", ret < 0 ? store_error(c->store)
+			: "no such code, or used or revoked already");
+		return 1;
+	}
+	return audit(c, "code-revoke", id);
+}
+
+/* ------------------------------------------------------------------ devices */
+
+static int print_device(void *ctx, const struct store_device *d)
+{
+	printf("%s\t%s\t%s\tprofile=%s\tenrolled=", d->name,
+	       d->revoked_at ? "revoked" : "active", d->owner,
+	       d->profile[0] ? d->profile : "-");
+	print_time(d->enrolled_at);
+	printf("\n");
+	return 0;
+}
+
+static int cmd_device_list(struct ctl *c)
+{
+	return store_device_each(c->store, print_device, NULL) == 0 ? 0 : 1;
+}
+
+static int cmd_device_revoke(struct ctl *c)
+{
+	if (c->argc < 1) {
+		usage(stderr);
+		return 2;
+	}
+	int certs = 0, ret = store_begin(c->store);
+	if (ret == 0)
+		ret = store_device_revoke(c->store, c->argv[0], time(NULL),
+					  &certs);
+	char detail[160];
+	snprintf(detail, sizeof(detail), "%s and %d certificate%s", c->argv[0],
+		 certs, certs == 1 ? "" : "s");
+	if (ret == 0)
+		ret = store_audit(c->store, c->actor, "device-revoke", detail);
+	if (ret == 0)
+		ret = store_commit(c->store);
+	if (ret != 0) {
+		store_rollback(c->store);
+		fprintf(stderr, "anchorctl: %s\n", ret < 0 ? store_error(c->store)
+			: "no such device, or revoked already");
+		return 1;
+	}
+	printf("revoked %s\n", detail);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ status */
+
+struct tally {
+	unsigned n, active;
+	unsigned max_failures;
+};
+
+static int count_user(void *ctx, const struct store_user *u)
+{
+	((struct tally *)ctx)->n++;
+	return 0;
+}
+
+static int count_code(void *ctx, const struct store_code *row)
+{
+	struct tally *t = ctx;
+	t->n++;
+	t->active += strcmp(code_state(row, t->max_failures), "active") == 0;
+	return 0;
+}
+
+static int count_device(void *ctx, const struct store_device *d)
+{
+	struct tally *t = ctx;
+	t->n++;
+	t->active += d->revoked_at == 0;
+	return 0;
+}
+
+static int count_cert(void *ctx, const struct store_cert *cert)
+{
+	struct tally *t = ctx;
+	t->n++;
+	t->active += cert->revoked_at == 0 && cert->not_after > time(NULL);
+	return 0;
+}
+
+static int cmd_status(struct ctl *c)
+{
+	struct tally users = { 0 }, devices = { 0 }, certs = { 0 };
+	struct tally codes = { .max_failures = c->conf.enroll.max_failures };
+	if (store_user_each(c->store, count_user, &users) != 0 ||
+	    store_code_each(c->store, count_code, &codes) != 0 ||
+	    store_device_each(c->store, count_device, &devices) != 0 ||
+	    store_cert_each(c->store, false, count_cert, &certs) != 0) {
+		fprintf(stderr, "anchorctl: %s\n", store_error(c->store));
+		return 1;
+	}
+	printf("server: %s\nstate: %s (store schema %d)\n", c->conf.name,
+	       c->conf.state_dir, store_schema_version());
+	printf("enrollment: %s\n", c->conf.est.enabled && c->conf.enroll.enabled
+	       ? "enabled" : "disabled");
+	printf("users: %u\ncodes: %u active of %u\n", users.n, codes.active,
+	       codes.n);
+	printf("devices: %u active of %u\ncertificates: %u valid of %u\n",
+	       devices.active, devices.n, certs.active, certs.n);
+	return cmd_pin(c) == 0 ? 0 : 0;
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 static const struct command {
@@ -467,6 +925,16 @@ static const struct command {
 	{ { "cert", "revoke" }, cmd_cert_revoke, true },
 	{ { "cert", "show" }, cmd_cert_show, true },
 	{ { "audit" }, cmd_audit, true },
+	{ { "user", "add" }, cmd_user_add, true },
+	{ { "user", "passwd" }, cmd_user_passwd, true },
+	{ { "user", "del" }, cmd_user_del, true },
+	{ { "user", "list" }, cmd_user_list, true },
+	{ { "code", "new" }, cmd_code_new, true },
+	{ { "code", "list" }, cmd_code_list, true },
+	{ { "code", "revoke" }, cmd_code_revoke, true },
+	{ { "device", "list" }, cmd_device_list, true },
+	{ { "device", "revoke" }, cmd_device_revoke, true },
+	{ { "status" }, cmd_status, true },
 };
 
 /* The command whose words start the arguments; *used says how many. */
