@@ -137,6 +137,28 @@ void workers_set_tls(struct daemon_workers *ws, struct net_tls_server *tls);
  *  threads and free everything. */
 void workers_stop(struct daemon_workers *ws, uint64_t drain_ms);
 
+/* ------------------------------------------------------------------ enrolled devices */
+
+struct store;
+
+/** Which enrolled device a client is, shared by every worker. */
+struct device_directory;
+
+struct device_directory *devices_new(void);
+void devices_free(struct device_directory *d);
+/** A device just enrolled from address (any thread). */
+void devices_add(struct device_directory *d, const char *name,
+		 const char *address);
+/** Replace the contents with the store's active devices. */
+int devices_load(struct device_directory *d, struct store *s);
+/** The newest active device enrolled from address (text, no port). */
+bool devices_by_address(struct device_directory *d, const char *address,
+			char *name, size_t cap);
+/** Give the workers the directory (before workers_start). */
+void workers_set_devices(struct daemon_workers *ws,
+			 struct device_directory *d);
+struct device_directory *workers_devices(struct daemon_workers *ws);
+
 /* ------------------------------------------------------------------ HTTP services */
 
 /** Everything /metrics reports, summed over the workers. */

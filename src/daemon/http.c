@@ -453,6 +453,11 @@ static uint16_t listener_port(const struct anchord_config *c,
 	return 0;
 }
 
+static void on_enrolled(void *ctx, const char *device, const char *address)
+{
+	devices_add(ctx, device, address);
+}
+
 /* Enrollment (doc/ENROLLMENT.md): it hands out EST tokens, so it lives
  * only next to EST. */
 static int add_enroll(struct http_services *sv, uv_loop_t *loop,
@@ -486,6 +491,8 @@ static int add_enroll(struct http_services *sv, uv_loop_t *loop,
 		.ca_cert = files.ca_cert,
 		.max_failures = c->enroll.max_failures,
 		.cert_validity_s = c->est.validity,
+		.on_enrolled = on_enrolled,
+		.ctx = sv->workers ? workers_devices(sv->workers) : NULL,
 	};
 	sv->enroll = enroll_service_new(loop, &ec, err, sizeof(err));
 	if (!sv->enroll) {

@@ -42,6 +42,8 @@ struct daemon {
 	struct store *store;		/* for revocations */
 	int64_t revocation_mark;
 	uv_timer_t revocation_timer;
+	struct device_directory *devices;
+	int64_t device_mark;
 	struct dns_cache *cache;
 	struct daemon_workers *workers;
 	uv_loop_t *loop;
@@ -394,10 +396,22 @@ static int open_store(struct daemon *d)
 
 /* anchorctl revokes in the store; new TLS handshakes learn of it from a
  * CRL rebuilt here. */
+/* Devices enrolled or revoked by another process (anchorctl). */
+static void check_devices(struct daemon *d)
+{
+	int64_t mark;
+	if (!d->store || store_device_mark(d->store, &mark) != 0 ||
+	    mark == d->device_mark)
+		return;
+	if (devices_load(d->devices, d->store) == 0)
+		d->device_mark = mark;
+}
+
 static void check_revocations(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
 	int64_t mark;
+	check_devices(d);
 	if (!d->tls || store_revocation_mark(d->store, &mark) != 0 ||
 	    mark == d->revocation_mark)
 		return;
@@ -464,6 +478,14 @@ static int run(struct daemon *d)
 	if (d->tls)
 		uv_timer_start(&d->revocation_timer, check_revocations,
 			       REVOCATION_POLL_MS, REVOCATION_POLL_MS);
+	d->devices = devices_new();
+	if (!d->devices) {
+		log_error("daemon", "out of memory");
+		return 1;
+	}
+	if (d->store)
+		check_devices(d);
+	workers_set_devices(d->workers, d->devices);
 	if (workers_start(d->workers, d->cache, d->env, d->tls) != 0) {
 		log_error("daemon", "cannot start the workers");
 		return 1;
@@ -492,6 +514,7 @@ static void cleanup(struct daemon *d)
 		dns_env_unref(d->env);
 	net_tls_server_unref(d->tls);
 	store_close(d->store);
+	devices_free(d->devices);
 	dns_cache_free(d->cache);
 	config_free(&d->conf);
 }

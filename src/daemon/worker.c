@@ -51,6 +51,7 @@ struct worker {
 
 struct daemon_workers {
 	const struct anchord_config *conf;
+	struct device_directory *devices;
 	struct worker *workers;
 	unsigned n;
 	uint64_t drain_ms;
@@ -90,6 +91,7 @@ static const struct net_udp_ops udp_ops = { .on_message = udp_message };
 /* What a connection keeps for the DNS layer: its requests in flight. */
 struct conn_state {
 	struct util_list inflight;
+	struct dns_client client;	/* resolved once per connection */
 };
 
 static void tcp_reply(struct dns_request *req, void *ctx, uint8_t *wire,
@@ -132,6 +134,24 @@ static void stream_client(const struct listener *l, struct net_conn *conn,
 	}
 }
 
+/* The first query of a DoT connection: say which enrolled device asks,
+ * once per connection rather than per query. */
+static void identify(const struct listener *l, const struct dns_client *c)
+{
+	char addr[64], name[64];
+	if (l->conf->kind != LISTEN_DOT)
+		return;
+	util_addr_str((const struct sockaddr *)&c->addr.ss, addr, sizeof(addr));
+	addr[strcspn(addr, "#")] = '\0';
+	if (c->cert_present && c->cert_verified)
+		log_info("dot", "connection from %s: device %s (client "
+			 "certificate)", addr, c->cert_cn);
+	else if (devices_by_address(l->w->ws->devices, addr, name,
+				    sizeof(name)))
+		log_info("dot", "connection from %s: device %s (enrolled from "
+			 "this address)", addr, name);
+}
+
 static void tcp_message(void *ctx, struct net_conn *conn, const uint8_t *msg,
 			size_t len)
 {
@@ -145,9 +165,10 @@ static void tcp_message(void *ctx, struct net_conn *conn, const uint8_t *msg,
 		}
 		util_list_init(&cs->inflight);
 		net_conn_set_user(conn, cs);
+		stream_client(l, conn, &cs->client);
+		identify(l, &cs->client);
 	}
-	struct dns_client client;
-	stream_client(l, conn, &client);
+	struct dns_client client = cs->client;
 	dns_request_start(l->w->dns, msg, len, &client, 0, &tcp_reply_ops, conn,
 			  &cs->inflight);
 }
@@ -210,6 +231,17 @@ static void close_fds(struct daemon_workers *ws)
 	}
 	free(ws->workers);
 	free(ws);
+}
+
+void workers_set_devices(struct daemon_workers *ws,
+			 struct device_directory *d)
+{
+	ws->devices = d;
+}
+
+struct device_directory *workers_devices(struct daemon_workers *ws)
+{
+	return ws->devices;
 }
 
 struct daemon_workers *workers_bind(const struct anchord_config *c,

@@ -169,6 +169,9 @@ struct enroll_conf {
 	const char *ca_cert;		/**< PEM: the trust anchor devices store */
 	unsigned max_failures;		/**< a code dies after this many */
 	uint32_t cert_validity_s;	/**< the bundle's "expires" */
+	/** After a device is recorded (from the worker's thread). */
+	void (*on_enrolled)(void *ctx, const char *device, const char *address);
+	void *ctx;
 };
 
 struct enroll_service;

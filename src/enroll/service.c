@@ -312,11 +312,12 @@ static json_t *sealed_bundle(const struct call *c, const struct grant *g,
 /* A device name nobody has: the wanted one, else with a random suffix. */
 static int add_device(struct enroll_service *svc, const char *want,
 		      const char *profile, const char *owner,
-		      struct store_device *d)
+		      const char *address, struct store_device *d)
 {
 	*d = (struct store_device){ .enrolled_at = time(NULL) };
 	snprintf(d->profile, sizeof(d->profile), "%s", profile);
 	snprintf(d->owner, sizeof(d->owner), "%s", owner);
+	snprintf(d->address, sizeof(d->address), "%s", address);
 	snprintf(d->name, sizeof(d->name), "%s", want);
 	for (int tries = 0; tries < 8; tries++) {
 		int rc = store_device_add(svc->store, d);
@@ -346,7 +347,7 @@ static int grant_device(struct call *c, const char *want, const char *profile,
 			struct store_device *d)
 {
 	struct store *st = c->svc->store;
-	if (add_device(c->svc, want, profile, owner, d) != 0)
+	if (add_device(c->svc, want, profile, owner, c->addr, d) != 0)
 		return -1;
 	g->device = d->name;
 	g->profile = profile;
@@ -360,6 +361,13 @@ static int grant_device(struct call *c, const char *want, const char *profile,
 	snprintf(detail, sizeof(detail), "device %s (%s) from %s, profile %s",
 		 d->name, owner, c->addr, profile[0] ? profile : "-");
 	return store_audit(st, owner, "enroll", detail);
+}
+
+/* Tell the daemon, which attributes connections to devices. */
+static void enrolled(const struct call *c, const struct store_device *d)
+{
+	if (c->svc->conf.on_enrolled)
+		c->svc->conf.on_enrolled(c->svc->conf.ctx, d->name, d->address);
 }
 
 static void grant_free(struct grant *g)
@@ -506,6 +514,7 @@ static void cpace_grant(struct call *c, struct session *s,
 	} else {
 		log_info("enroll", "device %s enrolled with code %s from %s",
 			 d.name, s->name, c->addr);
+		enrolled(c, &d);
 		respond_json(c->ex, 200, json_pack("{s:o, s:o}", "tb",
 			b64_value(keys->tag.bytes, sizeof(keys->tag.bytes)),
 			"bundle", bundle), NULL, 0);
@@ -671,6 +680,7 @@ static void opaque_grant(struct call *c, struct session *s,
 	} else {
 		log_info("enroll", "device %s enrolled by user %s from %s",
 			 d.name, s->name, c->addr);
+		enrolled(c, &d);
 		respond_json(c->ex, 200, json_pack("{s:o}", "bundle", bundle),
 			     NULL, 0);
 	}
@@ -848,9 +858,11 @@ static bool tls13_exporter(struct call *c)
 					 &tls13);
 	if (n == ENROLL_EXPORTER_BYTES && tls13)
 		return true;
+	/* HTTP/1.1 wants Upgrade with a 426; HTTP/2 forbids the field */
 	struct net_http_header h[] = { { "Upgrade", "TLS/1.3" } };
+	bool h1 = net_http_exchange_request(c->ex)->version == 1;
 	respond_json(c->ex, 426, json_pack("{s:s}", "error",
-		"enrollment needs TLS 1.3"), h, 1);
+		"enrollment needs TLS 1.3"), h, h1 ? 1 : 0);
 	return false;
 }
 

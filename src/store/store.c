@@ -110,6 +110,7 @@ static const char *const migrations[] = {
 	"  name TEXT NOT NULL UNIQUE,"
 	"  profile TEXT NOT NULL DEFAULT '',"
 	"  owner TEXT NOT NULL,"
+	"  address TEXT NOT NULL DEFAULT '',"
 	"  enrolled_at INTEGER NOT NULL,"
 	"  revoked_at INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE backoff ("
@@ -883,7 +884,8 @@ int store_code_each(struct store *s, store_code_fn fn, void *ctx)
 
 /* ------------------------------------------------------------------ devices */
 
-#define DEVICE_COLUMNS "id, name, profile, owner, enrolled_at, revoked_at"
+#define DEVICE_COLUMNS "id, name, profile, owner, enrolled_at, " \
+		       "revoked_at, address"
 
 static void read_device(sqlite3_stmt *st, struct store_device *d)
 {
@@ -893,15 +895,16 @@ static void read_device(sqlite3_stmt *st, struct store_device *d)
 	copy_text(d->owner, sizeof(d->owner), st, 3);
 	d->enrolled_at = sqlite3_column_int64(st, 4);
 	d->revoked_at = sqlite3_column_int64(st, 5);
+	copy_text(d->address, sizeof(d->address), st, 6);
 }
 
 int store_device_add(struct store *s, struct store_device *d)
 {
 	sqlite3_stmt *st = prepare(s, "INSERT INTO devices (name, profile, "
-				   "owner, enrolled_at) VALUES (?, ?, ?, ?) "
-				   "ON CONFLICT (name) DO NOTHING", "sssi",
-				   d->name, d->profile, d->owner,
-				   d->enrolled_at);
+				   "owner, address, enrolled_at) VALUES (?, ?, "
+				   "?, ?, ?) ON CONFLICT (name) DO NOTHING",
+				   "ssssi", d->name, d->profile, d->owner,
+				   d->address, d->enrolled_at);
 	if (run(s, st, "recording a device") != 0)
 		return -1;
 	if (sqlite3_changes(s->db) != 1)
@@ -948,6 +951,19 @@ int store_device_revoke(struct store *s, const char *name, int64_t now,
 		return -1;
 	*certs = sqlite3_changes(s->db);
 	return 0;
+}
+
+int store_device_mark(struct store *s, int64_t *mark)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT COALESCE(MAX(id), 0) * 1000003 + "
+				   "COALESCE(MAX(revoked_at), 0) FROM devices",
+				   "");
+	if (!st)
+		return -1;
+	int ret = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+	*mark = sqlite3_column_int64(st, 0);
+	release(s, st);
+	return ret == 0 ? 0 : fail(s, "devices");
 }
 
 int store_device_each(struct store *s, store_device_fn fn, void *ctx)

@@ -187,6 +187,7 @@ struct store_device {
 	char name[64];			/**< unique; the certificate's CN */
 	char profile[64];
 	char owner[96];			/**< "user:NAME" or "code:IIII" */
+	char address[64];		/**< where it enrolled from */
 	int64_t enrolled_at, revoked_at;
 };
 
@@ -198,6 +199,8 @@ int store_device_get(struct store *s, const char *name,
  *  1 when unknown or revoked already. */
 int store_device_revoke(struct store *s, const char *name, int64_t now,
 			int *certs);
+/** Changes whenever a device is added or revoked: cheap to poll. */
+int store_device_mark(struct store *s, int64_t *mark);
 typedef int (*store_device_fn)(void *ctx, const struct store_device *d);
 int store_device_each(struct store *s, store_device_fn fn, void *ctx);
 
