@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[64], path[96];
@@ -294,6 +295,122 @@ static void commits_survive_visitors(void **state)
 	store_close(a);
 }
 
+
+static void users_and_records(void **state)
+{
+	struct store *s = fresh();
+	uint8_t rec[STORE_RECORD_BYTES], back[STORE_RECORD_BYTES];
+	memset(rec, 7, sizeof(rec));
+	assert_int_equal(store_user_set(s, "alice", rec, false), 0);
+	rec[0] = 8;
+	assert_int_equal(store_user_set(s, "alice", rec, false), 1);
+	assert_int_equal(store_user_get(s, "alice", back), 0);
+	assert_int_equal(back[0], 7);		/* not replaced */
+	assert_int_equal(store_user_set(s, "alice", rec, true), 0);
+	assert_int_equal(store_user_get(s, "alice", back), 0);
+	assert_int_equal(back[0], 8);
+	assert_int_equal(store_user_get(s, "bob", back), 1);
+	assert_int_equal(store_user_del(s, "alice"), 0);
+	assert_int_equal(store_user_del(s, "alice"), 1);
+	store_close(s);
+}
+
+static struct store_code sample_code(const char *id, int64_t expires)
+{
+	struct store_code c = { .created_at = 1, .expires = expires,
+				.secret_len = 40 };
+	snprintf(c.id, sizeof(c.id), "%s", id);
+	snprintf(c.purpose, sizeof(c.purpose), "enroll");
+	memset(c.secret, 1, c.secret_len);
+	return c;
+}
+
+/* A code is used once; failures and expiry kill it. */
+static void codes_die(void **state)
+{
+	struct store *s = fresh();
+	int64_t now = time(NULL);
+	struct store_code a = sample_code("AAAA", now + 60);
+	struct store_code b = sample_code("BBBB", now + 60);
+	struct store_code old = sample_code("CCCC", now - 1);
+	assert_int_equal(store_code_add(s, &a), 0);
+	assert_int_equal(store_code_add(s, &a), 1);	/* id taken */
+	assert_int_equal(store_code_add(s, &b), 0);
+	assert_int_equal(store_code_add(s, &old), 0);
+	assert_int_equal(store_code_use(s, "AAAA", now, 3), 0);
+	assert_int_equal(store_code_use(s, "AAAA", now, 3), 1);	/* replay */
+	int f = 0;
+	for (int i = 1; i <= 3; i++) {
+		assert_int_equal(store_code_fail(s, "BBBB", &f), 0);
+		assert_int_equal(f, i);
+	}
+	assert_int_equal(store_code_use(s, "BBBB", now, 3), 1);	/* dead */
+	assert_int_equal(store_code_use(s, "CCCC", now, 3), 1);	/* expired */
+	assert_int_equal(store_code_fail(s, "ZZZZ", &f), 1);
+	struct store_code back;
+	assert_int_equal(store_code_get(s, "AAAA", &back), 0);
+	assert_true(back.used_at > 0);
+	assert_int_equal(back.secret_len, 40);
+	assert_int_equal(store_code_revoke(s, "AAAA", now), 1);	/* used */
+	store_close(s);
+}
+
+/* 1, 2, 4, ... seconds, capped; quiet keys start again. */
+static void backoff_doubles(void **state)
+{
+	struct store *s = fresh();
+	int64_t until = 0, t = 1000000;
+	int f = 0;
+	assert_int_equal(store_backoff_check(s, "user:x", t, &until), 0);
+	for (int i = 1; i <= 12; i++) {
+		assert_int_equal(store_backoff_fail(s, "user:x", t, 3600, 900,
+						    &f), 0);
+		assert_int_equal(f, i);
+		assert_int_equal(store_backoff_check(s, "user:x", t, &until), 1);
+		int64_t want = (int64_t)1 << (i - 1);
+		assert_int_equal(until - t, want < 900 ? want : 900);
+	}
+	assert_int_equal(store_backoff_check(s, "user:x", t + 901, &until), 0);
+	assert_int_equal(store_backoff_fail(s, "user:x", t + 5000, 3600, 900,
+					    &f), 0);
+	assert_int_equal(f, 1);
+	assert_int_equal(store_backoff_clear(s, "user:x"), 0);
+	assert_int_equal(store_backoff_check(s, "user:x", t + 5000, &until), 0);
+	store_close(s);
+}
+
+/* Revoking a device revokes what was issued to it, nothing else. */
+static void device_revocation(void **state)
+{
+	struct store *s = fresh();
+	struct store_device d = { .enrolled_at = 5 };
+	snprintf(d.name, sizeof(d.name), "laptop");
+	snprintf(d.owner, sizeof(d.owner), "user:alice");
+	assert_int_equal(store_device_add(s, &d), 0);
+	assert_int_equal(store_device_add(s, &d), 1);	/* name taken */
+	const char *ids[] = { "token:laptop", "cert:laptop", "token:other" };
+	for (int i = 0; i < 3; i++) {
+		struct store_cert c = { .not_before = 1, .not_after = 2,
+					.issued_at = 1 };
+		snprintf(c.serial, sizeof(c.serial), "0%d", i);
+		snprintf(c.identity, sizeof(c.identity), "%s", ids[i]);
+		assert_int_equal(store_cert_add(s, &c, (const uint8_t *)"x", 1),
+				 0);
+	}
+	int64_t m1, m2;
+	assert_int_equal(store_device_mark(s, &m1), 0);
+	int n = 0;
+	assert_int_equal(store_device_revoke(s, "laptop", 9, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_device_revoke(s, "laptop", 9, &n), 1);
+	assert_int_equal(store_device_mark(s, &m2), 0);
+	assert_true(m1 != m2);
+	struct store_cert c;
+	assert_int_equal(store_cert_get(s, "02", &c, NULL, NULL), 0);
+	assert_int_equal(c.revoked_at, 0);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +421,10 @@ int main(void)
 		cmocka_unit_test(savepoints_keep_or_undo_parts),
 		cmocka_unit_test(audit_log_is_append_only),
 		cmocka_unit_test(commits_survive_visitors),
+		cmocka_unit_test(users_and_records),
+		cmocka_unit_test(codes_die),
+		cmocka_unit_test(backoff_doubles),
+		cmocka_unit_test(device_revocation),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
