@@ -71,6 +71,10 @@ struct reply {
 	char *body;
 	size_t len;
 	char retry_after[32];
+	struct conn *conn;
+	int tls;			/* 0: not read yet, 1: read, -1: failed */
+	uint8_t exporter[ENROLL_EXPORTER_BYTES];
+	uint8_t spki[32];
 };
 
 static void die_oom(void)
@@ -270,15 +274,15 @@ static int conn_tls_facts(struct conn *c, uint8_t exporter[32],
 /* Start and finish of one PAKE must run on one TLS connection: the first
  * request records its exporter, every later one must see the same (and
  * curl must not have opened another connection). */
-static int conn_check_same(struct conn *c)
+static int conn_check_same(struct conn *c, const struct reply *r)
 {
-	uint8_t exporter[32], spki[32];
+	const uint8_t *exporter = r->exporter, *spki = r->spki;
 	long connects = 0;
-	if (conn_tls_facts(c, exporter, spki) != 0)
+	if (r->tls != 1)
 		return -1;
 	if (!c->have_tls) {
-		memcpy(c->exporter, exporter, sizeof(exporter));
-		memcpy(c->spki, spki, sizeof(spki));
+		memcpy(c->exporter, exporter, ENROLL_EXPORTER_BYTES);
+		memcpy(c->spki, spki, 32);
 		c->have_tls = true;
 		return 0;
 	}
@@ -313,6 +317,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	struct reply *r = arg;
 	size_t len = size * n;
 	static const char name[] = "retry-after:";
+	/* libcurl lends out the TLS session during the transfer only */
+	if (r->tls == 0)
+		r->tls = conn_tls_facts(r->conn, r->exporter, r->spki) == 0
+			 ? 1 : -1;
 	if (len > sizeof(name) && strncasecmp(data, name, sizeof(name) - 1) == 0)
 		snprintf(r->retry_after, sizeof(r->retry_after), "%.*s",
 			 (int)strcspn(data + sizeof(name) - 1, "\r\n"),
@@ -356,14 +364,15 @@ static void pin_list(const struct enroll_bundle *b, char *out, size_t cap)
 			 i ? ";" : "", b->pins[i]);
 }
 
-/* Verified from now on: the CA of the bundle AND one of its pins. */
-static void trust_bundle(CURL *h, const struct enroll_bundle *b)
+/* Verified from now on: the CA of the bundle AND one of its pins. The CA
+ * goes by its stored file: libcurl's GnuTLS backend ignores
+ * CURLOPT_CAINFO_BLOB before 8.x. */
+static void trust_bundle(CURL *h, const struct enroll_bundle *b,
+			 const struct state_files *f)
 {
 	char pins[ENROLL_MAX_PINS * (ENROLL_PIN_TEXT + 10)];
-	struct curl_blob ca = { .data = b->ca_pem, .len = strlen(b->ca_pem),
-				.flags = CURL_BLOB_COPY };
 	pin_list(b, pins, sizeof(pins));
-	curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+	curl_easy_setopt(h, CURLOPT_CAINFO, f->ca);
 	curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -386,6 +395,7 @@ static int request(struct conn *c, const char *url, const char *header,
 	struct curl_slist *hdrs = NULL;
 	char auth[400];
 	memset(r, 0, sizeof(*r));
+	r->conn = c;
 	if (header)
 		hdrs = curl_slist_append(hdrs, header);
 	if (bearer) {
@@ -457,7 +467,7 @@ static json_t *post_json(struct conn *c, const char *path, json_t *req,
 			 &r);
 	sodium_memzero(body, strlen(body));
 	free(body);
-	if (rc != 0 || conn_check_same(c) != 0) {
+	if (rc != 0 || conn_check_same(c, &r) != 0) {
 		reply_free(&r);
 		return NULL;
 	}
@@ -860,7 +870,8 @@ static int make_identity(struct identity *id, const char *device,
 /* ------------------------------------------------------------------ EST */
 
 static int est_open(struct conn *c, const struct opts *o,
-		    const struct enroll_bundle *b, const struct state_files *f)
+		    const struct enroll_bundle *b, const struct state_files *f,
+		    bool with_identity)
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->base, sizeof(c->base), "%s", b->est_base);
@@ -868,8 +879,8 @@ static int est_open(struct conn *c, const struct opts *o,
 	while (n > 0 && c->base[n - 1] == '/')
 		c->base[--n] = '\0';
 	c->h = new_handle(o, c->errbuf);
-	trust_bundle(c->h, b);
-	if (f)
+	trust_bundle(c->h, b, f);
+	if (with_identity)
 		present_identity(c->h, f);
 	/* the CSR carries this connection's exporter: learn it first */
 	char url[700];
@@ -877,8 +888,9 @@ static int est_open(struct conn *c, const struct opts *o,
 	snprintf(url, sizeof(url), "%s/cacerts", c->base);
 	if (request(c, url, NULL, NULL, NULL, &r) != 0)
 		return -1;
+	int rc = conn_check_same(c, &r);
 	reply_free(&r);
-	return conn_check_same(c);
+	return rc;
 }
 
 /* The certificates of a base64 certs-only PKCS#7 (DER each; free with
@@ -994,7 +1006,7 @@ static int est_enroll(struct conn *c, const char *op, const char *token,
 	int rc = request(c, url, "Content-Type: application/pkcs10", body,
 			 token, &r);
 	free(body);
-	if (rc == 0 && conn_check_same(c) != 0)
+	if (rc == 0 && conn_check_same(c, &r) != 0)
 		rc = -1;
 	if (rc == 0 && r.status != 200) {
 		rc = fail("EST %s: HTTP %ld%s%.200s", op, r.status,
@@ -1231,7 +1243,7 @@ static int check_doh(const struct opts *o, const struct enroll_bundle *b,
 	struct conn c = { 0 };
 	struct reply r;
 	c.h = new_handle(o, c.errbuf);
-	trust_bundle(c.h, b);
+	trust_bundle(c.h, b, f);
 	present_identity(c.h, f);
 	int rc = request(&c, url, "Accept: application/dns-message", NULL,
 			 NULL, &r);
@@ -1342,7 +1354,7 @@ static int after_bundle(const struct opts *o, const struct enroll_bundle *b,
 			const struct state_files *f)
 {
 	struct conn est;
-	int rc = est_open(&est, o, b, NULL);
+	int rc = est_open(&est, o, b, f, false);
 	if (rc == 0)
 		rc = est_enroll(&est, "simpleenroll", b->est_token, b, f);
 	if (rc == 0)
@@ -1415,7 +1427,7 @@ static int cmd_renew(const struct opts *o)
 	struct conn est;
 	if (load_state(o, &f, &b) != 0)
 		return 1;
-	int rc = est_open(&est, o, &b, &f);
+	int rc = est_open(&est, o, &b, &f, true);
 	if (rc == 0)
 		rc = est_enroll(&est, "simplereenroll", NULL, &b, &f);
 	conn_close(&est);
