@@ -348,6 +348,20 @@ static void sb_yaml(struct sbuf *b, const char *s)
 	sb_add(b, "\"");
 }
 
+/* A plain (unquoted) YAML scalar where it is safe: stubby reads quoted
+ * scalars as strings, where it wants addresses and pins as such. */
+static void sb_yaml_plain(struct sbuf *b, const char *s)
+{
+	bool plain = s[0] && s[0] != '-';
+	for (const char *p = s; *p && plain; p++)
+		plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || strchr(":.@%+/=_-", *p);
+	if (plain)
+		sb_add(b, "%s", s);
+	else
+		sb_yaml(b, s);
+}
+
 /* XML character data or an attribute value. */
 static void sb_xml(struct sbuf *b, const char *s)
 {
@@ -394,18 +408,18 @@ static char *render_stubby(const struct enroll_setup *s, char *err,
 		   "tls_ca_file: ");
 	sb_yaml(&o, s->ca_path);
 	sb_add(&o, "\nlisten_addresses:\n  - ");
-	sb_yaml(&o, s->stub_listen ? s->stub_listen : "127.0.0.1@53");
+	sb_yaml_plain(&o, s->stub_listen ? s->stub_listen : "127.0.0.1@53");
 	sb_add(&o, "\nupstream_recursive_servers:\n");
 	for (size_t i = 0; i < b->n_addresses; i++) {
 		sb_add(&o, "  - address_data: ");
-		sb_yaml(&o, b->addresses[i]);
+		sb_yaml_plain(&o, b->addresses[i]);
 		sb_add(&o, "\n    tls_port: %u\n    tls_auth_name: ",
 		       b->dot_port);
 		sb_yaml(&o, b->adn);
 		sb_add(&o, "\n    tls_pubkey_pinset:\n");
 		for (size_t p = 0; p < b->n_pins; p++) {
 			sb_add(&o, "      - digest: \"sha256\"\n        value: ");
-			sb_yaml(&o, b->pins[p]);
+			sb_yaml_plain(&o, b->pins[p]);
 			sb_add(&o, "\n");
 		}
 	}
