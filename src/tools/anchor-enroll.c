@@ -635,8 +635,8 @@ static char *cpace_enroll(struct conn *c, const struct enroll_code *code,
 		json_decref(j);
 		return NULL;
 	}
-	printf("server %s: %s\n", c->base, (char *)s.adb + sizeof(ENROLL_LABEL
-							     " server ") - 1);
+	printf("server %s says it is %s (the PAKE will tell)\n", c->base,
+	       (char *)s.adb + sizeof(ENROLL_LABEL " server ") - 1);
 	uint8_t ci[128];
 	size_t ci_len = enroll_cpace_ci(ci, sizeof(ci), c->exporter);
 	struct pake_cpace_inputs in = {
