@@ -60,7 +60,7 @@ ALL_LDFLAGS = $(if $(SANITIZE),$(SAN_LDFLAGS)) \
 # program is its main file plus that library.
 # Tools are one file each under src/tools/.
 PROGRAM_MAINS := src/daemon/main.c
-TOOL_NAMES := anchorctl
+TOOL_NAMES := anchorctl anchor-enroll
 TOOLS := $(TOOL_NAMES:%=$(BUILD)/%)
 LIB_SRCS := $(filter-out $(PROGRAM_MAINS),$(sort $(wildcard src/*/*.c)))
 LIB_SRCS := $(filter-out src/tools/%,$(LIB_SRCS))
@@ -191,10 +191,13 @@ fuzz: $(FUZZ_BINS)
 
 # ---------------------------------------------------------------- install
 install: all
-	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man5 \
+	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) \
+		$(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 \
 		$(DESTDIR)$(mandir)/man8 $(DESTDIR)$(sysconfdir)/anchord
 	install -m 755 $(BUILD)/anchord $(DESTDIR)$(sbindir)/anchord
 	install -m 755 $(BUILD)/anchorctl $(DESTDIR)$(sbindir)/anchorctl
+	install -m 755 $(BUILD)/anchor-enroll $(DESTDIR)$(bindir)/anchor-enroll
+	install -m 644 man/anchor-enroll.1 $(DESTDIR)$(mandir)/man1/anchor-enroll.1
 	install -m 644 man/anchord.8 $(DESTDIR)$(mandir)/man8/anchord.8
 	install -m 644 man/anchorctl.8 $(DESTDIR)$(mandir)/man8/anchorctl.8
 	install -m 644 man/anchord.conf.5 $(DESTDIR)$(mandir)/man5/anchord.conf.5

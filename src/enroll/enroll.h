@@ -183,3 +183,86 @@ struct enroll_service *enroll_service_new(uv_loop_t *loop,
 int enroll_service_route(struct enroll_service *svc,
 			 struct net_http_router *r);
 void enroll_service_free(struct enroll_service *svc);
+
+/* --- client: configuration writers --- */
+
+/* What anchor-enroll learns (the opened bundle, enroll/write.c) and the
+ * configurations it writes from it. Nothing here does I/O but the
+ * writers' final atomic file writes. */
+
+#define ENROLL_MAX_ADDRESSES 8
+#define ENROLL_MAX_PINS 4
+#define ENROLL_PIN_TEXT 45		/**< standard base64 of 32 bytes + NUL */
+#define ENROLL_MAX_URL 512
+
+/** The bundle's JSON, parsed and checked (ENROLLMENT.md "The bundle"). */
+struct enroll_bundle {
+	char adn[254];
+	size_t n_addresses;
+	char addresses[ENROLL_MAX_ADDRESSES][46];	/**< literal IPs */
+	uint16_t dot_port;
+	char doh_template[ENROLL_MAX_URL];	/**< "" when absent */
+	size_t n_pins;
+	char pins[ENROLL_MAX_PINS][ENROLL_PIN_TEXT];	/**< base64 */
+	uint8_t pin_digests[ENROLL_MAX_PINS][32];
+	char *ca_pem;				/**< malloc'ed */
+	char est_base[ENROLL_MAX_URL];
+	char est_token[256];
+	char profile[64];
+	char mud_url[ENROLL_MAX_URL];		/**< "" when absent */
+	char device[ENROLL_MAX_DEVICE + 1];
+	char expires[64];
+	bool has_register;
+	char register_token[256];
+};
+
+/** Parse a bundle; every member is checked (names, addresses, URLs are
+ *  https://, pins are 32 bytes, the device name is usable). Returns 0, or
+ *  -1 with a reason in why. Free with enroll_bundle_free either way. */
+int enroll_bundle_parse(const char *json, struct enroll_bundle *out,
+			char *why, size_t whylen);
+void enroll_bundle_free(struct enroll_bundle *b);
+/** Whether the SPKI SHA-256 digest is one of the bundle's pins. */
+bool enroll_bundle_pinned(const struct enroll_bundle *b,
+			  const uint8_t digest[32]);
+
+/** The DoH URL without its "{?dns}" (or any "{...}") template part, into
+ *  out. Returns 0, or -1 if it does not fit. */
+int enroll_doh_url(const char *template_, char *out, size_t cap);
+
+/** Everything a writer needs: the bundle and where the client keeps its
+ *  identity (PEM contents for the formats that embed them). */
+struct enroll_setup {
+	const struct enroll_bundle *b;
+	const char *ca_path, *cert_path, *key_path;
+	const char *cert_pem, *key_pem;	/**< key_pem may be NULL if unused */
+	const char *stub_listen;	/**< stubby: "ADDR@PORT" */
+};
+
+/** The formats, by the names of --write. */
+enum enroll_format {
+	ENROLL_FMT_STUBBY,
+	ENROLL_FMT_RESOLVED,
+	ENROLL_FMT_FIREFOX,
+	ENROLL_FMT_CHROME,
+	ENROLL_FMT_MOBILECONFIG,
+	ENROLL_FMT_ANCHORD,
+	ENROLL_FMT_JSON,
+	ENROLL_FMT_COUNT
+};
+
+/** "stubby" and so on; -1 for an unknown name. */
+int enroll_format_parse(const char *name);
+const char *enroll_format_name(enum enroll_format f);
+/** The file name a format is written to (e.g. "stubby.yml"). */
+const char *enroll_format_file(enum enroll_format f);
+/** The configuration text (malloc'ed, NUL-terminated), or NULL with a
+ *  reason in err. */
+char *enroll_render(enum enroll_format f, const struct enroll_setup *s,
+		    char *err, size_t errlen);
+/** Render and write it atomically into dir (key material inside:
+ *  mobileconfig is 0600, the rest 0644); the path goes to path. Returns 0
+ *  or -1 with err. */
+int enroll_write(enum enroll_format f, const struct enroll_setup *s,
+		 const char *dir, char *path, size_t pathlen, char *err,
+		 size_t errlen);
