@@ -276,7 +276,8 @@ static json_t *bundle_json(const struct enroll_service *svc,
 			      "spki_pins", bundle_pins(svc),
 			      "ca_pem", svc->ca_pem,
 			      "est", "base", est, "token", g->est_token,
-			      "policy", "profile", g->profile,
+			      "policy", "profile",
+			      g->profile[0] ? g->profile : "default",
 			      "device", g->device, "expires", expires);
 	if (b && conf->dot_port)
 		json_object_set_new(b, "dot", json_pack("{s:i}", "port",
