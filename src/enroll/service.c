@@ -27,6 +27,7 @@
 #define BACKOFF_FORGET_S 3600
 #define BACKOFF_MAX_S 900
 #define SESSION_ID_BYTES 16
+#define MAX_LOGINS_PER_ADDRESS 8	/* pending OPAQUE logins */
 
 enum session_kind { S_CPACE, S_OPAQUE, S_REGISTER };
 
@@ -38,6 +39,7 @@ struct session {
 	uint64_t expires_ms;
 	bool known;			/* the code or user exists */
 	char name[ENROLL_MAX_USER + 1];	/* code id or user */
+	char addr[64];			/* the client's address */
 	uint8_t token[32];		/* register: the token's hash */
 	struct pake_cpace_state cpace;
 	uint8_t sid[ENROLL_SID_BYTES];
@@ -141,14 +143,47 @@ static void session_free(struct enroll_service *svc, struct session *s)
 	free(s);
 }
 
+static void backoff_count(struct enroll_service *svc, const char *user,
+			  const char *addr);
+
+/* An OPAQUE login that never finishes is a failure: the client learns
+ * whether the password was right from KE2 alone, so a guesser would
+ * simply never send KE3. */
+static void session_abandoned(struct enroll_service *svc, struct session *s)
+{
+	if (s->kind == S_OPAQUE)
+		backoff_count(svc, s->name, s->addr);
+	session_free(svc, s);
+}
+
 static void sessions_expire(struct enroll_service *svc, uint64_t now)
 {
 	struct util_list *pos, *tmp;
 	util_list_for_each_safe(pos, tmp, &svc->sessions) {
 		struct session *s = container_of(pos, struct session, link);
 		if (s->expires_ms <= now)
-			session_free(svc, s);
+			session_abandoned(svc, s);
 	}
+}
+
+/* Before a new login: the user's unfinished one counts as failed, and an
+ * address may not keep many open. Returns false when it has too many. */
+static bool settle_logins(struct enroll_service *svc, const char *user,
+			  const char *addr)
+{
+	struct util_list *pos, *tmp;
+	unsigned from_addr = 0;
+	sessions_expire(svc, util_now_ms());
+	util_list_for_each_safe(pos, tmp, &svc->sessions) {
+		struct session *s = container_of(pos, struct session, link);
+		if (s->kind != S_OPAQUE)
+			continue;
+		if (strcmp(s->name, user) == 0)
+			session_abandoned(svc, s);
+		else if (strcmp(s->addr, addr) == 0)
+			from_addr++;
+	}
+	return from_addr < MAX_LOGINS_PER_ADDRESS;
 }
 
 static struct session *session_new(struct call *c, enum session_kind kind)
@@ -171,6 +206,7 @@ static struct session *session_new(struct call *c, enum session_kind kind)
 	snprintf(s->id, sizeof(s->id), "%s", text);
 	free(text);
 	s->kind = kind;
+	snprintf(s->addr, sizeof(s->addr), "%s", c->addr);
 	memcpy(s->exporter, c->exporter, sizeof(s->exporter));
 	s->expires_ms = now + ENROLL_SESSION_TTL_S * 1000;
 	util_list_push(&svc->sessions, &s->link);
@@ -584,20 +620,27 @@ static bool backed_off(struct call *c, const char *user)
 	return false;
 }
 
-static void login_failed(struct call *c, const char *user)
+static void backoff_count(struct enroll_service *svc, const char *user,
+			  const char *addr)
 {
 	char ukey[96], akey[96], detail[200];
 	int fu = 0, fa = 0;
 	int64_t now = time(NULL);
-	backoff_keys(c, user, ukey, akey);
-	store_backoff_fail(c->svc->store, ukey, now, BACKOFF_FORGET_S,
+	snprintf(ukey, sizeof(ukey), "user:%s", user);
+	snprintf(akey, sizeof(akey), "addr:%s", addr);
+	store_backoff_fail(svc->store, ukey, now, BACKOFF_FORGET_S,
 			   BACKOFF_MAX_S, &fu);
-	store_backoff_fail(c->svc->store, akey, now, BACKOFF_FORGET_S,
+	store_backoff_fail(svc->store, akey, now, BACKOFF_FORGET_S,
 			   BACKOFF_MAX_S, &fa);
 	snprintf(detail, sizeof(detail), "user %s from %s: failure %d in a "
-		 "row (address: %d)", user, c->addr, fu, fa);
-	store_audit(c->svc->store, "enroll", "login.failure", detail);
+		 "row (address: %d)", user, addr, fu, fa);
+	store_audit(svc->store, "enroll", "login.failure", detail);
 	log_info("enroll", "%s", detail);
+}
+
+static void login_failed(struct call *c, const char *user)
+{
+	backoff_count(c->svc, user, c->addr);
 }
 
 static void opaque_login_start(struct call *c)
@@ -608,6 +651,10 @@ static void opaque_login_start(struct call *c)
 	if (!name || enroll_user_fold(name, user, sizeof(user)) != 0 ||
 	    !member_bytes(c, "ke1", ke1.bytes, sizeof(ke1.bytes))) {
 		respond_error(c->ex, 400, "user and ke1 (96 bytes) expected");
+		return;
+	}
+	if (!settle_logins(c->svc, user, c->addr)) {
+		respond_retry(c->ex, time(NULL) + 1);
 		return;
 	}
 	if (backed_off(c, user))

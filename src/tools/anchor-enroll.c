@@ -42,6 +42,10 @@
 #define PASSWORD_MAX 1024
 
 /* What the command line asks for. */
+/* --trace: the enrollment API's messages on stderr (they are public
+ * protocol messages; passwords and codes never appear in them). */
+static bool trace;
+
 struct opts {
 	const char *cmd;
 	const char *uri, *server, *code, *user, *password_file;
@@ -106,7 +110,9 @@ static void usage(FILE *out)
 		"  --resolve HOST:PORT:ADDR  connect there for HOST:PORT (also "
 		"for DoT)\n"
 		"  --register-user NAME  with a registration code: register an\n"
-		"                        OPAQUE password for NAME\n");
+		"                        OPAQUE password for NAME\n"
+		"  --trace               print the enrollment messages on "
+		"stderr\n");
 }
 
 /* ------------------------------------------------------------------ small helpers */
@@ -463,8 +469,12 @@ static json_t *post_json(struct conn *c, const char *path, json_t *req,
 	if (!body)
 		die_oom();
 	snprintf(url, sizeof(url), "%s" ENROLL_PREFIX "%s", c->base, path);
+	if (trace)
+		fprintf(stderr, "> POST " ENROLL_PREFIX "%s %s\n", path, body);
 	int rc = request(c, url, "Content-Type: application/json", body, NULL,
 			 &r);
+	if (trace && rc == 0)
+		fprintf(stderr, "< %ld %s\n", r.status, r.body ? r.body : "");
 	sodium_memzero(body, strlen(body));
 	free(body);
 	if (rc != 0 || conn_check_same(c, &r) != 0) {
@@ -1534,6 +1544,7 @@ static int parse_options(int argc, char **argv, struct opts *o)
 		{ "stub-listen", required_argument, NULL, 'l' },
 		{ "resolve", required_argument, NULL, 'r' },
 		{ "register-user", required_argument, NULL, 'R' },
+		{ "trace", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1550,6 +1561,7 @@ static int parse_options(int argc, char **argv, struct opts *o)
 		case 'd': o->device = optarg; break;
 		case 'l': o->stub_listen = optarg; break;
 		case 'R': o->register_user = optarg; break;
+		case 'T': trace = true; break;
 		case 'S':
 			snprintf(o->state, sizeof(o->state), "%s", optarg);
 			break;
