@@ -157,7 +157,6 @@ bool devices_by_address(struct device_directory *d, const char *address,
 /** Give the workers the directory (before workers_start). */
 void workers_set_devices(struct daemon_workers *ws,
 			 struct device_directory *d);
-struct device_directory *workers_devices(struct daemon_workers *ws);
 
 /* ------------------------------------------------------------------ HTTP services */
 
@@ -183,7 +182,8 @@ struct http_services;
 
 struct http_services *http_services_new(uv_loop_t *loop, struct dns_worker *dns,
 					const struct anchord_config *c,
-					struct daemon_workers *ws);
+					struct daemon_workers *ws,
+					struct device_directory *devices);
 struct net_http_router *http_services_router(struct http_services *sv);
 /** Close the services' handles (the worker is draining); free them once
  *  the loop has ended. */

@@ -28,6 +28,7 @@ struct http_services {
 	struct net_http_router *router;
 	struct est_service *est;
 	struct enroll_service *enroll;
+	struct device_directory *devices;
 	char server_cert[PATH_MAX];
 	struct dns_worker *dns;
 	const struct anchord_config *conf;
@@ -492,7 +493,7 @@ static int add_enroll(struct http_services *sv, uv_loop_t *loop,
 		.max_failures = c->enroll.max_failures,
 		.cert_validity_s = c->est.validity,
 		.on_enrolled = on_enrolled,
-		.ctx = sv->workers ? workers_devices(sv->workers) : NULL,
+		.ctx = sv->devices,
 	};
 	sv->enroll = enroll_service_new(loop, &ec, err, sizeof(err));
 	if (!sv->enroll) {
@@ -504,7 +505,8 @@ static int add_enroll(struct http_services *sv, uv_loop_t *loop,
 
 struct http_services *http_services_new(uv_loop_t *loop, struct dns_worker *dns,
 					const struct anchord_config *c,
-					struct daemon_workers *ws)
+					struct daemon_workers *ws,
+					struct device_directory *devices)
 {
 	struct http_services *sv = calloc(1, sizeof(*sv));
 	if (!sv)
@@ -512,6 +514,7 @@ struct http_services *http_services_new(uv_loop_t *loop, struct dns_worker *dns,
 	sv->dns = dns;
 	sv->conf = c;
 	sv->workers = ws;
+	sv->devices = devices;
 	sv->started = time(NULL);
 	sv->router = net_http_router_new();
 	if (!sv->router ||

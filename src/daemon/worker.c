@@ -239,11 +239,6 @@ void workers_set_devices(struct daemon_workers *ws,
 	ws->devices = d;
 }
 
-struct device_directory *workers_devices(struct daemon_workers *ws)
-{
-	return ws->devices;
-}
-
 struct daemon_workers *workers_bind(const struct anchord_config *c,
 				    char *err, size_t errlen)
 {
@@ -289,7 +284,8 @@ static struct net_stream_listener *start_https(struct worker *w,
 {
 	const struct anchord_config *c = w->ws->conf;
 	if (!w->http) {
-		w->http = http_services_new(&w->loop, w->dns, c, w->ws);
+		w->http = http_services_new(&w->loop, w->dns, c, w->ws,
+					    w->ws->devices);
 		w->http_budget.limit = c->http.buffer_budget;
 		if (!w->http)
 			return NULL;

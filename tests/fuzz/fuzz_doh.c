@@ -42,7 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 					      env);
 	dns_env_unref(env);
 	conf.est.enabled = false;	/* EST has its own target */
-	services = http_services_new(&loop, w, &conf, NULL);
+	services = http_services_new(&loop, w, &conf, NULL, NULL);
 	return services ? 0 : -1;
 }
 
