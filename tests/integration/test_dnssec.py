@@ -221,10 +221,14 @@ def test_negative_trust_anchor(signed_nsd, zones, make_anchord):
 
 
 def test_ttl_never_outlives_the_signatures(validator, zones):
+    asked = time.time()
     r = ask(validator.port, "www.soon." + PARENT)
     assert r.flags & dns.flags.AD
-    left = zones.soon_expiry - time.time()
-    assert r.answer[0].ttl <= left + 1, (r.answer[0].ttl, left)
+    # TTLs are whole seconds, counted down from when the answer was cached
+    # (also in whole seconds): up to two seconds of rounding, however slow
+    # the daemon (valgrind) is
+    left = zones.soon_expiry - asked
+    assert r.answer[0].ttl <= left + 2, (r.answer[0].ttl, left)
     assert r.answer[0].ttl < 3600
 
 
