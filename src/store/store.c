@@ -363,6 +363,35 @@ static void copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
 	snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
+/* Step through a query's rows, handing each to visit until it returns
+ * non-zero (which is returned). */
+typedef int (*row_fn)(void *arg, sqlite3_stmt *st);
+
+static int each_row(struct store *s, sqlite3_stmt *st, row_fn visit,
+		    void *arg, const char *what)
+{
+	if (!st)
+		return -1;
+	int rc = SQLITE_DONE, ret = 0;
+	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = visit(arg, st);
+	if (ret == 0 && rc != SQLITE_DONE)
+		ret = fail(s, what);
+	release(s, st);
+	return ret;
+}
+
+/* A typed callback and its context, for the row visitors below. */
+struct visit {
+	union {
+		store_user_fn user;
+		store_code_fn code;
+		store_device_fn device;
+		store_pending_fn pending;
+	} fn;
+	void *ctx;
+};
+
 /* ------------------------------------------------------------------ certificates */
 
 int store_cert_add(struct store *s, const struct store_cert *c,
@@ -643,22 +672,20 @@ int store_pending_remove(struct store *s, int64_t id)
 	return run(s, st, "removing a pending request");
 }
 
+static int visit_pending(void *arg, sqlite3_stmt *st)
+{
+	const struct visit *v = arg;
+	struct store_pending p;
+	read_pending(st, &p);
+	return v->fn.pending(v->ctx, &p);
+}
+
 int store_pending_each(struct store *s, store_pending_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT " PENDING_COLUMNS " FROM pending "
-				   "ORDER BY id", "");
-	if (!st)
-		return -1;
-	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_pending p;
-		read_pending(st, &p);
-		ret = fn(ctx, &p);
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = fail(s, "listing pending requests");
-	release(s, st);
-	return ret;
+	struct visit v = { .fn.pending = fn, .ctx = ctx };
+	return each_row(s, prepare(s, "SELECT " PENDING_COLUMNS " FROM pending "
+				   "ORDER BY id", ""),
+			visit_pending, &v, "listing pending requests");
 }
 
 /* ------------------------------------------------------------------ audit */
@@ -742,24 +769,22 @@ int store_user_del(struct store *s, const char *name)
 	return sqlite3_changes(s->db) == 1 ? 0 : 1;
 }
 
+static int visit_user(void *arg, sqlite3_stmt *st)
+{
+	const struct visit *v = arg;
+	struct store_user u;
+	copy_text(u.name, sizeof(u.name), st, 0);
+	u.created_at = sqlite3_column_int64(st, 1);
+	u.updated_at = sqlite3_column_int64(st, 2);
+	return v->fn.user(v->ctx, &u);
+}
+
 int store_user_each(struct store *s, store_user_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT name, created_at, updated_at "
-				   "FROM users ORDER BY name", "");
-	if (!st)
-		return -1;
-	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_user u;
-		copy_text(u.name, sizeof(u.name), st, 0);
-		u.created_at = sqlite3_column_int64(st, 1);
-		u.updated_at = sqlite3_column_int64(st, 2);
-		ret = fn(ctx, &u);
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = fail(s, "listing users");
-	release(s, st);
-	return ret;
+	struct visit v = { .fn.user = fn, .ctx = ctx };
+	return each_row(s, prepare(s, "SELECT name, created_at, updated_at "
+				   "FROM users ORDER BY name", ""),
+			visit_user, &v, "listing users");
 }
 
 /* ------------------------------------------------------------------ codes */
@@ -863,23 +888,22 @@ int store_code_revoke(struct store *s, const char *id, int64_t now)
 	return sqlite3_changes(s->db) == 1 ? 0 : 1;
 }
 
+static int visit_code(void *arg, sqlite3_stmt *st)
+{
+	const struct visit *v = arg;
+	struct store_code c;
+	read_code(st, &c);
+	int ret = v->fn.code(v->ctx, &c);
+	sodium_memzero(&c, sizeof(c));
+	return ret;
+}
+
 int store_code_each(struct store *s, store_code_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT " CODE_COLUMNS " FROM codes "
-				   "ORDER BY created_at, id", "");
-	if (!st)
-		return -1;
-	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_code c;
-		read_code(st, &c);
-		ret = fn(ctx, &c);
-		sodium_memzero(&c, sizeof(c));
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = fail(s, "listing codes");
-	release(s, st);
-	return ret;
+	struct visit v = { .fn.code = fn, .ctx = ctx };
+	return each_row(s, prepare(s, "SELECT " CODE_COLUMNS " FROM codes "
+				   "ORDER BY created_at, id", ""),
+			visit_code, &v, "listing codes");
 }
 
 /* ------------------------------------------------------------------ devices */
@@ -966,22 +990,20 @@ int store_device_mark(struct store *s, int64_t *mark)
 	return ret == 0 ? 0 : fail(s, "devices");
 }
 
+static int visit_device(void *arg, sqlite3_stmt *st)
+{
+	const struct visit *v = arg;
+	struct store_device d;
+	read_device(st, &d);
+	return v->fn.device(v->ctx, &d);
+}
+
 int store_device_each(struct store *s, store_device_fn fn, void *ctx)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT " DEVICE_COLUMNS " FROM devices "
-				   "ORDER BY id", "");
-	if (!st)
-		return -1;
-	int rc, ret = 0;
-	while (ret == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_device d;
-		read_device(st, &d);
-		ret = fn(ctx, &d);
-	}
-	if (ret == 0 && rc != SQLITE_DONE)
-		ret = fail(s, "listing devices");
-	release(s, st);
-	return ret;
+	struct visit v = { .fn.device = fn, .ctx = ctx };
+	return each_row(s, prepare(s, "SELECT " DEVICE_COLUMNS " FROM devices "
+				   "ORDER BY id", ""),
+			visit_device, &v, "listing devices");
 }
 
 /* ------------------------------------------------------------------ back-off */
