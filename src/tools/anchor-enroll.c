@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <termios.h>
 #include <time.h>
@@ -67,6 +68,7 @@ struct conn {
 	bool have_tls;
 	uint8_t exporter[ENROLL_EXPORTER_BYTES];
 	uint8_t spki[32];		/* SHA-256 of the server's SPKI */
+	char pake_adn[512];		/* the ADN CPace's ADb named, or "" */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -645,8 +647,10 @@ static char *cpace_enroll(struct conn *c, const struct enroll_code *code,
 		json_decref(j);
 		return NULL;
 	}
+	snprintf(c->pake_adn, sizeof(c->pake_adn), "%s",
+		 (char *)s.adb + sizeof(ENROLL_LABEL " server ") - 1);
 	printf("server %s says it is %s (the PAKE will tell)\n", c->base,
-	       (char *)s.adb + sizeof(ENROLL_LABEL " server ") - 1);
+	       c->pake_adn);
 	uint8_t ci[128];
 	size_t ci_len = enroll_cpace_ci(ci, sizeof(ci), c->exporter);
 	struct pake_cpace_inputs in = {
@@ -1401,6 +1405,10 @@ static int cmd_enroll(const struct opts *o)
 	else if (!enroll_bundle_pinned(&b, c.spki))
 		rc = fail("the certificate of this connection is not among the "
 			  "bundle's pins; aborting");
+	/* CPace authenticated the name in ADb: the bundle must agree */
+	else if (c.pake_adn[0] && strcasecmp(c.pake_adn, b.adn) != 0)
+		rc = fail("the bundle names %s but the PAKE named %s; aborting",
+			  b.adn, c.pake_adn);
 	if (rc == 0)
 		rc = save_bundle(&f, text, &b);
 	if (rc == 0)
