@@ -156,6 +156,8 @@ int enroll_code_unseal(struct enroll_code *c,
 
 /* ------------------------------------------------------------------ the service */
 
+/** Read by enroll_service_new: the addresses are copied, the files read;
+ *  adn and doh_path must outlive the service. */
 struct enroll_conf {
 	const char *state_dir;
 	const char *adn;		/**< server.name */

@@ -46,8 +46,12 @@ struct session {
 	struct pake_opaque_server_login opaque;
 };
 
+#define MAX_ADDRESSES 8
+
 struct enroll_service {
-	struct enroll_conf conf;
+	struct enroll_conf conf;	/* its strings below, or the config's */
+	char addresses[MAX_ADDRESSES][64];
+	const char *address_list[MAX_ADDRESSES];
 	struct store *store;
 	struct pake_opaque_server_keys keys;
 	uint8_t codes_key[ENROLL_KEY_BYTES];
@@ -1015,6 +1019,14 @@ struct enroll_service *enroll_service_new(uv_loop_t *loop,
 		return NULL;
 	}
 	svc->conf = *c;
+	/* the caller's address texts may not outlive this call */
+	svc->conf.n_addresses = MIN(c->n_addresses, MAX_ADDRESSES);
+	for (size_t i = 0; i < svc->conf.n_addresses; i++) {
+		snprintf(svc->addresses[i], sizeof(svc->addresses[i]), "%s",
+			 c->addresses[i]);
+		svc->address_list[i] = svc->addresses[i];
+	}
+	svc->conf.addresses = svc->address_list;
 	util_list_init(&svc->sessions);
 	svc->adb_len = enroll_cpace_adb(svc->adb, sizeof(svc->adb), c->adn);
 	if (c->https_port != 443)
@@ -1027,6 +1039,9 @@ struct enroll_service *enroll_service_new(uv_loop_t *loop,
 		enroll_service_free(svc);
 		return NULL;
 	}
+	/* read once above; the caller's paths need not stay */
+	svc->conf.server_cert = svc->conf.ca_cert = NULL;
+	svc->conf.backup_pin = svc->conf.state_dir = NULL;
 	return svc;
 }
 
