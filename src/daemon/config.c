@@ -33,6 +33,7 @@ struct cfg {
 
 const char *const config_known_keys[] = {
 	"server.name", "server.state-dir", "server.workers", "server.user",
+	"server.control",
 	"server.tcp-idle-timeout", "server.max-connections-per-client",
 	"server.max-pipelined", "server.edns-buffer-size",
 	"listen.address", "listen.port", "listen.kind",
@@ -164,6 +165,7 @@ struct field {
 static const struct field server_fields[] = {
 	{ .key = "name", .type = F_NAME, .offset = CFG(name) },
 	{ .key = "state-dir", .type = F_PATH, .offset = CFG(state_dir) },
+	{ .key = "control", .type = F_PATH, .offset = CFG(control) },
 	{ .key = "workers", .type = F_WORKERS, .offset = CFG(workers), .min = 1,
 	  .max = 256 },
 	{ .key = "user", .type = F_STRING, .offset = CFG(user) },
@@ -1378,6 +1380,14 @@ static int finish(struct cfg *x)
 	if (c->tls.publish_tlsa && !config_has_tls(c))
 		return fail(x, NULL, "tls.publish-tlsa", "there is no TLS "
 			    "listener to publish");
+	/* One daemon, one socket: next to its own state unless told. */
+	if (!c->control) {
+		size_t n = strlen(c->state_dir) + sizeof("/control.sock");
+		c->control = malloc(n);
+		if (!c->control)
+			return fail(x, NULL, "server.control", "out of memory");
+		snprintf(c->control, n, "%s/control.sock", c->state_dir);
+	}
 	/* edns-tcp-keepalive (RFC 7828) advertises the idle timeout. */
 	c->dns.tcp_keepalive_100ms =
 		(uint16_t)MIN(c->tcp_idle_timeout_ms / 100, 65535);
@@ -1454,6 +1464,7 @@ void config_free(struct anchord_config *c)
 	free(c->file);
 	free(c->name);
 	free(c->state_dir);
+	free(c->control);
 	free(c->user);
 	free(c->listen);
 	free(c->tls.certificate);

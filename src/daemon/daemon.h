@@ -9,6 +9,8 @@
 #include "net/net.h"
 #include "util/util.h"
 
+#include <jansson.h>
+
 /* ------------------------------------------------------------------ configuration */
 
 enum listen_kind {
@@ -74,6 +76,7 @@ struct anchord_config {
 	/* server */
 	char *name;			/**< the resolver's name (ADN) */
 	char *state_dir;
+	char *control;			/**< the control socket's path */
 	unsigned workers;
 	char *user;			/**< drop privileges to this user */
 	uint64_t tcp_idle_timeout_ms;
@@ -158,6 +161,27 @@ bool devices_by_address(struct device_directory *d, const char *address,
 void workers_set_devices(struct daemon_workers *ws,
 			 struct device_directory *d);
 
+/* ------------------------------------------------------------------ control socket */
+
+/** Run one command line; returns the JSON reply (the caller frees it). */
+typedef json_t *(*control_fn)(void *ctx, const char *line);
+
+struct control;
+
+/** Listen on a Unix socket at path (mode 0600) on loop. A stale socket
+ *  file is replaced; one a running daemon answers on is an error. */
+struct control *control_start(uv_loop_t *loop, const char *path,
+			      control_fn run, void *ctx, char *err,
+			      size_t errlen);
+/** Stop listening and remove the socket file. */
+void control_close(struct control *ctl);
+
+struct daemon_workers;
+/** What `status` and `stats` answer (the caller frees them). */
+json_t *control_status(const struct anchord_config *c,
+		       struct daemon_workers *ws, int64_t uptime_s);
+json_t *control_stats(struct daemon_workers *ws);
+
 /* ------------------------------------------------------------------ HTTP services */
 
 /** Everything /metrics reports, summed over the workers. */
@@ -173,6 +197,10 @@ struct daemon_metrics {
  *  off by one at worst). */
 void workers_collect_metrics(struct daemon_workers *ws,
 			     struct daemon_metrics *out);
+
+/** The upstreams' health as the workers last published it. */
+void workers_collect_health(struct daemon_workers *ws,
+			    struct dns_worker_health *out);
 
 /** The certificate file the TLS listeners serve (auto or configured). */
 void config_server_cert(const struct anchord_config *c, char *out, size_t size);

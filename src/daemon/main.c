@@ -14,6 +14,7 @@
 #include "store/store.h"
 
 #include <gnutls/gnutls.h>
+#include <ldns/ldns.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -48,6 +49,8 @@ struct daemon {
 	struct daemon_workers *workers;
 	uv_loop_t *loop;
 	uv_signal_t sig_hup, sig_term, sig_int;
+	struct control *control;
+	time_t started;
 };
 
 static void usage(FILE *out)
@@ -286,7 +289,7 @@ static void warn_restart_only(const struct anchord_config *old,
 			    "server.state-dir take effect on restart");
 }
 
-static void reload(struct daemon *d)
+static int reload(struct daemon *d)
 {
 	struct anchord_config conf;
 	struct dns_env *env = NULL;
@@ -295,7 +298,7 @@ static void reload(struct daemon *d)
 	if (load_config(d->config_path, &conf) != 0) {
 		log_error("config", "reload refused; the running "
 			  "configuration stays in force");
-		return;
+		return -1;
 	}
 	struct net_tls_server *tls = NULL;
 	config_server_cert(&conf, cert, sizeof(cert));
@@ -305,7 +308,7 @@ static void reload(struct daemon *d)
 			  "configuration stays in force");
 		net_tls_server_unref(tls);
 		config_free(&conf);
-		return;
+		return -1;
 	}
 	warn_restart_only(&d->conf, &conf);
 	log_threshold = conf.log_level;
@@ -329,6 +332,7 @@ static void reload(struct daemon *d)
 	conf.dns = old_dns;
 	config_free(&conf);
 	log_info("config", "reloaded");
+	return 0;
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -394,8 +398,6 @@ static int open_store(struct daemon *d)
 	return 0;
 }
 
-/* anchorctl revokes in the store; new TLS handshakes learn of it from a
- * CRL rebuilt here. */
 /* Devices enrolled or revoked by another process (anchorctl). */
 static void check_devices(struct daemon *d)
 {
@@ -407,9 +409,10 @@ static void check_devices(struct daemon *d)
 		d->device_mark = mark;
 }
 
-static void check_revocations(uv_timer_t *t)
+/* anchorctl revokes in the store; new TLS handshakes learn of it from a
+ * CRL rebuilt here, on a timer or at once when anchorctl says so. */
+static void refresh(struct daemon *d)
 {
-	struct daemon *d = t->data;
 	int64_t mark;
 	check_devices(d);
 	if (!d->tls || store_revocation_mark(d->store, &mark) != 0 ||
@@ -422,6 +425,72 @@ static void check_revocations(uv_timer_t *t)
 	workers_set_tls(d->workers, tls);
 	net_tls_server_unref(d->tls);
 	d->tls = tls;
+}
+
+static void check_revocations(uv_timer_t *t)
+{
+	refresh(t->data);
+}
+
+/* ------------------------------------------------------------------ control socket */
+
+static json_t *done(int rc, const char *why)
+{
+	return rc == 0 ? json_pack("{s:b}", "ok", 1)
+		       : json_pack("{s:b, s:s}", "ok", 0, "error", why);
+}
+
+/* cache-flush [NAME]: everything, or one name with all its types. */
+static json_t *flush_cache(struct daemon *d, const char *arg)
+{
+	if (!*arg) {
+		dns_cache_flush(d->cache, NULL);
+		log_info("control", "cache flushed");
+		return done(0, NULL);
+	}
+	ldns_rdf *name = ldns_dname_new_frm_str(arg);
+	if (!name)
+		return done(-1, "not a domain name");
+	ldns_dname2canonical(name);
+	dns_cache_flush(d->cache, ldns_rdf_data(name));
+	ldns_rdf_deep_free(name);
+	log_info("control", "cache flushed for %s", arg);
+	return done(0, NULL);
+}
+
+static json_t *control_run(void *ctx, const char *line)
+{
+	struct daemon *d = ctx;
+	size_t n = strcspn(line, " ");
+	const char *arg = line[n] ? line + n + 1 : "";
+	if (n == 6 && strncmp(line, "status", n) == 0)
+		return control_status(&d->conf, d->workers,
+				      (int64_t)(time(NULL) - d->started));
+	if (n == 5 && strncmp(line, "stats", n) == 0)
+		return control_stats(d->workers);
+	if (n == 6 && strncmp(line, "reload", n) == 0)
+		return done(reload(d), "refused: the log says why; the "
+			    "running configuration stays in force");
+	if (n == 11 && strncmp(line, "cache-flush", n) == 0)
+		return flush_cache(d, arg);
+	if (n == 7 && strncmp(line, "refresh", n) == 0) {
+		refresh(d);
+		return done(0, NULL);
+	}
+	return done(-1, "unknown command (status, stats, reload, "
+		    "cache-flush [NAME], refresh)");
+}
+
+static int start_control(struct daemon *d)
+{
+	char err[ERRLEN];
+	d->control = control_start(d->loop, d->conf.control, control_run, d,
+				   err, sizeof(err));
+	if (!d->control)
+		log_error("control", "%s", err);
+	else
+		log_info("control", "control socket %s", d->conf.control);
+	return d->control ? 0 : -1;
 }
 
 /* The enrollment secrets exist before the workers start, so that they all
@@ -472,9 +541,12 @@ static int run(struct daemon *d)
 		return 1;
 	raise_fd_limit();
 	d->loop = uv_default_loop();
+	d->started = time(NULL);
 	watch_signals(d);
 	uv_timer_init(d->loop, &d->revocation_timer);
 	d->revocation_timer.data = d;
+	if (start_control(d) != 0)
+		return 1;
 	if (d->tls)
 		uv_timer_start(&d->revocation_timer, check_revocations,
 			       REVOCATION_POLL_MS, REVOCATION_POLL_MS);
@@ -507,6 +579,7 @@ static void cleanup(struct daemon *d)
 		uv_close((uv_handle_t *)&d->sig_term, NULL);
 		uv_close((uv_handle_t *)&d->sig_int, NULL);
 		uv_close((uv_handle_t *)&d->revocation_timer, NULL);
+		control_close(d->control);
 		uv_run(d->loop, UV_RUN_DEFAULT);
 		uv_loop_close(d->loop);
 	}

@@ -519,6 +519,39 @@ static void add_dns_stats(struct dns_worker_stats *sum,
 		d[i] += v[i];
 }
 
+/* One upstream as every worker sees it: down if any avoids it, the most
+ * failures in a row, the largest round-trip estimate. */
+static void merge_health(struct dns_worker_health *sum,
+			 const struct dns_worker_health *h)
+{
+	for (size_t i = 0; i < h->n && i < DNS_HEALTH_MAX; i++) {
+		struct dns_upstream_health e = h->up[i];
+		size_t j = 0;
+		while (j < sum->n && strcmp(sum->up[j].address, e.address) != 0)
+			j++;
+		if (j == sum->n) {
+			if (sum->n == DNS_HEALTH_MAX)
+				continue;
+			sum->up[sum->n++] = e;
+			continue;
+		}
+		struct dns_upstream_health *s = &sum->up[j];
+		s->down = s->down || e.down;
+		s->failures = MAX(s->failures, e.failures);
+		s->srtt_ms = MAX(s->srtt_ms, e.srtt_ms);
+	}
+}
+
+void workers_collect_health(struct daemon_workers *ws,
+			    struct dns_worker_health *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < ws->n; i++)
+		if (ws->workers[i].dns)
+			merge_health(out,
+				     dns_worker_get_health(ws->workers[i].dns));
+}
+
 void workers_collect_metrics(struct daemon_workers *ws,
 			     struct daemon_metrics *out)
 {

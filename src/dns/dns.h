@@ -431,6 +431,26 @@ struct dns_worker_stats {
 };
 const struct dns_worker_stats *dns_worker_get_stats(const struct dns_worker *w);
 
+#define DNS_HEALTH_MAX 16
+
+/** How an upstream fares, as its worker last saw it. */
+struct dns_upstream_health {
+	char address[UTIL_ADDR_STRLEN];
+	enum dns_upstream_transport transport;
+	uint32_t srtt_ms;
+	uint32_t failures;		/**< in a row */
+	bool down;			/**< being avoided */
+};
+
+/** Published by the worker when an upstream's state changes (and at most
+ *  once a second for the round-trip time); read by other threads without a
+ *  lock, like the counters: a reader may see an entry mid-update. */
+struct dns_worker_health {
+	struct dns_upstream_health up[DNS_HEALTH_MAX];
+	size_t n;
+};
+const struct dns_worker_health *dns_worker_get_health(const struct dns_worker *w);
+
 /** Start a request for one query message. The answer reaches ops->send,
  *  now or later. client->transport and max_size (0 = no limit beyond 65535)
  *  describe the channel. A transport that can go away before the answer

@@ -129,6 +129,7 @@ struct fwd_state {
 	struct fwd_query **buckets;
 	size_t n_buckets, count;
 	bool shutting_down;
+	uint64_t health_published_ms;
 };
 
 static void fq_send_next(struct fwd_query *fq);
@@ -144,20 +145,46 @@ static uint64_t upstream_rto(const struct fwd_upstream *up)
 	return MAX(MIN_RTO_MS, MIN(rto, MAX_RTO_MS));
 }
 
+/* Copy the current upstreams' state where other threads can read it. */
+static void publish_health(struct fwd_state *fwd)
+{
+	struct dns_worker_health *h = dns_worker_health_mut(fwd->w);
+	uint64_t now = util_now_ms();
+	size_t n = 0;
+	for (; n < fwd->n_cur && n < DNS_HEALTH_MAX; n++) {
+		const struct fwd_upstream *up = fwd->cur[n];
+		struct dns_upstream_health *e = &h->up[n];
+		util_addr_str((const struct sockaddr *)&up->conf.addr.ss,
+			      e->address, sizeof(e->address));
+		e->transport = up->conf.transport;
+		e->srtt_ms = (uint32_t)(up->srtt_ms > 0 ? up->srtt_ms : 0);
+		e->failures = up->failures;
+		e->down = up->down_until_ms > now;
+	}
+	h->n = n;
+	fwd->health_published_ms = now;
+}
+
 static void upstream_success(struct fwd_upstream *up, uint64_t rtt_ms)
 {
 	double rtt = (double)rtt_ms;
+	bool recovered = up->failures > 0;
 	up->srtt_ms = up->srtt_ms <= 0 ? rtt : 0.7 * up->srtt_ms + 0.3 * rtt;
 	up->failures = 0;
 	up->down_until_ms = 0;
 	up->down_ms = 0;
+	if (recovered ||
+	    util_now_ms() - up->fwd->health_published_ms >= 1000)
+		publish_health(up->fwd);
 }
 
 static void upstream_failure(struct fwd_upstream *up, uint64_t now)
 {
 	up->srtt_ms = MIN(MAX(up->srtt_ms, 50.0) * 2, (double)MAX_RTO_MS);
-	if (++up->failures < DOWN_AFTER_FAILURES)
+	if (++up->failures < DOWN_AFTER_FAILURES) {
+		publish_health(up->fwd);
 		return;
+	}
 	/* Back off exponentially; the server is probed again afterwards. */
 	up->down_ms = up->down_ms ? MIN(up->down_ms * 2, DOWN_MAX_MS) : 1000;
 	up->down_until_ms = now + up->down_ms;
@@ -169,6 +196,7 @@ static void upstream_failure(struct fwd_upstream *up, uint64_t now)
 					  a, sizeof(a)),
 			    (unsigned long long)up->down_ms);
 	}
+	publish_health(up->fwd);
 }
 
 /* Healthiest upstream not tried in this round; all tried starts a round. */
@@ -1355,6 +1383,7 @@ void fwd_set_env(struct fwd_state *fwd, const struct dns_env *env)
 	free(fwd->cur);
 	fwd->cur = cur;
 	fwd->n_cur = n;
+	publish_health(fwd);
 	collect_upstreams(fwd);
 	/* Key entries hold only under the trust anchors they came from. */
 	val_state_flush(fwd->val);

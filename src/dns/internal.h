@@ -338,6 +338,7 @@ void fwd_free(struct fwd_state *fwd);
 uint8_t *dns_worker_recv_buf(struct dns_worker *w);
 struct dns_scan *dns_worker_scan_buf(struct dns_worker *w);
 struct dns_worker_stats *dns_worker_stats_mut(struct dns_worker *w);
+struct dns_worker_health *dns_worker_health_mut(struct dns_worker *w);
 struct dns_rng *dns_worker_rng(struct dns_worker *w);
 struct dns_cache *dns_worker_cache(struct dns_worker *w);
 

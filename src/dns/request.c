@@ -47,6 +47,7 @@ struct dns_worker {
 	struct dns_env *env;
 	struct fwd_state *fwd;
 	struct dns_worker_stats stats;
+	struct dns_worker_health health;
 	unsigned inflight;
 	struct dns_rng rng;
 	struct dns_request **free_reqs;
@@ -112,6 +113,16 @@ void dns_worker_free(struct dns_worker *w)
 const struct dns_worker_stats *dns_worker_get_stats(const struct dns_worker *w)
 {
 	return &w->stats;
+}
+
+const struct dns_worker_health *dns_worker_get_health(const struct dns_worker *w)
+{
+	return &w->health;
+}
+
+struct dns_worker_health *dns_worker_health_mut(struct dns_worker *w)
+{
+	return &w->health;
 }
 
 uint8_t *dns_worker_recv_buf(struct dns_worker *w) { return w->recv_buf; }

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <png.h>
 #include <qrencode.h>
 #include <pwd.h>
@@ -22,6 +23,8 @@
 #include <string.h>
 #include <termios.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define TOKEN_BYTES 32
@@ -65,9 +68,16 @@ static void usage(FILE *out)
 		"                               a one-time enrollment code\n"
 		"  code list | code revoke ID\n"
 		"  device list | device revoke NAME\n"
-		"  status                       what the store holds\n",
+		"  status [--json]              the store, and the running\n"
+		"                               daemon: listeners, connections,\n"
+		"                               cache, upstream health\n"
+		"  reload                       reload the configuration\n"
+		"  cache flush [NAME]           empty the cache, or one name\n"
+		"  stats                        the daemon's counters, JSON\n",
 		ANCHORD_CONFIG);
 }
+
+static void tell_daemon(struct ctl *c);
 
 static int open_store(struct ctl *c)
 {
@@ -407,7 +417,9 @@ static int cmd_cert_revoke(struct ctl *c)
 		return 1;
 	}
 	printf("revoked %s; anchord refuses it within seconds\n", serial);
-	return audit(c, "revoke", serial);
+	ret = audit(c, "revoke", serial);
+	tell_daemon(c);
+	return ret;
 }
 
 static int cmd_cert_show(struct ctl *c)
@@ -844,6 +856,172 @@ static int cmd_device_revoke(struct ctl *c)
 		return 1;
 	}
 	printf("revoked %s\n", detail);
+	tell_daemon(c);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ the running daemon */
+
+#define CONTROL_TIMEOUT_S 10
+
+static int control_connect(const char *path, char *why, size_t whylen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(why, whylen, "%s: path too long", path);
+		return -1;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct timeval tv = { .tv_sec = CONTROL_TIMEOUT_S };
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+				 sizeof(tv)) != 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* One command to the daemon's control socket and its JSON reply, or NULL
+ * with why (the daemon is not running, or it timed out). */
+static json_t *control_call(struct ctl *c, const char *cmd, char *why,
+			    size_t whylen)
+{
+	int fd = control_connect(c->conf.control, why, whylen);
+	if (fd < 0)
+		return NULL;
+	char line[1100], reply[65536];
+	size_t len = 0;
+	snprintf(line, sizeof(line), "%s\n", cmd);
+	ssize_t n = write(fd, line, strlen(line));
+	while (n >= 0 && len < sizeof(reply) - 1 &&
+	       (n = read(fd, reply + len, sizeof(reply) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	reply[len] = '\0';
+	json_t *j = n >= 0 ? json_loads(reply, 0, NULL) : NULL;
+	if (!json_is_object(j)) {
+		snprintf(why, whylen, "%s: %s", c->conf.control, n < 0
+			 ? strerror(errno) : "no answer from the daemon");
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Run a command that only says whether it worked. */
+static int control_simple(struct ctl *c, const char *cmd)
+{
+	char why[512];
+	json_t *j = control_call(c, cmd, why, sizeof(why));
+	if (!j) {
+		fprintf(stderr, "anchorctl: %s\n", why);
+		return 1;
+	}
+	bool ok = json_is_true(json_object_get(j, "ok"));
+	if (!ok)
+		fprintf(stderr, "anchorctl: %s\n", json_string_value(
+			json_object_get(j, "error")));
+	json_decref(j);
+	return ok ? 0 : 1;
+}
+
+/* After a revocation: the daemon polls the store anyway, but need not
+ * wait for it. Quiet when the daemon is not running. */
+static void tell_daemon(struct ctl *c)
+{
+	char why[512];
+	json_decref(control_call(c, "refresh", why, sizeof(why)));
+}
+
+static int cmd_reload(struct ctl *c)
+{
+	int ret = control_simple(c, "reload");
+	if (ret == 0)
+		printf("reloaded\n");
+	return ret;
+}
+
+static int cmd_cache_flush(struct ctl *c)
+{
+	char cmd[300];
+	if (c->argc > 0 && strlen(c->argv[0]) > 255) {
+		fprintf(stderr, "anchorctl: not a domain name\n");
+		return 2;
+	}
+	snprintf(cmd, sizeof(cmd), "cache-flush%s%s", c->argc > 0 ? " " : "",
+		 c->argc > 0 ? c->argv[0] : "");
+	return control_simple(c, cmd);
+}
+
+static int print_json(struct ctl *c, const char *cmd)
+{
+	char why[512];
+	json_t *j = control_call(c, cmd, why, sizeof(why));
+	if (!j) {
+		fprintf(stderr, "anchorctl: %s\n", why);
+		return 1;
+	}
+	json_dumpf(j, stdout, JSON_INDENT(2));
+	printf("\n");
+	json_decref(j);
+	return 0;
+}
+
+static int cmd_stats(struct ctl *c)
+{
+	return print_json(c, "stats");
+}
+
+static void print_upstreams(json_t *ups)
+{
+	size_t i;
+	json_t *u;
+	json_array_foreach(ups, i, u)
+		printf("upstream: %s %s %s (srtt %lld ms, %lld failures)\n",
+		       json_string_value(json_object_get(u, "address")),
+		       json_string_value(json_object_get(u, "transport")),
+		       json_string_value(json_object_get(u, "state")),
+		       json_integer_value(json_object_get(u, "srtt_ms")),
+		       json_integer_value(json_object_get(u, "failures")));
+}
+
+/* The daemon's side of status, in lines a person reads; --json prints
+ * the reply as it came. */
+static int daemon_status(struct ctl *c)
+{
+	char why[512];
+	json_t *j = control_call(c, "status", why, sizeof(why));
+	if (!j) {
+		printf("daemon: not reachable (%s)\n", why);
+		return 1;
+	}
+	json_t *conns = json_object_get(j, "connections"), *l;
+	json_t *cache = json_object_get(j, "cache");
+	size_t i;
+	printf("daemon: running, pid %lld, up %lld s, %lld worker(s)\n",
+	       json_integer_value(json_object_get(j, "pid")),
+	       json_integer_value(json_object_get(j, "uptime_s")),
+	       json_integer_value(json_object_get(j, "workers")));
+	json_array_foreach(json_object_get(j, "listeners"), i, l)
+		printf("listener: %s %s\n",
+		       json_string_value(json_object_get(l, "address")),
+		       json_string_value(json_object_get(l, "kind")));
+	printf("connections: tcp %lld, dot %lld, https %lld\n",
+	       json_integer_value(json_object_get(conns, "tcp")),
+	       json_integer_value(json_object_get(conns, "dot")),
+	       json_integer_value(json_object_get(conns, "https")));
+	printf("cache: %lld entries, %lld of %lld bytes, %lld hits, %lld "
+	       "misses\n", json_integer_value(json_object_get(cache, "entries")),
+	       json_integer_value(json_object_get(cache, "bytes")),
+	       json_integer_value(json_object_get(cache, "limit")),
+	       json_integer_value(json_object_get(cache, "hits")),
+	       json_integer_value(json_object_get(cache, "misses")));
+	print_upstreams(json_object_get(j, "upstreams"));
+	json_decref(j);
 	return 0;
 }
 
@@ -886,6 +1064,8 @@ static int count_cert(void *ctx, const struct store_cert *cert)
 
 static int cmd_status(struct ctl *c)
 {
+	if (flag(c, "--json"))
+		return print_json(c, "status");
 	struct tally users = { 0 }, devices = { 0 }, certs = { 0 };
 	struct tally codes = { .max_failures = c->conf.enroll.max_failures };
 	if (store_user_each(c->store, count_user, &users) != 0 ||
@@ -903,7 +1083,8 @@ static int cmd_status(struct ctl *c)
 	       codes.n);
 	printf("devices: %u active of %u\ncertificates: %u valid of %u\n",
 	       devices.active, devices.n, certs.active, certs.n);
-	return cmd_pin(c) == 0 ? 0 : 0;
+	cmd_pin(c);	/* none yet before the first start: not an error */
+	return daemon_status(c);
 }
 
 /* ------------------------------------------------------------------ dispatch */
@@ -935,6 +1116,9 @@ static const struct command {
 	{ { "device", "list" }, cmd_device_list, true },
 	{ { "device", "revoke" }, cmd_device_revoke, true },
 	{ { "status" }, cmd_status, true },
+	{ { "reload" }, cmd_reload, false },
+	{ { "cache", "flush" }, cmd_cache_flush, false },
+	{ { "stats" }, cmd_stats, false },
 };
 
 /* The command whose words start the arguments; *used says how many. */
