@@ -200,7 +200,16 @@ struct dns_env *dns_request_env(struct dns_request *req)
 
 const char *dns_type_name(uint16_t type)
 {
-	/* ldns knows every assigned type; its table is static and const. */
+	/* ldns knows the record types (its table is static and const), but
+	 * not the query-only ones. */
+	switch (type) {
+	case DNS_TYPE_IXFR: return "IXFR";
+	case DNS_TYPE_AXFR: return "AXFR";
+	case DNS_TYPE_MAILB: return "MAILB";
+	case DNS_TYPE_MAILA: return "MAILA";
+	case DNS_TYPE_ANY: return "ANY";
+	default: break;
+	}
 	const ldns_rr_descriptor *d = ldns_rr_descript(type);
 	return d && d->_name ? d->_name : NULL;
 }
