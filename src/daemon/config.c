@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +58,8 @@ const char *const config_known_keys[] = {
 	"local-zones.name", "local-zones.file", "local-zones.type",
 	"dnssec.validation", "dnssec.trust-anchors",
 	"dnssec.negative-trust-anchors",
-	"log.level",
+	"log.level", "log.queries", "log.queries-file",
+	"log.queries-max-size",
 	NULL,
 };
 
@@ -196,6 +198,10 @@ static const struct field cache_fields[] = {
 
 static const struct field log_fields[] = {
 	{ .key = "level", .type = F_LOG_LEVEL, .offset = CFG(log_level) },
+	{ .key = "queries", .type = F_BOOL, .offset = CFG(log_queries) },
+	{ .key = "queries-file", .type = F_PATH, .offset = CFG(queries_file) },
+	{ .key = "queries-max-size", .type = F_SIZE,
+	  .offset = CFG(queries_max_size), .max = 1ULL << 40 },
 	{ NULL },
 };
 
@@ -1104,6 +1110,7 @@ static void set_defaults(struct anchord_config *c)
 	c->max_pipelined = 128;
 	c->upstream_system = true;
 	c->log_level = LOG_LEVEL_INFO;
+	c->queries_max_size = 100ULL << 20;
 	c->tls.client_certs = NET_CLIENT_CERT_REQUEST;
 	c->tls.handshake_timeout_ms = 5000;
 	c->tls.session_tickets = true;
@@ -1354,6 +1361,16 @@ static int finish_dnssec(struct cfg *x)
 	return 0;
 }
 
+/* The query log lives with the rest of anchord's state unless told. */
+static int default_queries_file(struct anchord_config *c)
+{
+	char path[PATH_MAX];
+	if (util_path_join(path, sizeof(path), c->state_dir, "queries.log"))
+		return -1;
+	c->queries_file = strdup(path);
+	return c->queries_file ? 0 : -1;
+}
+
 static int finish(struct cfg *x)
 {
 	struct anchord_config *c = x->c;
@@ -1377,6 +1394,8 @@ static int finish(struct cfg *x)
 		return fail(x, NULL, "listen", "out of memory");
 	if (finish_dnssec(x) != 0)
 		return -1;
+	if (!c->queries_file && default_queries_file(c) != 0)
+		return fail(x, NULL, "log.queries-file", "path too long");
 	if (c->tls.publish_tlsa && !config_has_tls(c))
 		return fail(x, NULL, "tls.publish-tlsa", "there is no TLS "
 			    "listener to publish");
@@ -1471,6 +1490,7 @@ void config_free(struct anchord_config *c)
 	free(c->tls.key);
 	free(c->tls.addresses);
 	free(c->doh_path);
+	free(c->queries_file);
 	free(c->http.metrics_allow);
 	free(c->tls.ca_certificate);
 	free(c->tls.ca_key);

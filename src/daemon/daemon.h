@@ -10,6 +10,7 @@
 #include "util/util.h"
 
 #include <jansson.h>
+#include <time.h>
 
 /* ------------------------------------------------------------------ configuration */
 
@@ -96,6 +97,9 @@ struct anchord_config {
 	struct dns_conf dns;
 	/* log */
 	enum log_level log_level;
+	bool log_queries;		/**< log.queries */
+	char *queries_file;		/**< default <state-dir>/queries.log */
+	uint64_t queries_max_size;	/**< bytes; 0: no rotation by size */
 };
 
 /** Load and validate a configuration file. On error, err holds
@@ -139,6 +143,33 @@ void workers_set_tls(struct daemon_workers *ws, struct net_tls_server *tls);
 /** Stop accepting, answer what is in flight (at most drain_ms), stop the
  *  threads and free everything. */
 void workers_stop(struct daemon_workers *ws, uint64_t drain_ms);
+
+/* ------------------------------------------------------------------ query log */
+
+/** The query log (log.queries): a JSON line per answered query, written by
+ *  a thread of its own so that workers never wait for the disk. */
+struct querylog;
+
+/** Open (create) the file and start the writer; buffers for n_workers.
+ *  max_size 0: no rotation by size. NULL and err on failure. */
+struct querylog *querylog_open(const char *path, uint64_t max_size,
+			       unsigned n_workers, char *err, size_t errlen);
+/** Log the answers of a worker's DNS state (before its loop runs). */
+void querylog_attach(struct querylog *ql, unsigned worker,
+		     struct dns_worker *dns);
+/** Reopen the file by name (SIGHUP, after logrotate renamed it). */
+void querylog_reopen(struct querylog *ql);
+/** Lines lost because the file could not keep up (or not be opened). */
+uint64_t querylog_dropped(struct querylog *ql);
+/** Write what is buffered, stop the writer, close the file (after the
+ *  workers have stopped). NULL is fine. */
+void querylog_close(struct querylog *ql);
+/** One line, newline included, into out: its length, or 0 when it does
+ *  not fit. A pure function, for the tests. */
+size_t querylog_format(char *out, size_t cap, const struct dns_answered *a,
+		       const struct timespec *now);
+/** Give the workers the query log (before workers_start). */
+void workers_set_querylog(struct daemon_workers *ws, struct querylog *ql);
 
 /* ------------------------------------------------------------------ enrolled devices */
 
@@ -190,6 +221,7 @@ struct daemon_metrics {
 	struct net_stream_stats listeners[3];	/**< by enum listen_kind */
 	unsigned connections[3];
 	struct dns_cache_stats cache;
+	uint64_t querylog_dropped;
 };
 
 /** Read the counters of every worker (racy by design: counters are only

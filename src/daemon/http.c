@@ -402,6 +402,9 @@ static void metrics_handle(void *ctx, struct net_http_exchange *ex)
 		put_cache(&t, m);
 		put_upstreams(&t, m);
 		put_connections(&t, m);
+		counter(&t, "anchord_querylog_dropped_total",
+			"Query log lines dropped: the file could not keep up.",
+			m->querylog_dropped);
 	}
 	if (!t.buf)
 		net_http_respond_error(ex, 503, NULL);

@@ -47,6 +47,7 @@ struct daemon {
 	int64_t device_mark;
 	struct dns_cache *cache;
 	struct daemon_workers *workers;
+	struct querylog *querylog;	/* NULL unless log.queries */
 	uv_loop_t *loop;
 	uv_signal_t sig_hup, sig_term, sig_int;
 	struct control *control;
@@ -287,6 +288,11 @@ static void warn_restart_only(const struct anchord_config *old,
 	    strcmp(old->state_dir, new->state_dir) != 0)
 		log_warning("config", "listen, server.workers and "
 			    "server.state-dir take effect on restart");
+	if (old->log_queries != new->log_queries ||
+	    strcmp(old->queries_file, new->queries_file) != 0 ||
+	    old->queries_max_size != new->queries_max_size)
+		log_warning("config", "log.queries, log.queries-file and "
+			    "log.queries-max-size take effect on restart");
 }
 
 static int reload(struct daemon *d)
@@ -339,6 +345,8 @@ static void on_signal(uv_signal_t *s, int signum)
 {
 	struct daemon *d = s->data;
 	if (signum == SIGHUP) {
+		/* logrotate renames the file, then signals: a new file */
+		querylog_reopen(d->querylog);
 		reload(d);
 		return;
 	}
@@ -513,6 +521,25 @@ static int prepare_enroll(const struct anchord_config *c)
 	return rc;
 }
 
+/* Opened before privileges are dropped, like the listeners; reopening
+ * (SIGHUP) then needs a directory server.user may write. */
+static int open_querylog(struct daemon *d)
+{
+	char err[ERRLEN];
+	const struct anchord_config *c = &d->conf;
+	if (!c->log_queries)
+		return 0;
+	d->querylog = querylog_open(c->queries_file, c->queries_max_size,
+				    c->workers, err, sizeof(err));
+	if (!d->querylog) {
+		log_error("querylog", "%s", err);
+		return -1;
+	}
+	workers_set_querylog(d->workers, d->querylog);
+	log_info("querylog", "logging queries to %s", c->queries_file);
+	return 0;
+}
+
 static int run(struct daemon *d)
 {
 	char err[ERRLEN];
@@ -537,7 +564,7 @@ static int run(struct daemon *d)
 		log_error("daemon", "%s", d->cache ? err : "out of memory");
 		return 1;
 	}
-	if (drop_privileges(d->conf.user) != 0)
+	if (open_querylog(d) != 0 || drop_privileges(d->conf.user) != 0)
 		return 1;
 	raise_fd_limit();
 	d->loop = uv_default_loop();
@@ -568,6 +595,8 @@ static int run(struct daemon *d)
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	workers_stop(d->workers, DRAIN_MS);
 	d->workers = NULL;
+	querylog_close(d->querylog);	/* after the last answer */
+	d->querylog = NULL;
 	log_info("daemon", "stopped");
 	return 0;
 }
@@ -585,6 +614,8 @@ static void cleanup(struct daemon *d)
 	}
 	if (d->env)
 		dns_env_unref(d->env);
+	if (!d->workers)	/* else workers may still log into it */
+		querylog_close(d->querylog);
 	net_tls_server_unref(d->tls);
 	store_close(d->store);
 	devices_free(d->devices);

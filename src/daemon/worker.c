@@ -52,6 +52,7 @@ struct worker {
 struct daemon_workers {
 	const struct anchord_config *conf;
 	struct device_directory *devices;
+	struct querylog *querylog;	/* NULL: log.queries is off */
 	struct worker *workers;
 	unsigned n;
 	uint64_t drain_ms;
@@ -237,6 +238,11 @@ void workers_set_devices(struct daemon_workers *ws,
 			 struct device_directory *d)
 {
 	ws->devices = d;
+}
+
+void workers_set_querylog(struct daemon_workers *ws, struct querylog *ql)
+{
+	ws->querylog = ql;
 }
 
 struct daemon_workers *workers_bind(const struct anchord_config *c,
@@ -427,6 +433,7 @@ static int worker_init(struct worker *w)
 	w->dns = dns_worker_new(&w->loop, w->cache, w->start_env);
 	if (!w->dns)
 		return -1;
+	querylog_attach(w->ws->querylog, w->id, w->dns);
 	uv_async_init(&w->loop, &w->wakeup, on_wakeup);
 	w->wakeup.data = w;
 	uv_timer_init(&w->loop, &w->drain_timer);
@@ -570,6 +577,7 @@ void workers_collect_metrics(struct daemon_workers *ws,
 				net_stream_connections(l->tcp);
 		}
 	}
+	out->querylog_dropped = querylog_dropped(ws->querylog);
 	if (ws->n && ws->workers[0].cache)
 		dns_cache_stats(ws->workers[0].cache, &out->cache);
 }

@@ -451,6 +451,30 @@ struct dns_worker_health {
 };
 const struct dns_worker_health *dns_worker_get_health(const struct dns_worker *w);
 
+/** What a request that ended with an answer tells an observer (the query
+ *  log): valid only during the call. */
+struct dns_answered {
+	const struct dns_client *client;
+	const struct dns_query *q;	/**< q->question_end 0: no question */
+	unsigned rcode;
+	int ede;			/**< enum dns_ede or DNS_EDE_NONE */
+	bool cached;			/**< from the cache, fresh or stale */
+	bool stale;
+	const char *dnssec;		/**< "secure", "insecure", "bogus";
+					 *   NULL: not validated */
+	uint64_t latency_ns;		/**< from dns_request_start to the answer */
+};
+
+typedef void (*dns_answered_fn)(void *ctx, const struct dns_answered *a);
+
+/** Call fn for every answer this worker sends, on the worker's thread,
+ *  right before the transport gets it. fn must not block. NULL: none. */
+void dns_worker_set_answered(struct dns_worker *w, dns_answered_fn fn,
+			     void *ctx);
+/** Mnemonics for logs ("AAAA", "NXDOMAIN"); NULL when there is none. */
+const char *dns_type_name(uint16_t type);
+const char *dns_rcode_name(unsigned rcode);
+
 /** Start a request for one query message. The answer reaches ops->send,
  *  now or later. client->transport and max_size (0 = no limit beyond 65535)
  *  describe the channel. A transport that can go away before the answer

@@ -37,6 +37,9 @@ struct dns_request {
 	struct util_list wait_node;
 	struct dns_client client;
 	uint16_t limit;			/* answer size limit */
+	bool cached, stale;		/* for the observer */
+	int8_t verdict;			/* enum val_status, -1: none known */
+	uint64_t started_ns;		/* only kept with an observer */
 	struct dns_query q;
 	uint8_t query[QUERY_COPY_MAX];	/* header and question */
 };
@@ -53,6 +56,8 @@ struct dns_worker {
 	struct dns_request **free_reqs;
 	unsigned n_free;
 	struct dns_scan scan;
+	dns_answered_fn answered;	/* the query log, or NULL */
+	void *answered_ctx;
 	uint8_t recv_buf[DNS_MAX_MSG];
 	uint8_t scratch[DNS_HEADROOM + DNS_MAX_MSG];
 };
@@ -108,6 +113,13 @@ void dns_worker_free(struct dns_worker *w)
 	if (w->env)
 		dns_env_unref(w->env);
 	free(w);
+}
+
+void dns_worker_set_answered(struct dns_worker *w, dns_answered_fn fn,
+			     void *ctx)
+{
+	w->answered = fn;
+	w->answered_ctx = ctx;
 }
 
 const struct dns_worker_stats *dns_worker_get_stats(const struct dns_worker *w)
@@ -195,6 +207,60 @@ struct dns_env *dns_request_env(struct dns_request *req)
 	return req->env;
 }
 
+/* ------------------------------------------------------------------ observing */
+
+const char *dns_type_name(uint16_t type)
+{
+	/* ldns knows the record types (its table is static and const), but
+	 * not the query-only ones. */
+	switch (type) {
+	case DNS_TYPE_IXFR: return "IXFR";
+	case DNS_TYPE_AXFR: return "AXFR";
+	case DNS_TYPE_MAILB: return "MAILB";
+	case DNS_TYPE_MAILA: return "MAILA";
+	case DNS_TYPE_ANY: return "ANY";
+	default: break;
+	}
+	const ldns_rr_descriptor *d = ldns_rr_descript(type);
+	return d && d->_name ? d->_name : NULL;
+}
+
+const char *dns_rcode_name(unsigned rcode)
+{
+	static const char *const names[] = {
+		"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
+		"REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH",
+		"NOTZONE", [DNS_RCODE_BADVERS] = "BADVERS",
+	};
+	return rcode < ARRAY_SIZE(names) ? names[rcode] : NULL;
+}
+
+static const char *verdict_name(int verdict)
+{
+	switch (verdict) {
+	case VAL_SECURE: return "secure";
+	case VAL_INSECURE: return "insecure";
+	case VAL_BOGUS: return "bogus";
+	default: return NULL;	/* unchecked: validation is off */
+	}
+}
+
+static void tell_observer(const struct dns_request *req, unsigned rcode,
+			  int ede)
+{
+	struct dns_answered a = {
+		.client = &req->client,
+		.q = &req->q,
+		.rcode = rcode,
+		.ede = ede,
+		.cached = req->cached,
+		.stale = req->stale,
+		.dnssec = verdict_name(req->verdict),
+		.latency_ns = uv_hrtime() - req->started_ns,
+	};
+	req->w->answered(req->w->answered_ctx, &a);
+}
+
 /* ------------------------------------------------------------------ answering */
 
 static void begin_answer(struct dns_request *req, struct dns_builder *b)
@@ -220,6 +286,8 @@ static void send_answer(struct dns_request *req, struct dns_builder *b,
 	size_t len = dns_builder_finish(b, &e);
 	struct dns_worker_stats *st = &req->w->stats;
 	st->rcodes[MIN(b->rcode, ARRAY_SIZE(st->rcodes) - 1)]++;
+	if (req->w->answered && req->ops)
+		tell_observer(req, b->rcode, ede);
 	/* Off the transport's list first: send may free the list. */
 	util_list_remove(&req->transport_node);
 	if (req->ops)
@@ -254,6 +322,7 @@ void dns_request_answer_validated(struct dns_request *req,
 {
 	struct dns_builder b;
 	begin_answer(req, &b);
+	req->verdict = (int8_t)v->status;
 	if (refuse_bogus(&req->q, v->status)) {
 		dns_builder_set_rcode(&b, DNS_RCODE_SERVFAIL);
 		send_answer(req, &b, v->ede, v->why);
@@ -288,6 +357,7 @@ struct cached_answer {
 	int ede;
 	const char *ede_text;
 	bool used;
+	uint8_t verdict;
 };
 
 static void use_cached(void *ctx, const struct dns_cache_view *v)
@@ -297,6 +367,7 @@ static void use_cached(void *ctx, const struct dns_cache_view *v)
 	if (v->question_end != ca->b->question_end)
 		return;		/* cannot happen with equal keys; be safe */
 	ca->used = true;
+	ca->verdict = v->dnssec;
 	if (refuse_bogus(q, v->dnssec)) {
 		dns_builder_set_rcode(ca->b, DNS_RCODE_SERVFAIL);
 		ca->ede = v->ede;
@@ -343,6 +414,9 @@ static bool answer_from_cache(struct dns_request *req, enum dns_cache_mode mode,
 		req->w->stats.stale_answers++;
 	else
 		req->w->stats.cache_hits++;
+	req->cached = true;
+	req->stale = r == DNS_CACHE_STALE;
+	req->verdict = (int8_t)ca.verdict;
 	send_answer(req, &b, ca.ede, ca.ede_text);
 	return true;
 }
@@ -485,6 +559,9 @@ void dns_request_start(struct dns_worker *w, const uint8_t *wire, size_t len,
 	req->ops = ops;
 	req->ctx = ctx;
 	req->client = *client;
+	req->cached = req->stale = false;
+	req->verdict = -1;
+	req->started_ns = w->answered ? uv_hrtime() : 0;
 	util_list_init(&req->transport_node);
 	util_list_init(&req->wait_node);
 	if (inflight)
