@@ -142,7 +142,7 @@ static int add_address_records(struct anchord_config *c, const char *name)
 	for (size_t i = 0; i < c->tls.n_addresses; i++) {
 		const struct util_addr *a = &c->tls.addresses[i];
 		bool v4 = a->ss.ss_family == AF_INET;
-		char host[INET6_ADDRSTRLEN], rr[600];
+		char host[INET6_ADDRSTRLEN], rr[DNS_MAX_NAME * 4 + 100];
 		inet_ntop(a->ss.ss_family,
 			  v4 ? (const void *)&((const struct sockaddr_in *)&a->ss)->sin_addr
 			     : (const void *)&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
