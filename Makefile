@@ -190,7 +190,7 @@ fuzz: $(FUZZ_BINS)
 	done
 
 # ---------------------------------------------------------------- install
-install: all
+install: all install-units
 	install -d $(DESTDIR)$(sbindir) $(DESTDIR)$(bindir) \
 		$(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man5 \
 		$(DESTDIR)$(mandir)/man8 $(DESTDIR)$(sysconfdir)/anchord
@@ -205,6 +205,33 @@ install: all
 	install -m 644 etc/root.key $(DESTDIR)$(sysconfdir)/anchord/root.key
 	install -m 644 etc/home.anchord.test.zone \
 		$(DESTDIR)$(sysconfdir)/anchord/home.anchord.test.zone
+	install -d $(DESTDIR)$(sysconfdir)/anchord/examples
+	install -m 644 $(EXAMPLE_CONFS) $(DESTDIR)$(sysconfdir)/anchord/examples/
+
+# The systemd unit, sysusers, tmpfiles and logrotate snippets. systemd also
+# reads units under /usr/local/lib; logrotate reads only /etc/logrotate.d,
+# so packagers set LOGROTATEDIR=/etc/logrotate.d.
+SYSTEMD_UNITDIR ?= $(prefix)/lib/systemd/system
+SYSUSERSDIR ?= $(prefix)/lib/sysusers.d
+TMPFILESDIR ?= $(prefix)/lib/tmpfiles.d
+LOGROTATEDIR ?= $(sysconfdir)/logrotate.d
+EXAMPLE_CONFS := $(sort $(wildcard etc/examples/*.conf))
+
+# The unit names the install paths, so it is written on every install.
+install-units:
+	@mkdir -p $(BUILD)
+	sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@sysconfdir@|$(sysconfdir)|g' \
+		contrib/anchord.service.in > $(BUILD)/anchord.service
+	install -d $(DESTDIR)$(SYSTEMD_UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(LOGROTATEDIR)
+	install -m 644 $(BUILD)/anchord.service \
+		$(DESTDIR)$(SYSTEMD_UNITDIR)/anchord.service
+	install -m 644 contrib/anchord.sysusers \
+		$(DESTDIR)$(SYSUSERSDIR)/anchord.conf
+	install -m 644 contrib/anchord.tmpfiles \
+		$(DESTDIR)$(TMPFILESDIR)/anchord.conf
+	install -m 644 contrib/anchord.logrotate \
+		$(DESTDIR)$(LOGROTATEDIR)/anchord
 
 # ---------------------------------------------------------------- misc
 deps:
@@ -240,5 +267,5 @@ bench-est: all
 .SECONDARY:
 
 .PHONY: all run check check-unit check-integration check-fuzz check-valgrind \
-	check-vectors deps-test fuzz fuzz-build install deps clean distclean \
+	check-vectors deps-test fuzz fuzz-build install install-units deps clean distclean \
 	help bench-pake bench-est

@@ -15,7 +15,8 @@ BUILD_PKGS="gcc make libc6-dev autoconf pkg-config
 	libqrencode-dev libpng-dev libcmocka-dev"
 TEST_PKGS="nsd knot-dnsutils bind9-dnsutils ldnsutils gnutls-bin curl stubby
 	python3 python3-pytest python3-pytest-timeout python3-dnspython
-	clang libclang-rt-14-dev valgrind iproute2 sqlite3 dnsperf nghttp2-client"
+	clang libclang-rt-14-dev valgrind iproute2 sqlite3 dnsperf nghttp2-client
+	systemd man-db"
 BENCH_PKGS="unbound knot-resolver dnsdist linux-perf"
 
 case "${1:-build}" in

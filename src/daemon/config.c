@@ -48,6 +48,7 @@ const char *const config_known_keys[] = {
 	"enroll.enabled", "enroll.code-ttl", "enroll.max-failures",
 	"enroll.backup-pin",
 	"doh.path",
+	"discovery.dns-sd", "discovery.domain", "discovery.instance",
 	"http.max-streams", "http.buffer-budget", "http.metrics",
 	"http.metrics-allow",
 	"upstream.address", "upstream.port", "upstream.transport",
@@ -936,6 +937,21 @@ static int parse_enroll(struct cfg *x, const yaml_node_t *n)
 	return parse_fields(x, n, "enroll", enroll_fields);
 }
 
+/* ------------------------------------------------------------------ discovery */
+
+static const struct field discovery_fields[] = {
+	{ .key = "dns-sd", .type = F_BOOL, .offset = CFG(discovery.dns_sd) },
+	{ .key = "domain", .type = F_NAME, .offset = CFG(discovery.domain) },
+	{ .key = "instance", .type = F_STRING,
+	  .offset = CFG(discovery.instance) },
+	{ NULL },
+};
+
+static int parse_discovery(struct cfg *x, const yaml_node_t *n)
+{
+	return parse_fields(x, n, "discovery", discovery_fields);
+}
+
 /* ------------------------------------------------------------------ dnssec */
 
 static int push_string(struct cfg *x, const yaml_node_t *n, const char *key,
@@ -1065,6 +1081,7 @@ static const struct section {
 	{ "http", parse_http },
 	{ "est", parse_est },
 	{ "enroll", parse_enroll },
+	{ "discovery", parse_discovery },
 	{ "upstream", parse_upstream },
 	{ "cache", parse_cache },
 	{ "local-data", parse_local_data },
@@ -1396,6 +1413,9 @@ static int finish(struct cfg *x)
 		return -1;
 	if (!c->queries_file && default_queries_file(c) != 0)
 		return fail(x, NULL, "log.queries-file", "path too long");
+	char why[256];
+	if (discovery_add_records(c, why, sizeof(why)) != 0)
+		return fail(x, NULL, "discovery", "%s", why);
 	if (c->tls.publish_tlsa && !config_has_tls(c))
 		return fail(x, NULL, "tls.publish-tlsa", "there is no TLS "
 			    "listener to publish");
@@ -1498,6 +1518,8 @@ void config_free(struct anchord_config *c)
 		free(c->est.allowed_domains[i]);
 	free(c->est.allowed_domains);
 	free(c->enroll.backup_pin);
+	free(c->discovery.domain);
+	free(c->discovery.instance);
 	dns_conf_free(&c->dns);
 	memset(c, 0, sizeof(*c));
 }

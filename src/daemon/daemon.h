@@ -64,6 +64,14 @@ struct enroll_section {
 	char *backup_pin;		/**< base64 SPKI SHA-256, or NULL */
 };
 
+/** The discovery section: DNS-SD records for the EST and enrollment
+ *  service (RFC 6763), in local data. */
+struct discovery_conf {
+	bool dns_sd;
+	char *domain;			/**< NULL: the parent of server.name */
+	char *instance;			/**< the DNS-SD instance label */
+};
+
 struct listen_conf {
 	struct util_addr addr;
 	enum listen_kind kind;
@@ -91,6 +99,7 @@ struct anchord_config {
 	char *doh_path;			/**< doh.path */
 	struct est_section est;
 	struct enroll_section enroll;
+	struct discovery_conf discovery;
 	/* upstream, cache, local data, dnssec */
 	bool upstream_system;
 	bool trust_anchors_given;
@@ -249,3 +258,43 @@ struct net_http_router *http_services_router(struct http_services *sv);
  *  the loop has ended. */
 void http_services_close(struct http_services *sv);
 void http_services_free(struct http_services *sv);
+
+/* ------------------------------------------------------------------ discovery */
+
+/** Add the DNS-SD records discovery.dns-sd asks for to c->dns.data (at
+ *  load time, after the listeners are known). On error err says why. */
+int discovery_add_records(struct anchord_config *c, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ DNR (RFC 9463) */
+
+#define DNR_MAX_INSTANCES 8
+
+/** One encrypted DNS endpoint of this resolver, as DNR describes it. */
+struct dnr_instance {
+	uint16_t priority;
+	const char *adn;		/**< authentication domain name, text */
+	const char *alpn;		/**< comma-separated ALPN ids: "dot" */
+	uint16_t port;
+	const char *dohpath;		/**< URI template, NULL when not DoH */
+	const struct util_addr *addrs;	/**< both families; each encoder */
+	size_t n_addrs;			/**< picks its own */
+};
+
+/** The instances of this resolver: one per distinct TLS listener (kind,
+ *  port), DoH at priority 1 and DoT at 2 as in its DDR records; dohpath
+ *  is filled with doh.path + "{?dns}". Returns how many. */
+size_t dnr_instances(const struct anchord_config *c, struct dnr_instance *out,
+		     size_t max, char *dohpath, size_t dohpath_size);
+/** SvcParams in SVCB wire format (alpn, port, dohpath). Each encoder
+ *  returns the bytes written, 0 when no instance has an address of its
+ *  family, or -1 when the result does not fit or a field overflows. */
+int dnr_svcparams(const struct dnr_instance *d, uint8_t *out, size_t cap);
+/** The data of DHCPv4 OPTION_V4_DNR (162): every instance, without the
+ *  option's code and length octets. */
+int dnr_dhcpv4(const struct dnr_instance *d, size_t n, uint8_t *out,
+	       size_t cap);
+/** The data of one DHCPv6 OPTION_V6_DNR (144), without code and length. */
+int dnr_dhcpv6(const struct dnr_instance *d, uint8_t *out, size_t cap);
+/** A whole IPv6 RA DNR option (type 144), padded to 8 octets. */
+int dnr_ra(const struct dnr_instance *d, uint32_t lifetime, uint8_t *out,
+	   size_t cap);

@@ -47,6 +47,7 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  pin                          SPKI pin and TLSA records of the\n"
 		"                               TLS certificate\n"
+		"  dnr [--lifetime S]           RFC 9463 DHCP and RA options\n"
 		"  token new [--ttl D] [--profile P] [--device NAME] [--count N]\n"
 		"                               one-time EST enrollment tokens\n"
 		"  est user add NAME [--password-file F]\n"
@@ -1087,6 +1088,121 @@ static int cmd_status(struct ctl *c)
 	return daemon_status(c);
 }
 
+/* ------------------------------------------------------------------ dnr */
+
+#define DNR_OPTION_MAX 2048
+#define DHCPV4_OPTION_MAX 255	/* longer ones need RFC 3396 splitting */
+
+struct dnr_option {
+	const char *what;		/* the line's label */
+	uint8_t data[DNR_OPTION_MAX];
+	int len;
+};
+
+static void print_hex(const uint8_t *p, int len, const char *sep)
+{
+	for (int i = 0; i < len; i++)
+		printf("%s%02x", i && sep ? sep : "", p[i]);
+}
+
+/* The options of this resolver: DHCPv4 (all instances in one), then one
+ * DHCPv6 and one RA option per instance with an IPv6 address. */
+static size_t dnr_build(const struct anchord_config *c, uint32_t lifetime,
+			struct dnr_option *opts, size_t max)
+{
+	struct dnr_instance d[DNR_MAX_INSTANCES];
+	char dohpath[256];
+	size_t n = dnr_instances(c, d, DNR_MAX_INSTANCES, dohpath,
+				 sizeof(dohpath)), k = 0;
+	opts[k] = (struct dnr_option){ .what = "dhcpv4-162" };
+	opts[k].len = dnr_dhcpv4(d, n, opts[k].data, DNR_OPTION_MAX);
+	k += opts[k].len != 0;
+	for (size_t i = 0; i < n && k + 2 <= max; i++) {
+		opts[k] = (struct dnr_option){ .what = "dhcpv6-144" };
+		opts[k].len = dnr_dhcpv6(&d[i], opts[k].data, DNR_OPTION_MAX);
+		k += opts[k].len != 0;
+		opts[k] = (struct dnr_option){ .what = "ra-144" };
+		opts[k].len = dnr_ra(&d[i], lifetime, opts[k].data,
+				     DNR_OPTION_MAX);
+		k += opts[k].len != 0;
+	}
+	return k;
+}
+
+static void print_kea(const struct dnr_option *opts, size_t n, bool v6)
+{
+	printf("\n# ISC Kea, %s \"option-data\":\n", v6 ? "Dhcp6" : "Dhcp4");
+	for (size_t i = 0; i < n; i++) {
+		if ((strcmp(opts[i].what, "dhcpv6-144") == 0) != v6 ||
+		    strcmp(opts[i].what, "ra-144") == 0)
+			continue;
+		printf("{ \"code\": %d, \"space\": \"%s\", \"csv-format\": "
+		       "false, \"data\": \"", v6 ? 144 : 162,
+		       v6 ? "dhcp6" : "dhcp4");
+		print_hex(opts[i].data, opts[i].len, NULL);
+		printf("\" }\n");
+	}
+}
+
+static void print_dnsmasq(const struct dnr_option *opts, size_t n)
+{
+	printf("\n# dnsmasq:\n");
+	for (size_t i = 0; i < n; i++) {
+		bool v6 = strcmp(opts[i].what, "dhcpv6-144") == 0;
+		if (!v6 && strcmp(opts[i].what, "dhcpv4-162") != 0)
+			continue;
+		printf("dhcp-option=%s,", v6 ? "option6:144" : "162");
+		print_hex(opts[i].data, opts[i].len, ":");
+		printf("\n");
+	}
+}
+
+/* anchorctl dnr [--lifetime S]: RFC 9463 options naming this resolver,
+ * as hex, and the same in Kea's and dnsmasq's configuration syntax. */
+static int cmd_dnr(struct ctl *c)
+{
+	const char *lt = option(c, "--lifetime");
+	uint64_t lifetime = 1800;	/* 3 x the default MaxRtrAdvInterval */
+	if (lt && util_parse_uint(lt, 0, UINT32_MAX, &lifetime) != 0) {
+		fprintf(stderr, "anchorctl: --lifetime: seconds expected\n");
+		return 2;
+	}
+	struct dnr_option *opts = calloc(1 + 2 * DNR_MAX_INSTANCES,
+					 sizeof(*opts));
+	if (!opts)
+		return 1;
+	size_t n = dnr_build(&c->conf, (uint32_t)lifetime, opts,
+			     1 + 2 * DNR_MAX_INSTANCES);
+	int ret = n ? 0 : 1;
+	printf("# DNR (RFC 9463) for %s; hex, without the DHCP code and "
+	       "length\n", c->conf.name);
+	for (size_t i = 0; i < n; i++) {
+		if (opts[i].len < 0) {
+			fprintf(stderr, "anchorctl: %s: too long\n", opts[i].what);
+			ret = 1;
+			continue;
+		}
+		printf("%s: ", opts[i].what);
+		print_hex(opts[i].data, opts[i].len, NULL);
+		printf("\n");
+		if (strcmp(opts[i].what, "dhcpv4-162") == 0 &&
+		    opts[i].len > DHCPV4_OPTION_MAX)
+			fprintf(stderr, "anchorctl: dhcpv4-162 is %d octets: the "
+				"DHCP server must split it (RFC 3396)\n",
+				opts[i].len);
+	}
+	if (n == 0)
+		fprintf(stderr, "anchorctl: no DoT or HTTPS listener with an "
+			"address in tls.addresses\n");
+	if (ret == 0) {
+		print_kea(opts, n, false);
+		print_kea(opts, n, true);
+		print_dnsmasq(opts, n);
+	}
+	free(opts);
+	return ret;
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 static const struct command {
@@ -1119,6 +1235,7 @@ static const struct command {
 	{ { "reload" }, cmd_reload, false },
 	{ { "cache", "flush" }, cmd_cache_flush, false },
 	{ { "stats" }, cmd_stats, false },
+	{ { "dnr" }, cmd_dnr, false },
 };
 
 /* The command whose words start the arguments; *used says how many. */
