@@ -17,7 +17,7 @@ listen:
   - { address: 127.0.0.1, port: 8853, kind: dot }
   - { address: "::1", port: 8853, kind: dot }
   - { address: 127.0.0.1, port: 8443, kind: https }
-tls: { addresses: [ 192.0.2.53, 198.51.100.53, "2001:db8::53" ] }
+tls: { addresses: [ 127.0.53.1, 127.0.53.2, "2001:db8::53" ] }
 doh: { path: /q }
 upstream: [ { address: 127.0.0.1, port: 5300 } ]
 """
@@ -125,7 +125,7 @@ def dnr_output(tmp_path):
 def test_dhcpv4_option_162(dnr_output):
     _, lines = dnr_output
     [data] = lines["dhcpv4-162"]
-    v4 = ["192.0.2.53", "198.51.100.53"]
+    v4 = ["127.0.53.1", "127.0.53.2"]
     assert decode_v4(data) == [(2, ADN, v4, DOT), (1, ADN, v4, DOH)]
 
 

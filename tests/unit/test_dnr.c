@@ -16,7 +16,7 @@ static struct util_addr addrs[2];
 
 static struct dnr_instance dot_instance(void)
 {
-	util_addr_parse("192.0.2.1", 0, &addrs[0]);
+	util_addr_parse("127.0.53.1", 0, &addrs[0]);
 	util_addr_parse("2001:db8::1", 0, &addrs[1]);
 	return (struct dnr_instance){ .priority = 2, .adn = "dns.example",
 				      .alpn = "dot", .port = 853,
@@ -30,7 +30,7 @@ static void dhcpv4_layout(void **state)
 		0, 35,			/* DNR-Instance-Data-Length */
 		0, 2,			/* Service Priority */
 		13, ADN_WIRE,		/* ADN Length (1 octet), ADN */
-		4, 192, 0, 2, 1,	/* Addr Length (1 octet), IPv4 */
+		4, 127, 0, 53, 1,	/* Addr Length (1 octet), IPv4 */
 		DOT_PARAMS,
 	};
 	uint8_t out[256];
@@ -116,7 +116,7 @@ static void instances_of_a_configuration(void **state)
 		"  - { address: 127.0.0.1, port: 853, kind: dot }\n"
 		"  - { address: \"::1\", port: 853, kind: dot }\n"
 		"  - { address: 127.0.0.1, port: 443, kind: https }\n"
-		"tls: { addresses: [ 192.0.2.53, \"2001:db8::53\" ] }\n"
+		"tls: { addresses: [ 127.0.53.1, \"2001:db8::53\" ] }\n"
 		"doh: { path: /q }\n"
 		"upstream: [ { address: 127.0.0.1, port: 5300 } ]\n";
 	struct anchord_config c;

@@ -20,7 +20,7 @@ struct fixture {
 static void set_up(struct fixture *f, const uint8_t *qname, size_t qlen)
 {
 	memset(f, 0, sizeof(*f));
-	util_addr_parse("192.0.2.7", 5353, &f->client.addr);
+	util_addr_parse("127.0.53.7", 5353, &f->client.addr);
 	f->client.transport = DNS_TRANSPORT_UDP;
 	memcpy(f->q.qname, qname, qlen);
 	f->q.qname_len = (uint16_t)qlen;
@@ -62,7 +62,7 @@ static void a_plain_line(void **state)
 	char line[4096];
 	size_t n = querylog_format(line, sizeof(line), &f.a, &when);
 	assert_string_equal(line,
-		"{\"time\":\"2026-01-01T00:00:00.042Z\",\"client\":\"192.0.2.7\","
+		"{\"time\":\"2026-01-01T00:00:00.042Z\",\"client\":\"127.0.53.7\","
 		"\"transport\":\"udp\",\"name\":\"www.example.com.\","
 		"\"type\":\"AAAA\",\"rcode\":\"NOERROR\",\"ede\":[],"
 		"\"cached\":false,\"latency_ms\":1.234}\n");
