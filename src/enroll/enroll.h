@@ -13,6 +13,9 @@
 #include "net/net.h"
 #include "pake/pake.h"
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -268,3 +271,44 @@ char *enroll_render(enum enroll_format f, const struct enroll_setup *s,
 int enroll_write(enum enroll_format f, const struct enroll_setup *s,
 		 const char *dir, char *path, size_t pathlen, char *err,
 		 size_t errlen);
+
+/* ------------------------------------------------------------------ client: key and checks */
+
+/** The device's new key and its request. */
+struct enroll_identity {
+	gnutls_x509_privkey_t key;
+	gnutls_datum_t csr;		/**< DER */
+	uint8_t spki[32];		/**< SHA-256 of its SPKI */
+};
+
+/** A fresh ECDSA P-256 key and a CSR with CN = device and challengePassword
+ *  = base64 of the EST connection's exporter (RFC 7030 3.5). Returns 0, or
+ *  -1 with err. */
+int enroll_identity_new(struct enroll_identity *id, const char *device,
+			const uint8_t exporter[ENROLL_EXPORTER_BYTES],
+			char *err, size_t errlen);
+void enroll_identity_free(struct enroll_identity *id);
+/** The SHA-256 of the SPKI of a session's peer certificate. */
+int enroll_peer_spki(gnutls_session_t s, uint8_t digest[32]);
+/** A query for adn, type A, with RD (ID 0 unless random_id, as DoH caches
+ *  want); *wire is malloc'ed. */
+int enroll_dns_query(const char *adn, bool random_id, uint8_t **wire,
+		     size_t *len, uint16_t *id);
+/** Whether wire answers query id; summary says how, or what is wrong.
+ *  Any rcode proves the channel. */
+int enroll_dns_check_answer(const uint8_t *wire, size_t len, uint16_t id,
+			    char *summary, size_t cap);
+
+/** A DoT service to check: pinned by the bundle, with our certificate. */
+struct enroll_dot_target {
+	const char *address;
+	uint16_t port;
+	const struct enroll_bundle *bundle;
+	const char *cert_file, *key_file;
+	unsigned timeout_s;
+};
+
+/** Connect, check the pin, send a query for the ADN and check the answer.
+ *  Returns 0 with a summary of the answer, or -1 with what failed. */
+int enroll_dot_check(const struct enroll_dot_target *t, char *summary,
+		     size_t cap);

@@ -24,7 +24,6 @@
 #include <gnutls/pkcs7.h>
 #include <gnutls/x509.h>
 #include <jansson.h>
-#include <ldns/ldns.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <netinet/in.h>
@@ -244,16 +243,6 @@ static int read_password(const struct opts *o, const char *prompt, char *out,
 
 /* ------------------------------------------------------------------ TLS facts */
 
-/* The SHA-256 of the peer's SPKI on a GnuTLS session. */
-static int peer_spki(gnutls_session_t s, uint8_t digest[32])
-{
-	unsigned n = 0;
-	const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
-	if (!certs || n == 0)
-		return -1;
-	return pki_spki_sha256(&certs[0], digest) == 0 ? 0 : -1;
-}
-
 /* The exporter and SPKI of the connection a curl handle last used. */
 static int conn_tls_facts(struct conn *c, uint8_t exporter[32],
 			  uint8_t spki[32])
@@ -274,7 +263,7 @@ static int conn_tls_facts(struct conn *c, uint8_t exporter[32],
 	}
 	memcpy(exporter, cb.data, ENROLL_EXPORTER_BYTES);
 	gnutls_free(cb.data);
-	if (peer_spki(s, spki) != 0)
+	if (enroll_peer_spki(s, spki) != 0)
 		return fail("the server sent no certificate");
 	return 0;
 }
@@ -798,89 +787,6 @@ static int opaque_register(struct conn *c, const char *token,
 	return 0;
 }
 
-/* ------------------------------------------------------------------ key and CSR */
-
-struct identity {
-	gnutls_x509_privkey_t key;
-	gnutls_datum_t csr;		/* DER */
-	uint8_t spki[32];
-};
-
-static void identity_free(struct identity *id)
-{
-	if (id->key)
-		gnutls_x509_privkey_deinit(id->key);
-	gnutls_free(id->csr.data);
-	memset(id, 0, sizeof(*id));
-}
-
-static int key_spki(gnutls_x509_privkey_t key, uint8_t digest[32])
-{
-	gnutls_privkey_t priv = NULL;
-	gnutls_pubkey_t pub = NULL;
-	gnutls_datum_t der = { NULL, 0 };
-	int ret = gnutls_privkey_init(&priv);
-	if (ret >= 0)
-		ret = gnutls_privkey_import_x509(priv, key, 0);
-	if (ret >= 0)
-		ret = gnutls_pubkey_init(&pub);
-	if (ret >= 0)
-		ret = gnutls_pubkey_import_privkey(pub, priv, 0, 0);
-	if (ret >= 0)
-		ret = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &der);
-	if (ret >= 0)
-		ret = gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size,
-				       digest);
-	gnutls_free(der.data);
-	if (pub)
-		gnutls_pubkey_deinit(pub);
-	if (priv)
-		gnutls_privkey_deinit(priv);
-	return ret < 0 ? -1 : 0;
-}
-
-/* A fresh P-256 key and its CSR: CN = the device, challengePassword =
- * base64 of the EST connection's tls-exporter (RFC 7030 3.5 POP
- * linking). */
-static int make_identity(struct identity *id, const char *device,
-			 const uint8_t exporter[32])
-{
-	gnutls_x509_crq_t crq = NULL;
-	char *challenge = base64_std(exporter, 32);
-	memset(id, 0, sizeof(*id));
-	int ret = gnutls_x509_privkey_init(&id->key);
-	if (ret >= 0)
-		ret = gnutls_x509_privkey_generate(
-			id->key, GNUTLS_PK_ECDSA,
-			GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
-	if (ret >= 0)
-		ret = gnutls_x509_crq_init(&crq);
-	if (ret >= 0)
-		ret = gnutls_x509_crq_set_version(crq, 1);
-	if (ret >= 0)
-		ret = gnutls_x509_crq_set_dn_by_oid(
-			crq, GNUTLS_OID_X520_COMMON_NAME, 0, device,
-			(unsigned)strlen(device));
-	if (ret >= 0)
-		ret = gnutls_x509_crq_set_key(crq, id->key);
-	if (ret >= 0)
-		ret = gnutls_x509_crq_set_challenge_password(crq, challenge);
-	if (ret >= 0)
-		ret = gnutls_x509_crq_sign2(crq, id->key, GNUTLS_DIG_SHA256, 0);
-	if (ret >= 0)
-		ret = gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_DER, &id->csr);
-	if (ret >= 0 && key_spki(id->key, id->spki) != 0)
-		ret = -1;
-	if (crq)
-		gnutls_x509_crq_deinit(crq);
-	free(challenge);
-	if (ret < 0) {
-		identity_free(id);
-		return fail("cannot make a key and CSR: %s", gnutls_strerror(ret));
-	}
-	return 0;
-}
-
 /* ------------------------------------------------------------------ EST */
 
 static int est_open(struct conn *c, const struct opts *o,
@@ -942,7 +848,7 @@ static void free_certs(gnutls_datum_t *certs, unsigned n)
 
 /* Of the returned certificates, ours: our key, chained to the CA. */
 static int pick_our_cert(gnutls_datum_t *certs, unsigned n,
-			 const struct identity *id, const char *ca_pem,
+			 const struct enroll_identity *id, const char *ca_pem,
 			 gnutls_x509_crt_t *out)
 {
 	gnutls_x509_crt_t ca;
@@ -973,7 +879,7 @@ static int pick_our_cert(gnutls_datum_t *certs, unsigned n,
 }
 
 static int store_identity(const struct state_files *f,
-			  const struct identity *id, gnutls_x509_crt_t crt)
+			  const struct enroll_identity *id, gnutls_x509_crt_t crt)
 {
 	gnutls_datum_t key = { NULL, 0 }, cert = { NULL, 0 };
 	int rc = -1;
@@ -1010,11 +916,12 @@ static int est_enroll(struct conn *c, const char *op, const char *token,
 		      const struct enroll_bundle *b,
 		      const struct state_files *f)
 {
-	struct identity id;
+	struct enroll_identity id;
 	struct reply r;
-	char url[700];
-	if (make_identity(&id, b->device, c->exporter) != 0)
-		return -1;
+	char url[700], err[256];
+	if (enroll_identity_new(&id, b->device, c->exporter, err,
+				sizeof(err)) != 0)
+		return fail("%s", err);
 	char *body = base64_std(id.csr.data, id.csr.size);
 	snprintf(url, sizeof(url), "%s/%s", c->base, op);
 	int rc = request(c, url, "Content-Type: application/pkcs10", body,
@@ -1042,7 +949,7 @@ static int est_enroll(struct conn *c, const char *op, const char *token,
 		gnutls_x509_crt_deinit(crt);
 	free_certs(certs, n);
 	reply_free(&r);
-	identity_free(&id);
+	enroll_identity_free(&id);
 	return rc;
 }
 
@@ -1075,166 +982,21 @@ static void check_eecerts(struct conn *c, const struct enroll_bundle *b)
 
 /* ------------------------------------------------------------------ DNS checks */
 
-/* A query for the ADN, type A, in wire format (ID 0 for DoH's caches). */
-static int dns_query(const char *adn, bool random_id, uint8_t **wire,
-		     size_t *len, uint16_t *id)
-{
-	ldns_rdf *name = ldns_dname_new_frm_str(adn);
-	ldns_pkt *q = name ? ldns_pkt_query_new(name, LDNS_RR_TYPE_A,
-						LDNS_RR_CLASS_IN, LDNS_RD)
-			   : NULL;
-	if (!q) {
-		if (name)
-			ldns_rdf_deep_free(name);
-		return fail("cannot build a query for %s", adn);
-	}
-	*id = 0;
-	if (random_id)
-		*id = (uint16_t)randombytes_uniform(65536);
-	ldns_pkt_set_id(q, *id);
-	ldns_status s = ldns_pkt2wire(wire, q, len);
-	ldns_pkt_free(q);
-	return s == LDNS_STATUS_OK ? 0 : fail("cannot encode a query");
-}
-
-/* A well-formed response to our query; any rcode proves the channel. */
-static int dns_check_answer(const char *what, const uint8_t *wire,
-			    size_t len, uint16_t id)
-{
-	ldns_pkt *p = NULL;
-	if (ldns_wire2pkt(&p, wire, len) != LDNS_STATUS_OK)
-		return fail("%s: the answer is not a DNS message", what);
-	bool ok = ldns_pkt_id(p) == id && ldns_pkt_qr(p);
-	ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes,
-						  (int)ldns_pkt_get_rcode(p));
-	if (ok)
-		printf("%s query OK (rcode %s, %zu answers)\n", what,
-		       rc ? rc->name : "?", (size_t)ldns_pkt_ancount(p));
-	ldns_pkt_free(p);
-	return ok ? 0 : fail("%s: the answer does not match the query", what);
-}
-
-static int tcp_connect(const char *address, uint16_t port)
-{
-	struct util_addr a;
-	if (util_addr_parse(address, port, &a) != 0)
-		return fail("%s: not an IP address", address);
-	int fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct timeval tv = { .tv_sec = TIMEOUT_S };
-	if (fd < 0)
-		return fail("socket: %s", strerror(errno));
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a.ss, a.len) != 0) {
-		fail("DoT: connect to %s port %u: %s", address, port,
-		     strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static int tls_send_all(gnutls_session_t s, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = gnutls_record_send(s, p, len);
-		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int tls_recv_all(gnutls_session_t s, uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = gnutls_record_recv(s, p, len);
-		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* One query over an established DoT session (RFC 7858: 2-byte length). */
-static int dot_exchange(gnutls_session_t s, const char *adn)
-{
-	uint8_t *wire = NULL, answer[65535], lenbuf[2];
-	size_t len;
-	uint16_t id;
-	if (dns_query(adn, true, &wire, &len, &id) != 0)
-		return -1;
-	uint8_t *msg = malloc(len + 2);
-	if (!msg)
-		die_oom();
-	msg[0] = (uint8_t)(len >> 8);
-	msg[1] = (uint8_t)len;
-	memcpy(msg + 2, wire, len);
-	LDNS_FREE(wire);
-	int rc = tls_send_all(s, msg, len + 2);
-	free(msg);
-	if (rc != 0 || tls_recv_all(s, lenbuf, 2) != 0)
-		return fail("DoT: the server closed the connection");
-	size_t alen = (size_t)lenbuf[0] << 8 | lenbuf[1];
-	if (tls_recv_all(s, answer, alen) != 0)
-		return fail("DoT: short answer");
-	return dns_check_answer("DoT", answer, alen, id);
-}
-
-static int dot_handshake(gnutls_session_t s, const struct enroll_bundle *b)
-{
-	int ret;
-	do
-		ret = gnutls_handshake(s);
-	while (ret < 0 && !gnutls_error_is_fatal(ret));
-	if (ret < 0)
-		return fail("DoT: TLS handshake: %s", gnutls_strerror(ret));
-	uint8_t d[32];
-	if (peer_spki(s, d) != 0 || !enroll_bundle_pinned(b, d))
-		return fail("DoT: the server's key is not one of the pins");
-	return 0;
-}
-
 /* A real query over DoT with the pin checked and our certificate shown. */
 static int check_dot(const struct opts *o, const struct enroll_bundle *b,
 		     const struct state_files *f)
 {
-	const char *address = o->resolve_addr[0] ? o->resolve_addr
-						 : b->addresses[0];
-	gnutls_certificate_credentials_t cred = NULL;
-	gnutls_session_t s = NULL;
-	gnutls_datum_t alpn = { (unsigned char *)"dot", 3 };
-	int fd = tcp_connect(address, b->dot_port), rc = -1;
-	if (fd < 0)
-		return -1;
-	if (gnutls_certificate_allocate_credentials(&cred) < 0 ||
-	    gnutls_certificate_set_x509_key_file(cred, f->cert, f->key,
-						 GNUTLS_X509_FMT_PEM) < 0 ||
-	    gnutls_init(&s, GNUTLS_CLIENT) < 0 ||
-	    gnutls_set_default_priority(s) < 0 ||
-	    gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred) < 0 ||
-	    gnutls_server_name_set(s, GNUTLS_NAME_DNS, b->adn,
-				   strlen(b->adn)) < 0 ||
-	    gnutls_alpn_set_protocols(s, &alpn, 1, 0) < 0) {
-		fail("DoT: cannot set up TLS");
-	} else {
-		gnutls_transport_set_int(s, fd);
-		gnutls_handshake_set_timeout(s, (unsigned)TIMEOUT_S * 1000);
-		rc = dot_handshake(s, b) == 0 ? dot_exchange(s, b->adn) : -1;
-		gnutls_bye(s, GNUTLS_SHUT_WR);
-	}
-	if (s)
-		gnutls_deinit(s);
-	if (cred)
-		gnutls_certificate_free_credentials(cred);
-	close(fd);
-	return rc;
+	struct enroll_dot_target t = {
+		.address = o->resolve_addr[0] ? o->resolve_addr
+					      : b->addresses[0],
+		.port = b->dot_port, .bundle = b, .cert_file = f->cert,
+		.key_file = f->key, .timeout_s = (unsigned)TIMEOUT_S,
+	};
+	char summary[256];
+	if (enroll_dot_check(&t, summary, sizeof(summary)) != 0)
+		return fail("DoT: %s", summary);
+	printf("DoT query OK (%s)\n", summary);
+	return 0;
 }
 
 /* A GET of the DoH template with ?dns=, verified like EST, with our
@@ -1247,10 +1009,10 @@ static int check_doh(const struct opts *o, const struct enroll_bundle *b,
 	uint16_t id;
 	char base[ENROLL_MAX_URL], url[ENROLL_MAX_URL + 700];
 	if (enroll_doh_url(b->doh_template, base, sizeof(base)) != 0 ||
-	    dns_query(b->adn, false, &wire, &len, &id) != 0)
-		return -1;
+	    enroll_dns_query(b->adn, false, &wire, &len, &id) != 0)
+		return fail("DoH: cannot build a query for %s", b->adn);
 	char *q = b64(wire, len);
-	LDNS_FREE(wire);
+	free(wire);
 	snprintf(url, sizeof(url), "%s%cdns=%s", base,
 		 strchr(base, '?') ? '&' : '?', q);
 	free(q);
@@ -1263,8 +1025,12 @@ static int check_doh(const struct opts *o, const struct enroll_bundle *b,
 			 NULL, &r);
 	if (rc == 0 && r.status != 200)
 		rc = fail("DoH: HTTP %ld", r.status);
-	if (rc == 0)
-		rc = dns_check_answer("DoH", (uint8_t *)r.body, r.len, id);
+	char summary[256];
+	if (rc == 0 && enroll_dns_check_answer((uint8_t *)r.body, r.len, id,
+					       summary, sizeof(summary)) != 0)
+		rc = fail("DoH: %s", summary);
+	else if (rc == 0)
+		printf("DoH query OK (%s)\n", summary);
 	reply_free(&r);
 	conn_close(&c);
 	return rc;
