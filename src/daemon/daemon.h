@@ -264,6 +264,13 @@ void http_services_free(struct http_services *sv);
 /** Add the DNS-SD records discovery.dns-sd asks for to c->dns.data (at
  *  load time, after the listeners are known). On error err says why. */
 int discovery_add_records(struct anchord_config *c, char *err, size_t errlen);
+/** Append a record (zone-file text) to local data, as if configured;
+ *  origin names it in messages. Returns 0, or -1 without memory. */
+int config_add_record(struct anchord_config *c, const char *text,
+		      const char *origin);
+/** The DDR records (RFC 9462): _dns.resolver.arpa and _dns.<server.name>
+ *  SVCB, one per encrypted listener, DoH first. */
+int ddr_add_records(struct anchord_config *c);
 
 /* ------------------------------------------------------------------ DNR (RFC 9463) */
 

@@ -36,17 +36,7 @@
 
 static int add_record(struct anchord_config *c, const char *text)
 {
-	struct dns_local_data_conf *arr = realloc(c->dns.data,
-		(c->dns.n_data + 1) * sizeof(*arr));
-	if (!arr)
-		return -1;
-	c->dns.data = arr;
-	struct dns_local_data_conf *e = &arr[c->dns.n_data++];
-	*e = (struct dns_local_data_conf){
-		.text = strdup(text),
-		.origin = { strdup("(discovery records)"), 0 },
-	};
-	return e->text && e->origin.file ? 0 : -1;
+	return config_add_record(c, text, "(discovery records)");
 }
 
 /* name with exactly one trailing dot, into out. */
