@@ -47,90 +47,6 @@
 #define TCP_IDLE_MS 10000		/* close an unused upstream connection */
 #define MAX_PENDING 20000		/* forwarding queries per worker */
 #define VALIDATE_DEADLINE_MS 4000	/* judging, fetches included */
-#define DANE_RETRY_MS 30000		/* after a failed TLSA lookup */
-#define DANE_MIN_TTL_S 30		/* look TLSA records up again at most so often */
-
-struct fwd_query;
-
-struct fwd_attempt {
-	struct util_list node;		/* in fq->attempts */
-	struct util_list conn_node;	/* TCP: in up->tcp_attempts */
-	struct fwd_query *fq;		/* NULL once the query is gone */
-	struct fwd_upstream *up;
-	uv_udp_t udp;
-	bool tcp, edns, closing, udp_open;
-	uint16_t id;
-	uint64_t sent_ms;
-	uint64_t sent_ns;		/* for the latency histogram */
-};
-
-struct fwd_upstream {
-	struct util_list node;		/* in fwd->upstreams */
-	struct dns_upstream_conf conf;
-	struct fwd_state *fwd;
-	double srtt_ms;
-	unsigned failures;
-	uint64_t down_until_ms, down_ms;
-	bool no_edns;
-	bool current;			/* in the environment now in force */
-	unsigned refs;			/* attempts pointing here */
-	struct net_client *tcp;		/* TCP or TLS connection */
-	struct net_tls_client *tls;	/* DoT: made on first use */
-	struct util_list tcp_attempts;
-	uv_timer_t tcp_idle;
-	bool closing;
-	/* DANE: the TLSA records the validator found secure */
-	enum { DANE_UNKNOWN, DANE_READY, DANE_FAILED } dane_state;
-	bool dane_looking;		/* a TLSA lookup is under way */
-	uint64_t dane_until_ms;		/* READY: look again; FAILED: retry */
-	const char *dane_why;		/* FAILED: why */
-	struct net_dane_record *tlsa;
-	size_t n_tlsa;
-	struct fwd_waiter dane_lookup;
-	struct util_list dane_waiting;	/* attempts (conn_node) for the TLSA */
-	struct fwd_upstream *twin;	/* unauthenticated, for meta-queries */
-	struct fwd_upstream *twin_of;	/* on a twin: its upstream */
-};
-
-struct fwd_query {
-	struct fwd_query *hnext;
-	uint64_t hash;
-	struct fwd_state *fwd;
-	struct dns_env *env;
-	struct util_list waiters;	/* struct dns_request.wait_node */
-	struct util_list attempts;
-	uv_timer_t timer, stale_timer;
-	unsigned handles_open;
-	uint64_t started_ms;
-	unsigned n_sent;
-	uint64_t tried;			/* bit per upstream index */
-	bool stale_available, stale_served, done;
-	bool raw;			/* a chain fetch: deliver unjudged */
-	bool validate;			/* ask with DO and CD, then judge */
-	bool meta;			/* anchord's own lookup (DNSSEC-checked) */
-	struct util_list internal;	/* struct fwd_waiter.node */
-	struct val_job *job;		/* while judging */
-	uint8_t *resp;			/* the answer being judged */
-	size_t resp_len;
-	int fail_ede;
-	const char *fail_text;
-	struct dns_query q;
-	size_t klen;
-	uint8_t key[DNS_MAX_KEY];
-};
-
-struct fwd_state {
-	struct dns_worker *w;
-	uv_loop_t *loop;
-	struct val_state *val;
-	struct util_list upstreams;
-	struct fwd_upstream **cur;
-	size_t n_cur;
-	struct fwd_query **buckets;
-	size_t n_buckets, count;
-	bool shutting_down;
-	uint64_t health_published_ms;
-};
 
 static void fq_send_next(struct fwd_query *fq);
 static void fq_fail(struct fwd_query *fq);
@@ -334,7 +250,6 @@ static bool question_matches(const struct fwd_query *fq,
 
 static void attempt_response(struct fwd_attempt *a, const uint8_t *wire,
 			     size_t len);
-static void attempt_failed(struct fwd_attempt *a, int ede, const char *text);
 
 static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -350,7 +265,7 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
 	if (a->closing || !a->fq || nread == 0)
 		return;
 	if (nread < 0) {
-		attempt_failed(a, DNS_EDE_NETWORK_ERROR, uv_strerror((int)nread));
+		fwd_attempt_failed(a, DNS_EDE_NETWORK_ERROR, uv_strerror((int)nread));
 		return;
 	}
 	if ((flags & UV_UDP_PARTIAL) ||
@@ -431,7 +346,7 @@ static void tcp_on_close(void *ctx, int error)
 						     struct fwd_attempt,
 						     conn_node);
 		util_list_remove(&a->conn_node);
-		attempt_failed(a, DNS_EDE_NETWORK_ERROR,
+		fwd_attempt_failed(a, DNS_EDE_NETWORK_ERROR,
 			       error ? uv_strerror(error) : "connection closed");
 	}
 }
@@ -476,7 +391,7 @@ static struct net_tls_client *upstream_tls(struct fwd_upstream *up)
 	return up->tls;
 }
 
-static int attempt_send_tcp(struct fwd_attempt *a, struct fwd_query *fq)
+int fwd_attempt_send_tcp(struct fwd_attempt *a, struct fwd_query *fq)
 {
 	struct fwd_upstream *up = a->up;
 	bool dot = up->conf.transport == DNS_UPSTREAM_DOT;
@@ -496,187 +411,6 @@ static int attempt_send_tcp(struct fwd_attempt *a, struct fwd_query *fq)
 	return net_client_send(up->tcp, msg, len);
 }
 
-/* ------------------------------------------------------------------ DANE upstreams */
-
-static const char *up_name(const struct fwd_upstream *up)
-{
-	return up->conf.name ? up->conf.name : "(DoT)";
-}
-
-/* The twin of a DANE upstream: same server, TLS without authentication,
- * for lookups whose answers DNSSEC validates anyway. */
-static struct fwd_upstream *dane_twin(struct fwd_upstream *up)
-{
-	if (up->twin)
-		return up->twin;
-	struct fwd_upstream *t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
-	t->conf = up->conf;
-	t->conf.name = up->conf.name ? strdup(up->conf.name) : NULL;
-	t->conf.ca_file = NULL;
-	t->conf.n_pins = 0;
-	t->conf.dane = false;
-	t->fwd = up->fwd;
-	t->twin_of = up;
-	t->current = true;		/* lives as long as its upstream */
-	util_list_init(&t->node);
-	util_list_init(&t->tcp_attempts);
-	util_list_init(&t->dane_waiting);
-	util_list_init(&t->dane_lookup.node);
-	uv_timer_init(up->fwd->loop, &t->tcp_idle);
-	t->tcp_idle.data = t;
-	up->twin = t;
-	return t;
-}
-
-static void dane_failed(struct fwd_upstream *up, const char *why)
-{
-	up->dane_state = DANE_FAILED;
-	up->dane_why = why;
-	up->dane_until_ms = uv_now(up->fwd->loop) + DANE_RETRY_MS;
-	log_warning("forward", "upstream %s: %s; not used", up_name(up), why);
-	while (!util_list_empty(&up->dane_waiting)) {
-		struct fwd_attempt *a = container_of(up->dane_waiting.next,
-						     struct fwd_attempt,
-						     conn_node);
-		util_list_remove(&a->conn_node);
-		attempt_failed(a, DNS_EDE_NETWORK_ERROR, why);
-	}
-}
-
-/* The usable TLSA records of a secure answer, and their TTL. */
-static size_t tlsa_records(const struct dns_validated *v,
-			   struct net_dane_record *out, uint32_t *ttl)
-{
-	ldns_pkt *p;
-	size_t n = 0;
-	if (ldns_wire2pkt(&p, v->wire[1], v->len[1]) != LDNS_STATUS_OK)
-		return 0;
-	ldns_rr_list *an = ldns_pkt_answer(p);
-	*ttl = UINT32_MAX;
-	for (size_t i = 0; i < ldns_rr_list_rr_count(an) && n < NET_MAX_DANE;
-	     i++) {
-		const ldns_rr *rr = ldns_rr_list_rr(an, i);
-		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_TLSA ||
-		    ldns_rr_rd_count(rr) != 4)
-			continue;
-		struct net_dane_record *r = &out[n];
-		const ldns_rdf *data = ldns_rr_rdf(rr, 3);
-		r->usage = ldns_rdf2native_int8(ldns_rr_rdf(rr, 0));
-		r->selector = ldns_rdf2native_int8(ldns_rr_rdf(rr, 1));
-		r->mtype = ldns_rdf2native_int8(ldns_rr_rdf(rr, 2));
-		size_t len = ldns_rdf_size(data);
-		bool usable = (r->usage == 2 || r->usage == 3) &&
-			      r->selector <= 1 && len <= NET_DANE_DATA_MAX &&
-			      (r->mtype == 0 || (r->mtype == 1 && len == 32) ||
-			       (r->mtype == 2 && len == 64));
-		if (!usable)
-			continue;
-		r->len = (uint16_t)len;
-		memcpy(r->data, ldns_rdf_data(data), len);
-		*ttl = MIN(*ttl, ldns_rr_ttl(rr));
-		n++;
-	}
-	ldns_pkt_free(p);
-	return n;
-}
-
-static void dane_ready(struct fwd_upstream *up,
-		       const struct net_dane_record *r, size_t n, uint32_t ttl)
-{
-	struct net_dane_record *copy = malloc(n * sizeof(*copy));
-	if (!copy) {
-		dane_failed(up, "out of memory");
-		return;
-	}
-	memcpy(copy, r, n * sizeof(*copy));
-	free(up->tlsa);
-	up->tlsa = copy;
-	up->n_tlsa = n;
-	if (up->tls)
-		net_tls_client_set_dane(up->tls, copy, n);
-	up->dane_state = DANE_READY;
-	up->dane_until_ms = uv_now(up->fwd->loop) +
-			    (uint64_t)MAX(ttl, DANE_MIN_TTL_S) * 1000;
-	log_info("forward", "upstream %s: %zu secure TLSA record%s",
-		 up_name(up), n, n == 1 ? "" : "s");
-	while (!util_list_empty(&up->dane_waiting)) {
-		struct fwd_attempt *a = container_of(up->dane_waiting.next,
-						     struct fwd_attempt,
-						     conn_node);
-		util_list_remove(&a->conn_node);
-		if (attempt_send_tcp(a, a->fq) != 0)
-			attempt_failed(a, DNS_EDE_NETWORK_ERROR,
-				       "cannot reach upstream resolvers");
-	}
-}
-
-static void dane_looked_up(struct fwd_waiter *w, const struct fwd_result *r)
-{
-	struct fwd_upstream *up = container_of(w, struct fwd_upstream,
-					       dane_lookup);
-	up->dane_looking = false;
-	if (r->failed || !r->v)
-		return dane_failed(up, "TLSA lookup failed");
-	if (r->v->status != VAL_SECURE)
-		return dane_failed(up, r->v->status == VAL_BOGUS
-					       ? "TLSA records are bogus"
-					       : "TLSA records are not secure");
-	struct net_dane_record *recs = calloc(NET_MAX_DANE, sizeof(*recs));
-	uint32_t ttl = 0;
-	size_t n = recs ? tlsa_records(r->v, recs, &ttl) : 0;
-	if (n)
-		dane_ready(up, recs, n, ttl);
-	else
-		dane_failed(up, "no usable TLSA record");
-	free(recs);
-}
-
-static void dane_look_up(struct fwd_upstream *up, struct dns_env *env)
-{
-	char text[DNS_MAX_NAME * 4];
-	uint8_t name[DNS_MAX_NAME];
-	if (up->dane_looking)
-		return;
-	snprintf(text, sizeof(text), "_%u._tcp.%s",
-		 util_addr_port((const struct sockaddr *)&up->conf.addr.ss),
-		 up->conf.name);
-	up->dane_lookup.done = dane_looked_up;
-	if (dns_name_from_str(text, name) < 0 ||
-	    fwd_lookup(up->fwd, env, name, DNS_TYPE_TLSA, false,
-		       &up->dane_lookup) != 0) {
-		dane_failed(up, "cannot look up TLSA records");
-		return;
-	}
-	up->dane_looking = true;
-}
-
-/* Where an attempt of fq on a DANE upstream goes: <0 nowhere, 0 ahead
- * (*up may become the twin), >0 it waits for the TLSA records. */
-static int dane_gate(struct fwd_query *fq, struct fwd_upstream **up)
-{
-	struct fwd_upstream *u = *up;
-	uint64_t now = uv_now(fq->fwd->loop);
-	if (u->dane_state != DANE_UNKNOWN && now >= u->dane_until_ms)
-		dane_look_up(u, fq->env);	/* refresh, or retry */
-	if (u->dane_state == DANE_READY)
-		return 0;
-	if (u->dane_state == DANE_FAILED && !u->dane_looking)
-		return UV_EPERM;
-	if (fq->meta) {
-		*up = dane_twin(u);
-		return *up ? 0 : UV_ENOMEM;
-	}
-	dane_look_up(u, fq->env);
-	return u->dane_state == DANE_FAILED && !u->dane_looking ? UV_EPERM : 1;
-}
-
-static void dane_wait(struct fwd_attempt *a)
-{
-	util_list_push(&a->up->dane_waiting, &a->conn_node);
-}
-
 /* ------------------------------------------------------------------ sending */
 
 static void close_oldest_attempt(struct fwd_query *fq)
@@ -690,14 +424,12 @@ static void close_oldest_attempt(struct fwd_query *fq)
 					 node));
 }
 
-static int dane_gate(struct fwd_query *fq, struct fwd_upstream **up);
-static void dane_wait(struct fwd_attempt *a);
 
 static int attempt_start(struct fwd_query *fq, struct fwd_upstream *up,
 			 bool tcp)
 {
 	struct dns_worker *w = fq->fwd->w;
-	int gate = up->conf.dane ? dane_gate(fq, &up) : 0;
+	int gate = up->conf.dane ? fwd_dane_gate(fq, &up) : 0;
 	if (gate < 0)
 		return gate;
 	struct fwd_attempt *a = calloc(1, sizeof(*a));
@@ -718,9 +450,9 @@ static int attempt_start(struct fwd_query *fq, struct fwd_upstream *up,
 	dns_worker_stats_mut(w)->upstream_queries++;
 	int ret = 0;
 	if (gate > 0) {
-		dane_wait(a);	/* sent when the TLSA records are known */
+		fwd_dane_wait(a);	/* sent when the TLSA records are known */
 	} else if (tcp) {
-		ret = attempt_send_tcp(a, fq);
+		ret = fwd_attempt_send_tcp(a, fq);
 	} else {
 		uint8_t msg[DNS_HEADER_SIZE + DNS_MAX_NAME + 4 + 11];
 		size_t len = build_upstream_query(fq, a->id, a->edns, msg);
@@ -1165,7 +897,7 @@ static void on_stale_timer(uv_timer_t *t)
 
 /* ------------------------------------------------------------------ responses */
 
-static void attempt_failed(struct fwd_attempt *a, int ede, const char *text)
+void fwd_attempt_failed(struct fwd_attempt *a, int ede, const char *text)
 {
 	struct fwd_query *fq = a->fq;
 	struct fwd_upstream *up = a->up;
@@ -1223,7 +955,7 @@ static void attempt_response(struct fwd_attempt *a, const uint8_t *wire,
 	if (!fq || fq->done)
 		return;
 	if (dns_response_scan(wire, len, s) != 0 || !s->opt_last) {
-		attempt_failed(a, DNS_EDE_NETWORK_ERROR,
+		fwd_attempt_failed(a, DNS_EDE_NETWORK_ERROR,
 			       "malformed answer from upstream");
 		return;
 	}
@@ -1247,7 +979,7 @@ static void attempt_response(struct fwd_attempt *a, const uint8_t *wire,
 	}
 	if (s->rcode == DNS_RCODE_SERVFAIL || s->rcode == DNS_RCODE_REFUSED ||
 	    s->rcode == DNS_RCODE_NOTIMP || s->rcode == DNS_RCODE_FORMERR) {
-		attempt_failed(a, DNS_EDE_NO_REACHABLE_AUTHORITY,
+		fwd_attempt_failed(a, DNS_EDE_NO_REACHABLE_AUTHORITY,
 			       "upstream resolvers answered with failure");
 		return;
 	}

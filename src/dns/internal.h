@@ -360,3 +360,98 @@ void dns_request_answer_validated(struct dns_request *req,
 bool dns_request_try_stale(struct dns_request *req);
 void dns_request_answer_error(struct dns_request *req, unsigned rcode, int ede,
 			      const char *text);
+
+/* ------------------------------------------------------------------ forwarder internals */
+
+/* Shared by forward.c and forward_dane.c only. */
+struct fwd_query;
+
+struct fwd_attempt {
+	struct util_list node;		/* in fq->attempts */
+	struct util_list conn_node;	/* TCP: in up->tcp_attempts */
+	struct fwd_query *fq;		/* NULL once the query is gone */
+	struct fwd_upstream *up;
+	uv_udp_t udp;
+	bool tcp, edns, closing, udp_open;
+	uint16_t id;
+	uint64_t sent_ms;
+	uint64_t sent_ns;		/* for the latency histogram */
+};
+
+struct fwd_upstream {
+	struct util_list node;		/* in fwd->upstreams */
+	struct dns_upstream_conf conf;
+	struct fwd_state *fwd;
+	double srtt_ms;
+	unsigned failures;
+	uint64_t down_until_ms, down_ms;
+	bool no_edns;
+	bool current;			/* in the environment now in force */
+	unsigned refs;			/* attempts pointing here */
+	struct net_client *tcp;		/* TCP or TLS connection */
+	struct net_tls_client *tls;	/* DoT: made on first use */
+	struct util_list tcp_attempts;
+	uv_timer_t tcp_idle;
+	bool closing;
+	/* DANE: the TLSA records the validator found secure */
+	enum { DANE_UNKNOWN, DANE_READY, DANE_FAILED } dane_state;
+	bool dane_looking;		/* a TLSA lookup is under way */
+	uint64_t dane_until_ms;		/* READY: look again; FAILED: retry */
+	const char *dane_why;		/* FAILED: why */
+	struct net_dane_record *tlsa;
+	size_t n_tlsa;
+	struct fwd_waiter dane_lookup;
+	struct util_list dane_waiting;	/* attempts (conn_node) for the TLSA */
+	struct fwd_upstream *twin;	/* unauthenticated, for meta-queries */
+	struct fwd_upstream *twin_of;	/* on a twin: its upstream */
+};
+
+struct fwd_query {
+	struct fwd_query *hnext;
+	uint64_t hash;
+	struct fwd_state *fwd;
+	struct dns_env *env;
+	struct util_list waiters;	/* struct dns_request.wait_node */
+	struct util_list attempts;
+	uv_timer_t timer, stale_timer;
+	unsigned handles_open;
+	uint64_t started_ms;
+	unsigned n_sent;
+	uint64_t tried;			/* bit per upstream index */
+	bool stale_available, stale_served, done;
+	bool raw;			/* a chain fetch: deliver unjudged */
+	bool validate;			/* ask with DO and CD, then judge */
+	bool meta;			/* anchord's own lookup (DNSSEC-checked) */
+	struct util_list internal;	/* struct fwd_waiter.node */
+	struct val_job *job;		/* while judging */
+	uint8_t *resp;			/* the answer being judged */
+	size_t resp_len;
+	int fail_ede;
+	const char *fail_text;
+	struct dns_query q;
+	size_t klen;
+	uint8_t key[DNS_MAX_KEY];
+};
+
+struct fwd_state {
+	struct dns_worker *w;
+	uv_loop_t *loop;
+	struct val_state *val;
+	struct util_list upstreams;
+	struct fwd_upstream **cur;
+	size_t n_cur;
+	struct fwd_query **buckets;
+	size_t n_buckets, count;
+	bool shutting_down;
+	uint64_t health_published_ms;
+};
+
+/** Send an attempt over its upstream's TCP or TLS connection. */
+int fwd_attempt_send_tcp(struct fwd_attempt *a, struct fwd_query *fq);
+/** An attempt failed: try the next upstream, or fail the query. */
+void fwd_attempt_failed(struct fwd_attempt *a, int ede, const char *text);
+/** Where an attempt on a DANE upstream goes: 0 ahead (*up may become its
+ *  unauthenticated twin, for anchord's own lookups), >0 it waits for the
+ *  TLSA records (fwd_dane_wait), <0 (a libuv error) nowhere. */
+int fwd_dane_gate(struct fwd_query *fq, struct fwd_upstream **up);
+void fwd_dane_wait(struct fwd_attempt *a);
