@@ -60,13 +60,15 @@ static void a_plain_line(void **state)
 	struct fixture f;
 	set_up(&f, www, sizeof(www));
 	char line[4096];
-	size_t n = querylog_format(line, sizeof(line), &f.a, &when);
-	assert_string_equal(line,
+	/* the line is not NUL-terminated: its length is what counts */
+	static const char want[] =
 		"{\"time\":\"2026-01-01T00:00:00.042Z\",\"client\":\"127.0.53.7\","
 		"\"transport\":\"udp\",\"name\":\"www.example.com.\","
 		"\"type\":\"AAAA\",\"rcode\":\"NOERROR\",\"ede\":[],"
-		"\"cached\":false,\"latency_ms\":1.234}\n");
-	assert_int_equal(n, strlen(line));
+		"\"cached\":false,\"latency_ms\":1.234}\n";
+	size_t n = querylog_format(line, sizeof(line), &f.a, &when);
+	assert_int_equal(n, sizeof(want) - 1);
+	assert_memory_equal(line, want, n);
 }
 
 static void every_field(void **state)
