@@ -9,8 +9,6 @@
 #include "util/util.h"
 
 #include <errno.h>
-#include <gnutls/abstract.h>
-#include <gnutls/crypto.h>
 #include <stdarg.h>
 #include <ldns/ldns.h>
 #include <sodium.h>
@@ -41,31 +39,6 @@ int enroll_peer_spki(gnutls_session_t s, uint8_t digest[32])
 	if (!certs || n == 0)
 		return -1;
 	return pki_spki_sha256(&certs[0], digest) == 0 ? 0 : -1;
-}
-
-static int key_spki(gnutls_x509_privkey_t key, uint8_t digest[32])
-{
-	gnutls_privkey_t priv = NULL;
-	gnutls_pubkey_t pub = NULL;
-	gnutls_datum_t der = { NULL, 0 };
-	int ret = gnutls_privkey_init(&priv);
-	if (ret >= 0)
-		ret = gnutls_privkey_import_x509(priv, key, 0);
-	if (ret >= 0)
-		ret = gnutls_pubkey_init(&pub);
-	if (ret >= 0)
-		ret = gnutls_pubkey_import_privkey(pub, priv, 0, 0);
-	if (ret >= 0)
-		ret = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &der);
-	if (ret >= 0)
-		ret = gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size,
-				       digest);
-	gnutls_free(der.data);
-	if (pub)
-		gnutls_pubkey_deinit(pub);
-	if (priv)
-		gnutls_privkey_deinit(priv);
-	return ret < 0 ? -1 : 0;
 }
 
 void enroll_identity_free(struct enroll_identity *id)
@@ -119,7 +92,7 @@ int enroll_identity_new(struct enroll_identity *id, const char *device,
 			GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
 	if (ret >= 0)
 		ret = make_csr(id, device, challenge);
-	if (ret >= 0 && key_spki(id->key, id->spki) != 0)
+	if (ret >= 0 && pki_key_spki_sha256(id->key, id->spki) != 0)
 		ret = GNUTLS_E_INTERNAL_ERROR;
 	if (ret < 0) {
 		enroll_identity_free(id);

@@ -384,12 +384,18 @@ static int subject_spki(const struct pki_issue *r, uint8_t d[PKI_DIGEST_LEN])
 		memcpy(d, r->csr->spki_sha256, PKI_DIGEST_LEN);
 		return 0;
 	}
+	return pki_key_spki_sha256(r->key, d) == 0 ? 0
+						    : GNUTLS_E_INTERNAL_ERROR;
+}
+
+int pki_key_spki_sha256(void *key, uint8_t d[PKI_DIGEST_LEN])
+{
 	gnutls_privkey_t priv = NULL;
 	gnutls_pubkey_t pub = NULL;
 	gnutls_datum_t spki = { NULL, 0 };
 	int ret = gnutls_privkey_init(&priv);
 	if (ret >= 0)
-		ret = gnutls_privkey_import_x509(priv, r->key, 0); /* borrowed */
+		ret = gnutls_privkey_import_x509(priv, key, 0); /* borrowed */
 	if (ret >= 0)
 		ret = gnutls_pubkey_init(&pub);
 	if (ret >= 0)
@@ -404,7 +410,7 @@ static int subject_spki(const struct pki_issue *r, uint8_t d[PKI_DIGEST_LEN])
 		gnutls_pubkey_deinit(pub);
 	if (priv)
 		gnutls_privkey_deinit(priv);
-	return ret;
+	return ret < 0 ? -1 : 0;
 }
 
 /* The subject key identifier is the leftmost 160 bits of the SPKI's

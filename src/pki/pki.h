@@ -126,6 +126,9 @@ int pki_issue(struct pki_ca *ca, const struct pki_issue *req,
 	      struct pki_issued *out, char *err, size_t errlen);
 void pki_issued_free(struct pki_issued *out);
 
+/** The SHA-256 of a private key's SubjectPublicKeyInfo (key is a
+ *  gnutls_x509_privkey_t). Returns 0 or -1. */
+int pki_key_spki_sha256(void *key, uint8_t digest[PKI_DIGEST_LEN]);
 /** A new ECDSA P-256 key (for serverkeygen) and its PKCS#8 DER. */
 int pki_new_key(void **key);
 int pki_key_pkcs8(void *key, gnutls_datum_t *der);
