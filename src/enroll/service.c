@@ -24,8 +24,11 @@
 #include <time.h>
 
 #define MAX_SESSIONS 1024		/* pending per worker */
-#define BACKOFF_FORGET_S 3600
-#define BACKOFF_MAX_S 900
+/* Back-off in milliseconds: a block of one second must not end at the
+ * next tick of a seconds clock. */
+#define BACKOFF_BASE_MS 1000
+#define BACKOFF_FORGET_MS (3600 * 1000)
+#define BACKOFF_MAX_MS (900 * 1000)
 #define SESSION_ID_BYTES 16
 #define MAX_LOGINS_PER_ADDRESS 8	/* pending OPAQUE logins */
 
@@ -96,10 +99,18 @@ static void respond_error(struct net_http_exchange *ex, unsigned status,
 	respond_json(ex, status, json_pack("{s:s}", "error", why), NULL, 0);
 }
 
-static void respond_retry(struct net_http_exchange *ex, int64_t until)
+/* Wall-clock milliseconds: back-off is shared with other processes. */
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void respond_retry(struct net_http_exchange *ex, int64_t until_ms)
 {
 	char after[24];
-	int64_t wait = until - (int64_t)time(NULL);
+	int64_t wait = (until_ms - wall_ms() + 999) / 1000;
 	snprintf(after, sizeof(after), "%lld", (long long)(wait > 0 ? wait : 1));
 	struct net_http_header h[] = { { "Retry-After", after } };
 	respond_json(ex, 429, json_pack("{s:s}", "error", "too many failures; "
@@ -614,7 +625,7 @@ static void backoff_keys(const struct call *c, const char *user,
 static bool backed_off(struct call *c, const char *user)
 {
 	char ukey[96], akey[96];
-	int64_t until = 0, now = time(NULL);
+	int64_t until = 0, now = wall_ms();
 	backoff_keys(c, user, ukey, akey);
 	if (store_backoff_check(c->svc->store, ukey, now, &until) == 1 ||
 	    store_backoff_check(c->svc->store, akey, now, &until) == 1) {
@@ -629,13 +640,13 @@ static void backoff_count(struct enroll_service *svc, const char *user,
 {
 	char ukey[96], akey[96], detail[200];
 	int fu = 0, fa = 0;
-	int64_t now = time(NULL);
+	int64_t now = wall_ms();
 	snprintf(ukey, sizeof(ukey), "user:%s", user);
 	snprintf(akey, sizeof(akey), "addr:%s", addr);
-	store_backoff_fail(svc->store, ukey, now, BACKOFF_FORGET_S,
-			   BACKOFF_MAX_S, &fu);
-	store_backoff_fail(svc->store, akey, now, BACKOFF_FORGET_S,
-			   BACKOFF_MAX_S, &fa);
+	store_backoff_fail(svc->store, ukey, now, BACKOFF_FORGET_MS,
+			   BACKOFF_BASE_MS, BACKOFF_MAX_MS, &fu);
+	store_backoff_fail(svc->store, akey, now, BACKOFF_FORGET_MS,
+			   BACKOFF_BASE_MS, BACKOFF_MAX_MS, &fa);
 	snprintf(detail, sizeof(detail), "user %s from %s: failure %d in a "
 		 "row (address: %d)", user, addr, fu, fa);
 	store_audit(svc->store, "enroll", "login.failure", detail);
@@ -658,7 +669,7 @@ static void opaque_login_start(struct call *c)
 		return;
 	}
 	if (!settle_logins(c->svc, user, c->addr)) {
-		respond_retry(c->ex, time(NULL) + 1);
+		respond_retry(c->ex, wall_ms() + BACKOFF_BASE_MS);
 		return;
 	}
 	if (backed_off(c, user))

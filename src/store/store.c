@@ -1027,19 +1027,21 @@ int store_backoff_check(struct store *s, const char *key, int64_t now,
 }
 
 int store_backoff_fail(struct store *s, const char *key, int64_t now,
-		       int64_t forget_after, int64_t max_delay, int *failures)
+		       int64_t forget_after, int64_t base_delay,
+		       int64_t max_delay, int *failures)
 {
-	/* The n-th failure in a row blocks the key for 2^(n-1) seconds, at
-	 * most max_delay; a key quiet for forget_after starts again at 1. */
+	/* The n-th failure in a row blocks the key for base_delay *
+	 * 2^(n-1), at most max_delay; a key quiet for forget_after starts
+	 * again at 1. */
 	sqlite3_stmt *st = prepare(s,
 		"INSERT INTO backoff (key, failures, last_at, until) "
-		"VALUES (?1, 1, ?2, ?2 + 1) ON CONFLICT (key) DO UPDATE SET "
+		"VALUES (?1, 1, ?2, ?2 + MIN(?4, ?5)) ON CONFLICT (key) DO UPDATE SET "
 		"failures = CASE WHEN last_at < ?2 - ?3 THEN 1 "
 		"  ELSE failures + 1 END, "
-		"until = ?2 + MIN(?4, 1 << MIN(30, CASE WHEN last_at < ?2 - ?3 "
+		"until = ?2 + MIN(?5, ?4 << MIN(30, CASE WHEN last_at < ?2 - ?3 "
 		"  THEN 0 ELSE failures END)), "
-		"last_at = ?2 RETURNING failures", "siii", key, now,
-		forget_after, max_delay);
+		"last_at = ?2 RETURNING failures", "siiii", key, now,
+		forget_after, base_delay, max_delay);
 	return returning_int(s, st, failures, "recording a failure");
 }
 

@@ -209,9 +209,11 @@ int store_device_each(struct store *s, store_device_fn fn, void *ctx);
 /** 1 and *until when key is blocked now, else 0. */
 int store_backoff_check(struct store *s, const char *key, int64_t now,
 			int64_t *until);
-/** Record a failure of key: the n-th in a row blocks it for 2^(n-1)
- *  seconds (at most max_delay); a key without failures for forget_after
- *  seconds starts again. */
+/** Record a failure of key: the n-th in a row blocks it for
+ *  base_delay * 2^(n-1) (at most max_delay); a key without failures for
+ *  forget_after starts again. Times are in one unit of the caller's
+ *  choosing, the same for every call on a key. */
 int store_backoff_fail(struct store *s, const char *key, int64_t now,
-		       int64_t forget_after, int64_t max_delay, int *failures);
+		       int64_t forget_after, int64_t base_delay,
+		       int64_t max_delay, int *failures);
 int store_backoff_clear(struct store *s, const char *key);

@@ -363,7 +363,7 @@ static void backoff_doubles(void **state)
 	int f = 0;
 	assert_int_equal(store_backoff_check(s, "user:x", t, &until), 0);
 	for (int i = 1; i <= 12; i++) {
-		assert_int_equal(store_backoff_fail(s, "user:x", t, 3600, 900,
+		assert_int_equal(store_backoff_fail(s, "user:x", t, 3600, 1, 900,
 						    &f), 0);
 		assert_int_equal(f, i);
 		assert_int_equal(store_backoff_check(s, "user:x", t, &until), 1);
@@ -371,7 +371,7 @@ static void backoff_doubles(void **state)
 		assert_int_equal(until - t, want < 900 ? want : 900);
 	}
 	assert_int_equal(store_backoff_check(s, "user:x", t + 901, &until), 0);
-	assert_int_equal(store_backoff_fail(s, "user:x", t + 5000, 3600, 900,
+	assert_int_equal(store_backoff_fail(s, "user:x", t + 5000, 3600, 1, 900,
 					    &f), 0);
 	assert_int_equal(f, 1);
 	assert_int_equal(store_backoff_clear(s, "user:x"), 0);
