@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 /* ------------------------------------------------------------------ domain sets */
 
@@ -193,3 +194,51 @@ void policy_pep_stats(struct policy_pep *p, struct policy_pep_stats *out);
  *  the address's '.' and ':' turned into '_' (nftables set names). */
 void policy_pep_set_name(const struct util_addr *device, int family,
 			 char *out, size_t cap);
+
+/* ------------------------------------------------------------------ HTTPS fetches */
+
+/** Fetches over HTTPS with libcurl's multi interface driven by a libuv
+ *  loop: nothing blocks the loop. Used for MUD files and signatures. */
+struct policy_fetcher;
+
+struct policy_fetcher_conf {
+	char *const *ca_files;		/**< extra trust anchors (PEM); with
+					 *   none, the system store */
+	size_t n_ca_files;
+	uint64_t timeout_ms;		/**< whole transfer */
+	size_t max_size;		/**< a larger body fails the fetch */
+};
+
+/** The outcome of one fetch, valid only during the callback. error is
+ *  NULL on success (an HTTP 200), else a reason for the log ("HTTP 404",
+ *  "TLS: certificate not trusted", "larger than 1048576 bytes", ...). */
+struct policy_fetch_result {
+	const char *url;
+	const char *error;
+	long http_status;		/**< 0: no HTTP response */
+	const uint8_t *body;
+	size_t len;
+	const char *content_type;	/**< NULL when absent */
+};
+
+typedef void (*policy_fetch_done_fn)(void *ctx,
+				     const struct policy_fetch_result *r);
+
+/** A fetcher on loop (its thread only). NULL with a reason in err. */
+struct policy_fetcher *policy_fetcher_new(uv_loop_t *loop,
+					  const struct policy_fetcher_conf *c,
+					  char *err, size_t errlen);
+/** Start a GET of an https URL with the given Accept header; done is
+ *  called exactly once, later, from the loop (also on immediate failure,
+ *  never from inside this call). Only https URLs are fetched, redirects
+ *  are not followed. Returns 0, or -1 when the fetch could not even be
+ *  queued (out of memory). */
+int policy_fetch(struct policy_fetcher *f, const char *url,
+		 const char *accept, policy_fetch_done_fn done, void *ctx);
+/** Transfers in progress. */
+unsigned policy_fetcher_active(const struct policy_fetcher *f);
+/** Cancel what is in flight (their callbacks are not called) and close
+ *  the handles; the loop must run afterwards for the closes to finish,
+ *  and free_done (may be NULL) is then called with its ctx. */
+void policy_fetcher_close(struct policy_fetcher *f,
+			  void (*free_done)(void *ctx), void *ctx);
