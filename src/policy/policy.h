@@ -202,16 +202,20 @@ void policy_pep_set_name(const struct util_addr *device, int family,
 struct policy_fetcher;
 
 struct policy_fetcher_conf {
-	char *const *ca_files;		/**< extra trust anchors (PEM); with
-					 *   none, the system store */
+	char *const *ca_files;		/**< the trust anchors (PEM), read
+					 *   once by policy_fetcher_new; they
+					 *   replace the system store, which
+					 *   is used when there are none */
 	size_t n_ca_files;
-	uint64_t timeout_ms;		/**< whole transfer */
-	size_t max_size;		/**< a larger body fails the fetch */
+	uint64_t timeout_ms;		/**< whole transfer, > 0 */
+	size_t max_size;		/**< > 0; a larger body fails the fetch */
 };
 
 /** The outcome of one fetch, valid only during the callback. error is
- *  NULL on success (an HTTP 200), else a reason for the log ("HTTP 404",
- *  "TLS: certificate not trusted", "larger than 1048576 bytes", ...). */
+ *  NULL on success (an HTTP 200), else a short reason for the log
+ *  ("HTTP 404", "TLS: ...", "larger than 1048576 bytes", "timed out after
+ *  5000 ms", "not an https URL", ...). body is never NULL, holds what
+ *  arrived (on an error too) and is followed by a NUL not counted in len. */
 struct policy_fetch_result {
 	const char *url;
 	const char *error;
@@ -224,21 +228,27 @@ struct policy_fetch_result {
 typedef void (*policy_fetch_done_fn)(void *ctx,
 				     const struct policy_fetch_result *r);
 
-/** A fetcher on loop (its thread only). NULL with a reason in err. */
+/** A fetcher on loop (its thread only). NULL with a reason in err
+ *  ("file: reason" for a CA file that cannot be read or holds no PEM
+ *  certificate). A libcurl without an asynchronous resolver would block
+ *  the loop while it resolves a host name: that is logged here. */
 struct policy_fetcher *policy_fetcher_new(uv_loop_t *loop,
 					  const struct policy_fetcher_conf *c,
 					  char *err, size_t errlen);
-/** Start a GET of an https URL with the given Accept header; done is
- *  called exactly once, later, from the loop (also on immediate failure,
- *  never from inside this call). Only https URLs are fetched, redirects
- *  are not followed. Returns 0, or -1 when the fetch could not even be
- *  queued (out of memory). */
+/** Start a GET of an https URL with the given Accept header (NULL: curl's
+ *  default); done is called exactly once, later, from the loop (also on
+ *  immediate failure, never from inside this call); it may start fetches
+ *  and may close the fetcher. Only https URLs are fetched, redirects are
+ *  not followed, the server's certificate and name are verified. Returns
+ *  0, or -1 when the fetch could not even be queued (out of memory, or the
+ *  fetcher is closing): then done is never called. */
 int policy_fetch(struct policy_fetcher *f, const char *url,
 		 const char *accept, policy_fetch_done_fn done, void *ctx);
-/** Transfers in progress. */
+/** Fetches whose done has not been called yet. */
 unsigned policy_fetcher_active(const struct policy_fetcher *f);
 /** Cancel what is in flight (their callbacks are not called) and close
  *  the handles; the loop must run afterwards for the closes to finish,
- *  and free_done (may be NULL) is then called with its ctx. */
+ *  and free_done (may be NULL) is then called with its ctx, from the loop,
+ *  once the fetcher is freed. May be called from a done callback. */
 void policy_fetcher_close(struct policy_fetcher *f,
 			  void (*free_done)(void *ctx), void *ctx);
