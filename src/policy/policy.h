@@ -205,7 +205,9 @@ void policy_pep_set_listener(struct policy_pep *p, policy_pep_listener_fn fn,
 bool policy_pep_add(struct policy_pep *p, const struct policy_pep_fact *f);
 
 /** Counters since start. Once the queue is empty,
- *  facts == written + dropped + failed. */
+ *  facts == written + dropped + failed. A fact is counted written or
+ *  failed after its nftables write and its event: whoever sees the count
+ *  sees those done. */
 struct policy_pep_stats {
 	uint64_t facts;			/**< offered to policy_pep_add */
 	uint64_t written;		/**< exported (nftables, when on) */
