@@ -135,9 +135,11 @@ check-integration: all
 		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration
 
 # The unit tests and the daemon of the integration suite under valgrind:
-# any error or definite leak fails the run.
+# any error or definite leak fails the run (tests/valgrind.supp: errors of
+# libraries, each with its reason).
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
-	--errors-for-leak-kinds=definite --show-leak-kinds=definite
+	--errors-for-leak-kinds=definite --show-leak-kinds=definite \
+	--suppressions=$(CURDIR)/tests/valgrind.supp
 check-valgrind: all $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
 		ANCHORD_SRCDIR=$(CURDIR) $(VALGRIND) $$t >/dev/null; done
