@@ -41,10 +41,10 @@ SAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 OPT := $(if $(SANITIZE),$(SAN_FLAGS),-O2)
 LIB_CFLAGS = $(LIBUV_CFLAGS) $(GNUTLS_CFLAGS) $(NGHTTP2_CFLAGS) $(LDNS_CFLAGS) \
 	$(SODIUM_CFLAGS) $(YAML_CFLAGS) $(JANSSON_CFLAGS) $(SQLITE_CFLAGS) \
-	$(CURL_CFLAGS) $(QRENCODE_CFLAGS) $(PNG_CFLAGS)
+	$(CURL_CFLAGS) $(QRENCODE_CFLAGS) $(PNG_CFLAGS) $(NFTABLES_CFLAGS)
 LIB_LIBS = $(LIBUV_LIBS) $(GNUTLS_LIBS) $(NGHTTP2_LIBS) $(LDNS_LIBS) \
 	$(SODIUM_LIBS) $(YAML_LIBS) $(JANSSON_LIBS) $(SQLITE_LIBS) \
-	$(CURL_LIBS) $(QRENCODE_LIBS) $(PNG_LIBS) -lpthread
+	$(CURL_LIBS) $(QRENCODE_LIBS) $(PNG_LIBS) $(NFTABLES_LIBS) -lpthread
 ALL_CPPFLAGS = -D_GNU_SOURCE -DANCHORD_VERSION='"$(VERSION)"' \
 	-DANCHORD_STATE_DIR='"$(STATE_DIR)"' \
 	-DANCHORD_CONFIG='"$(sysconfdir)/anchord/anchord.conf"' \
@@ -135,9 +135,11 @@ check-integration: all
 		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration
 
 # The unit tests and the daemon of the integration suite under valgrind:
-# any error or definite leak fails the run.
+# any error or definite leak fails the run (tests/valgrind.supp: errors of
+# libraries, each with its reason).
 VALGRIND := valgrind -q --error-exitcode=99 --leak-check=full \
-	--errors-for-leak-kinds=definite --show-leak-kinds=definite
+	--errors-for-leak-kinds=definite --show-leak-kinds=definite \
+	--suppressions=$(CURDIR)/tests/valgrind.supp
 check-valgrind: all $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== valgrind $$t"; \
 		ANCHORD_SRCDIR=$(CURDIR) $(VALGRIND) $$t >/dev/null; done

@@ -12,11 +12,11 @@ set -eu
 BUILD_PKGS="gcc make libc6-dev autoconf pkg-config
 	libuv1-dev libgnutls28-dev libnghttp2-dev libldns-dev libsodium-dev
 	libyaml-dev libjansson-dev libsqlite3-dev libcurl4-gnutls-dev
-	libqrencode-dev libpng-dev libcmocka-dev"
+	libqrencode-dev libpng-dev libnftables-dev libcmocka-dev"
 TEST_PKGS="nsd knot-dnsutils bind9-dnsutils ldnsutils gnutls-bin curl stubby
 	python3 python3-pytest python3-pytest-timeout python3-dnspython
 	clang libclang-rt-14-dev valgrind iproute2 sqlite3 dnsperf nghttp2-client
-	systemd man-db"
+	systemd man-db nftables"
 BENCH_PKGS="unbound knot-resolver dnsdist linux-perf"
 
 case "${1:-build}" in

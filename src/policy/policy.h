@@ -147,19 +147,32 @@ int policy_mud_verify(const struct policy_mud_signers *s, const uint8_t *file,
  *  device for its allowed names go into that device's nftables sets
  *  (libnftables), with the answer's TTL as the element timeout, and out as
  *  JSON events to whoever listens. The work runs on a thread of its own;
- *  callers on worker threads only queue. */
+ *  callers on worker threads only queue.
+ *
+ *  Each device has up to two sets in the table, made when first needed:
+ *  policy_pep_set_name() names them, "flags timeout", type ipv4_addr or
+ *  ipv6_addr. Firewall rules that use them belong in the same table. An
+ *  element's timeout is the TTL clamped to [min_timeout, max_timeout];
+ *  a later answer for the same address extends it and never shortens it
+ *  (another name of the device may still point there). */
 struct policy_pep;
 
 struct policy_pep_conf {
 	bool nftables;			/**< write nftables sets */
-	char *family;			/**< nftables table family: "inet" */
-	char *table;			/**< table name: "anchord" */
-	uint32_t min_timeout;		/**< seconds; short TTLs are raised */
-	uint32_t max_timeout;		/**< seconds; long TTLs are capped */
+	char *family;			/**< table family: ip, ip6, inet (NULL:
+					     "inet"), bridge or netdev */
+	char *table;			/**< table name (NULL: "anchord"):
+					     letters, digits, '_', at most 63 */
+	uint32_t min_timeout;		/**< seconds; short TTLs are raised
+					     (0: 60) */
+	uint32_t max_timeout;		/**< seconds; long TTLs are capped
+					     (0: 86400) */
+	uint32_t queue_size;		/**< facts waiting at most (0: 4096) */
 };
 
 /** One fact: device may now reach address for ttl seconds because it
- *  resolved name. */
+ *  resolved name. IPv4-mapped IPv6 addresses count as IPv4 (a device on
+ *  a dual-stack socket reaches them over IPv4). */
 struct policy_pep_fact {
 	struct util_addr device;	/**< the device's source address */
 	char device_name[64];		/**< enrolled device or "" */
@@ -169,7 +182,11 @@ struct policy_pep_fact {
 };
 
 /** A listener gets each fact as one JSON line (no newline), on the PEP
- *  thread; it must copy what it keeps and not block. */
+ *  thread; it must copy what it keeps and not block, and must not call
+ *  policy_pep_set_listener. The line is an object with "event":"pep",
+ *  "device", "device_name", "address", "family" (4|6), "ttl" (as
+ *  answered), "timeout" (as clamped), "name" and, with nftables, "set".
+ *  Every fact taken off the queue is told, whatever nftables said. */
 typedef void (*policy_pep_listener_fn)(void *ctx, const char *json_line);
 
 /** Start the export thread. With conf->nftables it creates the table when
@@ -177,21 +194,41 @@ typedef void (*policy_pep_listener_fn)(void *ctx, const char *json_line);
  *  here (NULL, reason in err), not later. */
 struct policy_pep *policy_pep_new(const struct policy_pep_conf *conf,
 				  char *err, size_t errlen);
-/** Stop the thread after the queue is written out, and free. */
+/** Stop the thread after the queue is written out, and free. No
+ *  policy_pep_add may run concurrently or later. */
 void policy_pep_free(struct policy_pep *p);
+/** Set or (fn NULL) clear the listener, from any thread. When it returns,
+ *  the previous listener is not running and will not be called again. */
 void policy_pep_set_listener(struct policy_pep *p, policy_pep_listener_fn fn,
 			     void *ctx);
 /** Queue a fact (any thread, never blocks). Returns false when the queue
  *  was full and the fact was dropped (counted). */
 bool policy_pep_add(struct policy_pep *p, const struct policy_pep_fact *f);
 
+/** Counters since start. Once the queue is empty,
+ *  facts == written + dropped + failed. A fact is counted written or
+ *  failed after its nftables write and its event: whoever sees the count
+ *  sees those done. */
 struct policy_pep_stats {
-	uint64_t facts, written, dropped, errors;
+	uint64_t facts;			/**< offered to policy_pep_add */
+	uint64_t written;		/**< exported (nftables, when on) */
+	uint64_t dropped;		/**< the queue was full */
+	uint64_t failed;		/**< nftables refused them twice, or
+					     not an IPv4/IPv6 address */
+	uint64_t errors;		/**< nftables transactions that failed
+					     (a retry after re-creating the
+					     table and sets included) */
 };
 void policy_pep_stats(struct policy_pep *p, struct policy_pep_stats *out);
 
-/** The set names of a device: "mud4_<address>" and "mud6_<address>" with
- *  the address's '.' and ':' turned into '_' (nftables set names). */
+/** Enough for any set name policy_pep_set_name writes. */
+#define POLICY_PEP_SET_NAME_MAX 64
+
+/** The set names of a device: "mud4_<address>" and "mud6_<address>"
+ *  (family 4 or 6: the family of the set's elements, not of the device)
+ *  with the address's '.' and ':' turned into '_' (nftables set names).
+ *  An IPv4-mapped device address is named by its IPv4 form. out gets ""
+ *  for another family or address, or when cap is too small. */
 void policy_pep_set_name(const struct util_addr *device, int family,
 			 char *out, size_t cap);
 
