@@ -6,10 +6,14 @@
  *  the one sought, and where the name lies in a byte arena (a length byte,
  *  then the key). The root is kept out of the table, in a flag.
  *
- *  A lookup hashes the query name and each of its ancestors and probes the
- *  table once for each: its cost grows with the labels of the query, never
- *  with the size of the set. All slot addresses are computed and prefetched
- *  before the first is read, so the cache misses of one lookup overlap.
+ *  A lookup hashes the query name and those of its ancestors that could
+ *  match (entries of that many labels exist) and probes once for each: its
+ *  cost grows with the labels of the query, never with the size of the
+ *  set. With a million names the table no longer fits in a cache, and a
+ *  read of it costs a trip to memory; so a small filter in front of it (one
+ *  byte per slot) answers most misses, the common case, and every step
+ *  runs over all suffixes with the memory it will need prefetched, so that
+ *  the trips of one lookup overlap. tests/bench/bench_domains.c measures.
  *
  *  The names come from lists downloaded from third parties, so the hash is
  *  the keyed util_hash: no list can be crafted to make its names collide.
@@ -31,6 +35,9 @@
 #define LABEL_MAX 63
 #define LABELS_MAX (KEY_MAX / 2)	/* each label takes two bytes at least */
 #define TABLE_MIN_SLOTS 64
+/* A filter of one byte per slot: 2 MiB for a million names, small enough
+ * to stay in a core's cache where the table (16 MiB) cannot. */
+#define SLOTS_PER_FILTER_WORD 8
 /* An arena offset shares a 32-bit slot word with the subtree flag. */
 #define ARENA_MAX ((size_t)1 << 31)
 #define ARENA_MIN 4096
@@ -46,10 +53,15 @@ struct domain_slot {
 struct policy_domains {
 	struct domain_slot *slots;
 	size_t mask;		/* slot count - 1 (a power of two) */
+	uint64_t *filter;	/* one word per SLOTS_PER_FILTER_WORD slots */
 	size_t used;		/* names in the table */
 	uint8_t *arena;		/* byte 0 is never used, so no ref is 0 */
 	size_t arena_len, arena_cap;
 	enum root_entry root;
+	/* Bit n: some entry has n labels (any entry; subtree entries). A
+	 * lookup skips the suffixes no entry could match: a list of hosts
+	 * (exact names) costs one probe, not one per label. */
+	uint64_t labels_any[2], labels_subtree[2];
 };
 
 static inline uint8_t lower(uint8_t c)
@@ -74,6 +86,16 @@ static inline bool slot_subtree(const struct domain_slot *s)
 	return s->ref & 1;
 }
 
+static inline void set_bit(uint64_t bits[2], size_t n)
+{
+	bits[n >> 6] |= (uint64_t)1 << (n & 63);
+}
+
+static inline bool has_bit(const uint64_t bits[2], size_t n)
+{
+	return bits[n >> 6] >> (n & 63) & 1;
+}
+
 /* ------------------------------------------------------------------ the table */
 
 struct policy_domains *policy_domains_new(void)
@@ -89,6 +111,7 @@ void policy_domains_free(struct policy_domains *d)
 	if (!d)
 		return;
 	free(d->slots);
+	free(d->filter);
 	free(d->arena);
 	free(d);
 }
@@ -101,7 +124,37 @@ size_t policy_domains_count(const struct policy_domains *d)
 size_t policy_domains_memory(const struct policy_domains *d)
 {
 	size_t slots = d->slots ? d->mask + 1 : 0;
-	return sizeof(*d) + slots * sizeof(struct domain_slot) + d->arena_cap;
+	return sizeof(*d) + slots * sizeof(struct domain_slot) +
+	       slots / SLOTS_PER_FILTER_WORD * sizeof(uint64_t) + d->arena_cap;
+}
+
+/* The filter: a word for each group of slots (a key's word is that of its
+ * home slot) with two bits set by each key homed there, taken from the
+ * tag's bits, which the index does not use. A key whose two bits are not
+ * both set is absent, and the table is not read: most lookups are of names
+ * no list holds. About 2 to 3 in 100 absent keys pass anyway. */
+static inline const uint64_t *filter_word(const struct policy_domains *d,
+					  uint64_t hash)
+{
+	return &d->filter[(hash & d->mask) / SLOTS_PER_FILTER_WORD];
+}
+
+static inline uint64_t filter_bits(uint64_t hash)
+{
+	return (uint64_t)1 << (hash >> 32 & 63) |
+	       (uint64_t)1 << (hash >> 38 & 63);
+}
+
+static inline bool filter_passes(const struct policy_domains *d,
+				 uint64_t hash)
+{
+	uint64_t bits = filter_bits(hash);
+	return (*filter_word(d, hash) & bits) == bits;
+}
+
+static inline void filter_add(struct policy_domains *d, uint64_t hash)
+{
+	*(uint64_t *)filter_word(d, hash) |= filter_bits(hash);
 }
 
 /* The slot that holds key, or the empty slot where it would go. The table
@@ -127,10 +180,12 @@ static struct domain_slot *probe(const struct policy_domains *d,
 static void reinsert(struct policy_domains *d, struct domain_slot s)
 {
 	const uint8_t *stored = slot_key(d, &s);
-	size_t i = key_hash(stored + 1, stored[0]) & d->mask;
+	uint64_t hash = key_hash(stored + 1, stored[0]);
+	size_t i = hash & d->mask;
 	while (d->slots[i].ref != 0)
 		i = (i + 1) & d->mask;
 	d->slots[i] = s;
+	filter_add(d, hash);
 }
 
 /* Double the slots. The old tags do not hold the bits of the new index,
@@ -140,10 +195,17 @@ static int grow(struct policy_domains *d)
 	size_t old_count = d->slots ? d->mask + 1 : 0;
 	size_t count = old_count ? old_count * 2 : TABLE_MIN_SLOTS;
 	struct domain_slot *slots = calloc(count, sizeof(*slots));
-	if (!slots)
+	uint64_t *filter = calloc(count / SLOTS_PER_FILTER_WORD,
+				  sizeof(*filter));
+	if (!slots || !filter) {
+		free(slots);
+		free(filter);
 		return -1;
+	}
 	struct domain_slot *old = d->slots;
+	free(d->filter);
 	d->slots = slots;
+	d->filter = filter;
 	d->mask = count - 1;
 	for (size_t i = 0; i < old_count; i++)
 		if (old[i].ref != 0)
@@ -176,8 +238,21 @@ static int arena_append(struct policy_domains *d, const uint8_t *key,
 	return 0;
 }
 
+/* Give back what the arena holds beyond its names, once a list is in:
+ * a set is built once and then read for hours. */
+static void arena_trim(struct policy_domains *d)
+{
+	if (d->arena_cap == d->arena_len || !d->arena)
+		return;
+	uint8_t *arena = realloc(d->arena, d->arena_len);
+	if (arena) {
+		d->arena = arena;
+		d->arena_cap = d->arena_len;
+	}
+}
+
 static int table_add(struct policy_domains *d, const uint8_t *key, size_t len,
-		     bool subtree)
+		     size_t labels, bool subtree)
 {
 	/* At most three quarters full: a miss then ends after a few slots,
 	 * within one or two cache lines. */
@@ -186,6 +261,9 @@ static int table_add(struct policy_domains *d, const uint8_t *key, size_t len,
 		return -1;
 	uint64_t hash = key_hash(key, len);
 	struct domain_slot *s = probe(d, key, len, hash);
+	set_bit(d->labels_any, labels);
+	if (subtree)
+		set_bit(d->labels_subtree, labels);
 	if (s->ref != 0) {
 		s->ref |= subtree;	/* exact + subtree = subtree */
 		return 0;
@@ -195,6 +273,7 @@ static int table_add(struct policy_domains *d, const uint8_t *key, size_t len,
 		return -1;
 	s->tag = (uint32_t)(hash >> 32);
 	s->ref = offset << 1 | subtree;
+	filter_add(d, hash);
 	d->used++;
 	return 0;
 }
@@ -208,25 +287,32 @@ static void root_add(struct policy_domains *d, bool subtree)
 
 /* ------------------------------------------------------------------ wire names */
 
-/* Copy a wire name into key, lower-cased and without its root label, and
- * note where each label starts. Returns the key's length, or -1 when the
- * name breaks the limits of RFC 1035. */
-static int key_from_wire(const uint8_t *name, uint8_t key[KEY_MAX],
-			 size_t starts[LABELS_MAX], size_t *n_labels)
+/* The labels of a wire name: where each starts, and whether any byte is
+ * an upper-case letter. Returns the key's length (the name without its
+ * root label), or -1 when the name breaks the limits of RFC 1035. */
+static int split_labels(const uint8_t *name, size_t starts[LABELS_MAX],
+			size_t *n_labels, bool *upper)
 {
 	size_t len = 0, n = 0;
+	unsigned upper_seen = 0;
 	while (name[len] != 0) {
 		size_t label = name[len];
 		if (label > LABEL_MAX || len + 1 + label > KEY_MAX)
 			return -1;
 		starts[n++] = len;
-		key[len] = (uint8_t)label;
 		for (size_t i = 1; i <= label; i++)
-			key[len + i] = lower(name[len + i]);
+			upper_seen |= (uint8_t)(name[len + i] - 'A') < 26;
 		len += 1 + label;
 	}
 	*n_labels = n;
+	*upper = upper_seen != 0;
 	return (int)len;
+}
+
+static void copy_lower(uint8_t *key, const uint8_t *name, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		key[i] = lower(name[i]);	/* length bytes are < 64: kept */
 }
 
 int policy_domains_add(struct policy_domains *d, const uint8_t *name,
@@ -234,7 +320,8 @@ int policy_domains_add(struct policy_domains *d, const uint8_t *name,
 {
 	uint8_t key[KEY_MAX];
 	size_t starts[LABELS_MAX], n_labels;
-	int len = key_from_wire(name, key, starts, &n_labels);
+	bool upper;
+	int len = split_labels(name, starts, &n_labels, &upper);
 	if (len < 0)
 		return -1;
 	bool subtree = how == POLICY_MATCH_SUBTREE;
@@ -242,7 +329,8 @@ int policy_domains_add(struct policy_domains *d, const uint8_t *name,
 		root_add(d, subtree);
 		return 0;
 	}
-	return table_add(d, key, (size_t)len, subtree);
+	copy_lower(key, name, (size_t)len);
+	return table_add(d, key, (size_t)len, n_labels, subtree);
 }
 
 bool policy_domains_match(const struct policy_domains *d,
@@ -252,25 +340,48 @@ bool policy_domains_match(const struct policy_domains *d,
 		return true;
 	if (d->used == 0)
 		return false;
-	uint8_t key[KEY_MAX];
 	size_t starts[LABELS_MAX], n_labels;
-	int len = key_from_wire(name, key, starts, &n_labels);
+	bool upper;
+	int len = split_labels(name, starts, &n_labels, &upper);
 	if (len <= 0)
 		return false;
-	/* Hash every suffix first and prefetch its slot, then probe: the
-	 * loads run in parallel instead of one after the other. */
-	uint64_t hashes[LABELS_MAX];
-	for (size_t i = 0; i < n_labels; i++) {
-		hashes[i] = key_hash(key + starts[i], (size_t)len - starts[i]);
-		__builtin_prefetch(&d->slots[hashes[i] & d->mask]);
+	/* The DNS layer hands over lower-cased names; other callers pay for
+	 * a copy. */
+	uint8_t lowered[KEY_MAX];
+	const uint8_t *key = name;
+	if (unlikely(upper)) {
+		copy_lower(lowered, name, (size_t)len);
+		key = lowered;
 	}
-	for (size_t i = 0; i < n_labels; i++) {
+	/* The suffixes that could match: the name itself (either kind of
+	 * entry), its ancestors (subtree entries only). */
+	size_t wanted[LABELS_MAX], n_wanted = 0;
+	for (size_t i = 0; i < n_labels; i++)
+		if (has_bit(i == 0 ? d->labels_any : d->labels_subtree,
+			    n_labels - i))
+			wanted[n_wanted++] = i;
+	/* Each step runs over all suffixes before the next starts, with the
+	 * memory it will need prefetched: the loads of one lookup run in
+	 * parallel instead of one after the other. */
+	uint64_t hashes[LABELS_MAX];
+	for (size_t w = 0; w < n_wanted; w++) {
+		size_t at = starts[wanted[w]];
+		hashes[w] = key_hash(key + at, (size_t)len - at);
+		__builtin_prefetch(filter_word(d, hashes[w]));
+	}
+	size_t n_passed = 0;
+	for (size_t w = 0; w < n_wanted; w++) {
+		if (!filter_passes(d, hashes[w]))
+			continue;
+		__builtin_prefetch(&d->slots[hashes[w] & d->mask]);
+		wanted[n_passed] = wanted[w];
+		hashes[n_passed++] = hashes[w];
+	}
+	for (size_t w = 0; w < n_passed; w++) {
+		size_t at = starts[wanted[w]];
 		const struct domain_slot *s =
-			probe(d, key + starts[i], (size_t)len - starts[i],
-			      hashes[i]);
-		/* The name itself matches either kind; an ancestor only as a
-		 * subtree. */
-		if (s->ref != 0 && (i == 0 || slot_subtree(s)))
+			probe(d, key + at, (size_t)len - at, hashes[w]);
+		if (s->ref != 0 && (wanted[w] == 0 || slot_subtree(s)))
 			return true;
 	}
 	return false;
@@ -282,6 +393,7 @@ bool policy_domains_match(const struct policy_domains *d,
 struct text_name {
 	uint8_t key[KEY_MAX];
 	size_t len;		/* 0: the root */
+	size_t labels;
 	bool wildcard;		/* written "*.name" */
 };
 
@@ -293,6 +405,7 @@ static int parse_text_name(const char *text, size_t tlen,
 			   struct text_name *out, char *why, size_t whylen)
 {
 	out->len = 0;
+	out->labels = 0;
 	out->wildcard = tlen >= 2 && text[0] == '*' && text[1] == '.';
 	if (tlen == 1 && text[0] == '.')
 		return 0;
@@ -321,6 +434,7 @@ static int parse_text_name(const char *text, size_t tlen,
 				return -1;
 			}
 			out->key[label_at] = (uint8_t)label;
+			out->labels++;
 			label_at = i + 1;
 			continue;
 		}
@@ -350,7 +464,7 @@ int policy_domains_add_text(struct policy_domains *d, const char *name,
 		root_add(d, subtree);
 		return 0;
 	}
-	return table_add(d, t.key, t.len, subtree);
+	return table_add(d, t.key, t.len, t.labels, subtree);
 }
 
 /* ------------------------------------------------------------------ lists */
@@ -479,7 +593,8 @@ static int add_names(struct loader *ld, const char *p, const char *end,
 		parse_text_name(name, nlen, &t, why, sizeof(why));
 		if (host_own_name(&t))
 			continue;
-		if (table_add(ld->d, t.key, t.len, subtree || t.wildcard) != 0)
+		if (table_add(ld->d, t.key, t.len, t.labels,
+			      subtree || t.wildcard) != 0)
 			return -1;
 		ld->report->added++;
 	}
@@ -570,9 +685,10 @@ int policy_domains_load_buffer(struct policy_domains *d, const char *data,
 {
 	struct loader ld;
 	loader_init(&ld, d, report);
-	if (loader_feed(&ld, data, len) != 0)
+	if (loader_feed(&ld, data, len) != 0 || loader_finish(&ld) != 0)
 		return -1;
-	return loader_finish(&ld);
+	arena_trim(d);
+	return 0;
 }
 
 /* Read fd to its end through the loader. Returns 0 or an errno value. */
@@ -612,8 +728,10 @@ int policy_domains_load(struct policy_domains *d, const char *path,
 	int ret = fd < 0 ? errno : load_fd(&ld, fd);
 	if (fd >= 0)
 		close(fd);
-	if (ret == 0)
+	if (ret == 0) {
+		arena_trim(d);
 		return 0;
+	}
 	if (err && errlen > 0)
 		snprintf(err, errlen, "%s: %s", path, strerror(ret));
 	return -1;
