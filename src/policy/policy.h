@@ -27,8 +27,11 @@
 
 /** A set of domain names. Each entry is an exact name or a whole subtree
  *  (the name and every name below it). Built on one thread, then only read:
- *  lookups are safe from any number of threads. Names are lower-cased,
- *  uncompressed wire format. */
+ *  lookups are safe from any number of threads. Names are uncompressed wire
+ *  format; ASCII case does not matter (RFC 4343). A lookup costs one hash
+ *  and one probe per label of the query, whatever the size of the set.
+ *  Names are hashed with util_hash: util_hash_init runs before a set is
+ *  built, and never again while it lives. */
 struct policy_domains;
 
 enum policy_match {
@@ -39,15 +42,18 @@ enum policy_match {
 struct policy_domains *policy_domains_new(void);
 void policy_domains_free(struct policy_domains *d);
 
-/** Add a lower-cased wire name. Adding a name twice is harmless; a subtree
- *  entry and an exact entry for the same name make a subtree entry.
- *  Returns 0, or -1 when out of memory. */
+/** Add a wire name. Adding a name twice is harmless; a subtree entry and
+ *  an exact entry for the same name make a subtree entry. The root (a
+ *  single zero byte) is a name like any other: its subtree is every name.
+ *  Returns 0, or -1 when out of memory or when the name breaks the limits
+ *  of RFC 1035 (labels of 63 bytes, 255 in all). */
 int policy_domains_add(struct policy_domains *d, const uint8_t *name,
 		       enum policy_match how);
 
 /** Add a name in text form ("example.com", trailing dot optional, any
- *  case). "*.example.com" means the subtree whatever how says. Returns 0,
- *  -1 for a name that is not a valid host name or when out of memory. */
+ *  case; "." is the root). "*.example.com" means the subtree whatever how
+ *  says. Labels hold letters, digits, '-' and '_'. Returns 0, -1 for a
+ *  name that is not a valid host name or when out of memory. */
 int policy_domains_add_text(struct policy_domains *d, const char *name,
 			    enum policy_match how);
 
@@ -64,21 +70,28 @@ struct policy_load_report {
  *    example.com            plain-domain format: the name and its subtree
  *    *.example.com          the same
  *    0.0.0.0 example.com    hosts format (any address, one or more names):
- *                           those exact names
- *  with '#' comments, blank lines, CRLF endings and "localhost"-style
- *  hosts entries (localhost, broadcasthost, ...) ignored. A malformed line
- *  is skipped and reported, never fatal. Returns 0, or -1 with a reason
- *  ("path: ...") in err when the file cannot be read. */
+ *                           those exact names ("*.name" among them: the
+ *                           subtree)
+ *  with '#' comments, blank lines and CRLF endings ignored, and the names
+ *  hosts files carry for the machine itself (localhost,
+ *  localhost.localdomain, local, broadcasthost, ip6-*, 0.0.0.0) left out
+ *  in either format. A malformed line (a bad name, the root, two names
+ *  without an address, a line over 4096 bytes) is skipped whole and
+ *  reported, never fatal. report (may be NULL) is filled from zero.
+ *  Returns 0, or -1 with a reason ("path: ...") in err when the file
+ *  cannot be read or memory runs out; d may then hold part of the file. */
 int policy_domains_load(struct policy_domains *d, const char *path,
 			struct policy_load_report *report, char *err,
 			size_t errlen);
 
-/** Whether a lower-cased wire name is in the set: an exact entry for it,
- *  or a subtree entry for it or any of its ancestors. */
+/** Whether a wire name is in the set: an exact entry for it, or a subtree
+ *  entry for it or any of its ancestors. A name that breaks the limits of
+ *  RFC 1035 is in no set. */
 bool policy_domains_match(const struct policy_domains *d,
 			  const uint8_t *name);
 
-/** Entries held, and the bytes they take (for status and benchmarks). */
+/** Entries held, and the bytes allocated for them (for status and
+ *  benchmarks). */
 size_t policy_domains_count(const struct policy_domains *d);
 size_t policy_domains_memory(const struct policy_domains *d);
 
