@@ -106,8 +106,11 @@ struct policy_mud {
 	size_t n_warnings;
 };
 
-/** Parse a MUD file. expected_url is the URL it was fetched from: mud-url
- *  must equal it (NULL: not checked). Anything that is not a MUD file, or
+/** Parse a MUD file (at most 1 MiB). expected_url is the URL it was
+ *  fetched from: mud-url must equal it, byte for byte (NULL: not checked).
+ *  Every ACL a policy names must exist, and every ACE of those ACLs must
+ *  have a clear action and valid host names, or the whole file is refused;
+ *  ACLs no policy names are not read. Anything that is not a MUD file, or
  *  whose meaning is not clear, is rejected: NULL, with the reason in err. */
 struct policy_mud *policy_mud_parse(const uint8_t *json, size_t len,
 				    const char *expected_url, char *err,
