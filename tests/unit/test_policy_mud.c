@@ -1,14 +1,16 @@
-/*  anchord - unit tests of policy/mud.c: MUD files.
+/*  anchord - unit tests of policy/mud.c and mud_verify.c: MUD files.
  *
  *  The files come from $ANCHORD_SRCDIR (the repository root, "." when
- *  unset): tests/vectors/mud-example.json and the NIST corpus in
- *  tests/mud/corpus.
+ *  unset): tests/vectors/mud-example.json, the NIST corpus in
+ *  tests/mud/corpus, and the signatures and certificates that
+ *  tests/mud/make_fixtures.sh made in tests/mud/fixtures.
  */
 #include "test.h"
 
 #include "policy/policy.h"
 
 #include <dirent.h>
+#include <gnutls/x509.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -575,6 +577,245 @@ static void too_large(void **state)
 	free(big);
 }
 
+/* ------------------------------------------------------------------ signatures */
+
+#define FIXTURE(name) "tests/mud/fixtures/" name
+
+static struct policy_mud_signers *signers(const char *a, const char *b)
+{
+	char pa[1024], pb[1024];
+	snprintf(pa, sizeof(pa), "%s", src_path(a));
+	if (b)
+		snprintf(pb, sizeof(pb), "%s", src_path(b));
+	char *files[] = { pa, pb };
+	struct policy_mud_signers *s =
+		policy_mud_signers_load(files, b ? 2 : 1, err, sizeof(err));
+	if (!s)
+		fail_msg("%s", err);
+	return s;
+}
+
+/* Verify a fixture signature over the signed file (changed at flip when
+ * flip >= 0); returns what policy_mud_verify does. */
+static int verify_fixture(const struct policy_mud_signers *s,
+			  const char *p7s_name, long flip,
+			  const gnutls_datum_t *required, char *signer,
+			  size_t signer_cap)
+{
+	size_t file_len, p7s_len;
+	uint8_t *file = read_src(FIXTURE("signed.json"), &file_len);
+	char rel[256];
+	snprintf(rel, sizeof(rel), FIXTURE("%s"), p7s_name);
+	uint8_t *p7s = read_src(rel, &p7s_len);
+	if (flip >= 0)
+		file[flip] ^= 0x01;
+	int ret = policy_mud_verify(s, file, file_len, p7s, p7s_len,
+				    required ? required->data : NULL,
+				    required ? required->size : 0, signer,
+				    signer_cap, err, sizeof(err));
+	free(file);
+	free(p7s);
+	return ret;
+}
+
+static void expect_verify_fails(const struct policy_mud_signers *s,
+				const char *p7s_name, long flip,
+				const gnutls_datum_t *required,
+				const char *reason)
+{
+	if (verify_fixture(s, p7s_name, flip, required, NULL, 0) == 0)
+		fail_msg("%s verified, expected \"%s\"", p7s_name, reason);
+	if (!strstr(err, reason))
+		fail_msg("%s: error \"%s\" lacks \"%s\"", p7s_name, err, reason);
+}
+
+/* The DER subject of a fixture certificate. */
+static gnutls_datum_t subject_of(const char *pem_name)
+{
+	gnutls_datum_t pem, dn;
+	gnutls_x509_crt_t crt;
+	assert_int_equal(gnutls_load_file(src_path(pem_name), &pem), 0);
+	assert_int_equal(gnutls_x509_crt_init(&crt), 0);
+	assert_int_equal(gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM),
+			 0);
+	assert_int_equal(gnutls_x509_crt_get_raw_dn(crt, &dn), 0);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_free(pem.data);
+	return dn;
+}
+
+static void fixtures_sign_the_example(void **state)
+{
+	/* The signatures are over the very bytes of the shared example. */
+	size_t a_len, b_len;
+	uint8_t *a = read_src("tests/vectors/mud-example.json", &a_len);
+	uint8_t *b = read_src(FIXTURE("signed.json"), &b_len);
+	assert_int_equal(a_len, b_len);
+	assert_memory_equal(a, b, a_len);
+	free(a);
+	free(b);
+}
+
+static void signers_load(void **state)
+{
+	struct policy_mud_signers *s = signers(FIXTURE("ca.pem"),
+					       FIXTURE("other-ca.pem"));
+	assert_int_equal(policy_mud_signers_count(s), 2);
+	policy_mud_signers_free(s);
+
+	char missing[1024];
+	snprintf(missing, sizeof(missing), "%s", src_path(FIXTURE("none.pem")));
+	char *files[] = { missing };
+	assert_null(policy_mud_signers_load(files, 1, err, sizeof(err)));
+	assert_non_null(strstr(err, "none.pem: No such file"));
+	char json[1024];
+	snprintf(json, sizeof(json), "%s", src_path(FIXTURE("signed.json")));
+	files[0] = json;
+	assert_null(policy_mud_signers_load(files, 1, err, sizeof(err)));
+	assert_non_null(strstr(err, "signed.json: no PEM certificate"));
+
+	s = policy_mud_signers_load(NULL, 0, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(policy_mud_signers_count(s), 0);
+	expect_verify_fails(s, "good.p7s", -1, NULL, "no MUD signers");
+	policy_mud_signers_free(s);
+}
+
+static void good_signatures_verify(void **state)
+{
+	static const char *const good[] = { "good.p7s", "good-sha256.p7s",
+					    "good-keyid.p7s" };
+	struct policy_mud_signers *s = signers(FIXTURE("ca.pem"), NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		char signer[256] = "unset";
+		if (verify_fixture(s, good[i], -1, NULL, signer,
+				   sizeof(signer)) != 0)
+			fail_msg("%s: %s", good[i], err);
+		assert_string_equal(signer, "CN=Example Sensors MUD signer,"
+					    "O=Example Sensors");
+	}
+	policy_mud_signers_free(s);
+
+	/* Trusting the intermediate, or the signer itself, works too. */
+	s = signers(FIXTURE("inter.pem"), NULL);
+	assert_int_equal(verify_fixture(s, "good.p7s", -1, NULL, NULL, 0), 0);
+	policy_mud_signers_free(s);
+	s = signers(FIXTURE("signer.pem"), NULL);
+	assert_int_equal(verify_fixture(s, "good.p7s", -1, NULL, NULL, 0), 0);
+	/* Only such a verifier can check a signature without the signer. */
+	if (verify_fixture(s, "nocerts.p7s", -1, NULL, NULL, 0) != 0)
+		fail_msg("nocerts.p7s: %s", err);
+	policy_mud_signers_free(s);
+	s = signers(FIXTURE("ca.pem"), NULL);
+	expect_verify_fails(s, "nocerts.p7s", -1, NULL,
+			    "is neither in the signature nor among the trusted");
+	policy_mud_signers_free(s);
+}
+
+static void changed_file_fails(void **state)
+{
+	struct policy_mud_signers *s = signers(FIXTURE("ca.pem"), NULL);
+	expect_verify_fails(s, "good.p7s", 0, NULL,
+			    "signature does not verify");
+	expect_verify_fails(s, "good.p7s", 4000, NULL,
+			    "signature does not verify");
+	expect_verify_fails(s, "good-sha256.p7s", 8361, NULL,
+			    "signature does not verify");
+	policy_mud_signers_free(s);
+	/* The same when the signer is trusted itself and not carried. */
+	s = signers(FIXTURE("signer.pem"), NULL);
+	expect_verify_fails(s, "nocerts.p7s", 100, NULL,
+			    "signature does not verify");
+	policy_mud_signers_free(s);
+}
+
+static void untrusted_signer_fails(void **state)
+{
+	struct policy_mud_signers *s = signers(FIXTURE("ca.pem"), NULL);
+	expect_verify_fails(s, "untrusted.p7s", -1, NULL,
+			    "signer CN=untrusted MUD signer,O=Somebody Else "
+			    "not trusted");
+	policy_mud_signers_free(s);
+	/* Trusted once its root is among the signers. */
+	s = signers(FIXTURE("ca.pem"), FIXTURE("other-ca.pem"));
+	assert_int_equal(verify_fixture(s, "untrusted.p7s", -1, NULL, NULL, 0),
+			 0);
+	policy_mud_signers_free(s);
+}
+
+static void signer_must_allow_digital_signature(void **state)
+{
+	struct policy_mud_signers *s = signers(FIXTURE("ca.pem"), NULL);
+	expect_verify_fails(s, "nods.p7s", -1, NULL,
+			    "keyUsage lacks digitalSignature");
+	policy_mud_signers_free(s);
+}
+
+static void required_signer(void **state)
+{
+	struct policy_mud_signers *s = signers(FIXTURE("ca.pem"),
+					       FIXTURE("other-ca.pem"));
+	gnutls_datum_t mine = subject_of(FIXTURE("signer.pem"));
+	gnutls_datum_t theirs = subject_of(FIXTURE("other-signer.pem"));
+	assert_int_equal(verify_fixture(s, "good.p7s", -1, &mine, NULL, 0), 0);
+	expect_verify_fails(s, "untrusted.p7s", -1, &mine,
+			    "signer is CN=untrusted MUD signer,O=Somebody "
+			    "Else, the device requires CN=Example Sensors MUD "
+			    "signer,O=Example Sensors");
+	expect_verify_fails(s, "good.p7s", -1, &theirs, "the device requires "
+			    "CN=untrusted MUD signer");
+	gnutls_free(mine.data);
+	gnutls_free(theirs.data);
+	policy_mud_signers_free(s);
+}
+
+static void garbage_signatures_fail(void **state)
+{
+	struct policy_mud_signers *s = signers(FIXTURE("ca.pem"), NULL);
+	size_t file_len, p7s_len;
+	uint8_t *file = read_src(FIXTURE("signed.json"), &file_len);
+	uint8_t *p7s = read_src(FIXTURE("good.p7s"), &p7s_len);
+	const struct {
+		const uint8_t *data;
+		size_t len;
+		const char *reason;
+	} bad[] = {
+		{ (const uint8_t *)"", 0, "not a CMS SignedData" },
+		{ (const uint8_t *)"hello", 5, "not a CMS SignedData" },
+		{ file, file_len, "not a CMS SignedData" },
+		{ (const uint8_t *)"-----BEGIN PKCS7-----\nMIIB\n", 27,
+		  "the signature is PEM" },
+		{ p7s, p7s_len / 2, "not a CMS SignedData" },
+		{ p7s + 1, p7s_len - 1, "not a CMS SignedData" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_int_equal(policy_mud_verify(s, file, file_len,
+						   bad[i].data, bad[i].len,
+						   NULL, 0, NULL, 0, err,
+						   sizeof(err)), -1);
+		if (!strstr(err, bad[i].reason))
+			fail_msg("%zu: error \"%s\" lacks \"%s\"", i, err,
+				 bad[i].reason);
+	}
+	/* Every byte changed in turn, for the sanitizers and valgrind: some
+	 * bytes are not covered by any signature (the outer digest algorithm
+	 * list, say), so a change there may still verify, and that is fine;
+	 * what must not happen is a crash or a leak. */
+	size_t accepted = 0;
+	for (size_t i = 0; i < p7s_len; i++) {
+		p7s[i] ^= 0x5a;
+		accepted += policy_mud_verify(s, file, file_len, p7s, p7s_len,
+					      NULL, 0, NULL, 0, err,
+					      sizeof(err)) == 0;
+		p7s[i] ^= 0x5a;
+	}
+	print_message("%zu of %zu changed bytes still verify\n", accepted,
+		      p7s_len);
+	free(file);
+	free(p7s);
+	policy_mud_signers_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -594,6 +835,14 @@ int main(void)
 		cmocka_unit_test(not_mud_files),
 		cmocka_unit_test(deep_nesting),
 		cmocka_unit_test(too_large),
+		cmocka_unit_test(fixtures_sign_the_example),
+		cmocka_unit_test(signers_load),
+		cmocka_unit_test(good_signatures_verify),
+		cmocka_unit_test(changed_file_fails),
+		cmocka_unit_test(untrusted_signer_fails),
+		cmocka_unit_test(signer_must_allow_digital_signature),
+		cmocka_unit_test(required_signer),
+		cmocka_unit_test(garbage_signatures_fail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
