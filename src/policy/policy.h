@@ -120,8 +120,11 @@ struct policy_mud {
 	size_t n_warnings;
 };
 
-/** Parse a MUD file. expected_url is the URL it was fetched from: mud-url
- *  must equal it (NULL: not checked). Anything that is not a MUD file, or
+/** Parse a MUD file (at most 1 MiB). expected_url is the URL it was
+ *  fetched from: mud-url must equal it, byte for byte (NULL: not checked).
+ *  Every ACL a policy names must exist, and every ACE of those ACLs must
+ *  have a clear action and valid host names, or the whole file is refused;
+ *  ACLs no policy names are not read. Anything that is not a MUD file, or
  *  whose meaning is not clear, is rejected: NULL, with the reason in err. */
 struct policy_mud *policy_mud_parse(const uint8_t *json, size_t len,
 				    const char *expected_url, char *err,
@@ -142,12 +145,14 @@ void policy_mud_signers_free(struct policy_mud_signers *s);
 size_t policy_mud_signers_count(const struct policy_mud_signers *s);
 
 /** Verify a detached CMS SignedData (DER, RFC 8520 section 13) over the
- *  exact file bytes: the signature verifies, the signer's chain leads to
- *  one of the signers, and the signer certificate allows digitalSignature.
- *  required_signer (DER Name, from a device certificate's mudsigner
- *  extension; NULL: any) must equal the signer's subject. Returns 0, or -1
- *  with the reason in err. signer_out (may be NULL) gets the signer's
- *  subject DN in text form. */
+ *  exact file bytes: the signature verifies, the signer's chain (with the
+ *  intermediates the signature carries) leads to one of the signers, and
+ *  the signer certificate allows digitalSignature. required_signer (DER
+ *  Name, from a device certificate's mudsigner extension; NULL: any) must
+ *  equal the signer's subject, byte for byte. With several SignerInfos one
+ *  that passes is enough. Returns 0, or -1 with the reason in err.
+ *  signer_out (may be NULL) gets the signer's subject DN in text form,
+ *  also on failure once the signer's certificate was found ("" before). */
 int policy_mud_verify(const struct policy_mud_signers *s, const uint8_t *file,
 		      size_t file_len, const uint8_t *p7s, size_t p7s_len,
 		      const uint8_t *required_signer, size_t required_len,

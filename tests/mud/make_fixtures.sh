@@ -1,0 +1,107 @@
+#!/bin/sh
+# make_fixtures.sh - the certificates and signatures of the MUD unit tests.
+#
+#   tests/mud/make_fixtures.sh OUTDIR [MUDFILE]
+#
+# MUDFILE (default tests/vectors/mud-example.json) is signed the way RFC 8520
+# section 13 and manufacturers do it, with openssl cms, by several signers:
+#
+#   ca.pem             the trusted MUD signer root ("mud.signers" in tests)
+#   inter.pem          an intermediate under it, sent in each signature
+#   signer.pem         the good signer: keyUsage digitalSignature
+#   nods-signer.pem    under the same root, but keyUsage keyEncipherment only
+#   other-ca.pem       a root that the tests do not trust
+#   other-signer.pem   a good-looking signer under other-ca
+#
+#   good.p7s           signer, with the intermediate (the normal case)
+#   good-sha256.p7s    the same with -md sha256 -nosmimecap
+#   good-keyid.p7s     the signer named by subject key identifier (-keyid)
+#   nocerts.p7s        without the signer's certificate (-nocerts): only a
+#                      verifier that trusts signer.pem itself can check it
+#   nods.p7s           nods-signer
+#   untrusted.p7s      other-signer
+#
+# The certificates are valid for 30 years so that the checked-in copies in
+# tests/mud/fixtures keep the tests hermetic. The private keys are deleted at
+# the end: nothing needs them once the signatures exist, and test keys in a
+# repository only invite misuse. Regenerate everything (from the repository
+# root) with:
+#
+#   sh tests/mud/make_fixtures.sh tests/mud/fixtures
+set -eu
+
+out=${1:?usage: make_fixtures.sh OUTDIR [MUDFILE]}
+here=$(cd "$(dirname "$0")" && pwd)
+mud=${2:-$here/../vectors/mud-example.json}
+days=10957
+mkdir -p "$out"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+key() {
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+		-out "$tmp/$1.key" 2>/dev/null
+}
+
+# ext NAME BASIC KEYUSAGE: an extension section for openssl x509 -extfile.
+ext() {
+	cat >"$tmp/$1.ext" <<EOF
+basicConstraints = critical, $2
+keyUsage = critical, $3
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+}
+
+# root NAME SUBJECT: a self-signed CA.
+root() {
+	key "$1"
+	openssl req -new -x509 -key "$tmp/$1.key" -subj "$2" -days $days \
+		-sha256 -config /dev/null \
+		-addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" \
+		-addext "subjectKeyIdentifier=hash" -out "$out/$1.pem"
+}
+
+# issue NAME SUBJECT ISSUER BASIC KEYUSAGE: a certificate signed by ISSUER.
+issue() {
+	key "$1"
+	ext "$1" "$4" "$5"
+	openssl req -new -key "$tmp/$1.key" -subj "$2" -config /dev/null \
+		-out "$tmp/$1.csr"
+	openssl x509 -req -in "$tmp/$1.csr" -CA "$out/$3.pem" \
+		-CAkey "$tmp/$3.key" -set_serial "0x$(openssl rand -hex 8)" \
+		-days $days -sha256 -extfile "$tmp/$1.ext" -out "$out/$1.pem" \
+		2>/dev/null
+}
+
+# sign NAME SIGNER [OPTIONS]: a detached DER CMS SignedData over MUDFILE.
+sign() {
+	p7s=$1 who=$2
+	shift 2
+	openssl cms -sign -binary -outform DER -in "$mud" \
+		-signer "$out/$who.pem" -inkey "$tmp/$who.key" \
+		-certfile "$out/inter.pem" "$@" -out "$out/$p7s.p7s"
+}
+
+root ca "/O=anchord tests/CN=anchord test MUD signer root"
+issue inter "/O=anchord tests/CN=anchord test MUD signer intermediate" \
+	ca "CA:TRUE, pathlen:0" "keyCertSign, cRLSign"
+issue signer "/O=Example Sensors/CN=Example Sensors MUD signer" \
+	inter "CA:FALSE" "digitalSignature"
+issue nods-signer "/O=Example Sensors/CN=Example Sensors key transport" \
+	inter "CA:FALSE" "keyEncipherment"
+root other-ca "/O=Somebody Else/CN=untrusted MUD root"
+issue other-signer "/O=Somebody Else/CN=untrusted MUD signer" \
+	other-ca "CA:FALSE" "digitalSignature"
+
+sign good signer
+sign good-sha256 signer -md sha256 -nosmimecap
+sign good-keyid signer -keyid
+sign nocerts signer -nocerts
+sign nods nods-signer
+sign untrusted other-signer
+
+# The tests check that what was signed is exactly the file they read.
+cp "$mud" "$out/signed.json"
+echo "make_fixtures: wrote $(ls "$out" | wc -l) files to $out"
