@@ -118,6 +118,27 @@ static const char *const migrations[] = {
 	"  failures INTEGER NOT NULL,"
 	"  last_at INTEGER NOT NULL,"
 	"  until INTEGER NOT NULL);",
+	/* 3: MUD: which address has which MUD URL, the last good files */
+	"CREATE TABLE mud_bindings ("
+	"  address TEXT PRIMARY KEY,"
+	"  url TEXT NOT NULL,"
+	"  source TEXT NOT NULL,"
+	"  updated_at INTEGER NOT NULL);"
+	"CREATE TABLE mud_files ("
+	"  url TEXT PRIMARY KEY,"
+	"  body BLOB NOT NULL,"
+	"  signature BLOB,"
+	"  signer TEXT NOT NULL DEFAULT '',"
+	"  fetched_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL);"
+	"CREATE TABLE mud_changes (n INTEGER NOT NULL);"
+	"INSERT INTO mud_changes VALUES (0);"
+	"CREATE TRIGGER mud_bind_add AFTER INSERT ON mud_bindings "
+	"  BEGIN UPDATE mud_changes SET n = n + 1; END;"
+	"CREATE TRIGGER mud_bind_set AFTER UPDATE ON mud_bindings "
+	"  BEGIN UPDATE mud_changes SET n = n + 1; END;"
+	"CREATE TRIGGER mud_bind_del AFTER DELETE ON mud_bindings "
+	"  BEGIN UPDATE mud_changes SET n = n + 1; END;",
 };
 
 int store_schema_version(void)
@@ -384,6 +405,8 @@ static int each_row(struct store *s, sqlite3_stmt *st, row_fn visit,
 /* A typed callback and its context, for the row visitors below. */
 struct visit {
 	union {
+		store_mud_binding_fn binding;
+		store_mud_file_fn mud_file;
 		store_user_fn user;
 		store_code_fn code;
 		store_device_fn device;
@@ -1050,4 +1073,96 @@ int store_backoff_clear(struct store *s, const char *key)
 	sqlite3_stmt *st = prepare(s, "DELETE FROM backoff WHERE key = ?", "s",
 				   key);
 	return run(s, st, "clearing a back-off");
+}
+
+/* ------------------------------------------------------------------ MUD */
+
+int store_mud_bind(struct store *s, const char *address, const char *url,
+		   const char *source, int64_t now)
+{
+	return run(s, prepare(s, "INSERT INTO mud_bindings (address, url, "
+			      "source, updated_at) VALUES (?, ?, ?, ?) "
+			      "ON CONFLICT (address) DO UPDATE SET "
+			      "url = excluded.url, source = excluded.source, "
+			      "updated_at = excluded.updated_at",
+			      "sssi", address, url, source, now),
+		   "binding a MUD URL");
+}
+
+int store_mud_unbind(struct store *s, const char *address)
+{
+	if (run(s, prepare(s, "DELETE FROM mud_bindings WHERE address = ?",
+			   "s", address), "unbinding a MUD URL") != 0)
+		return -1;
+	return sqlite3_changes(s->db) ? 0 : 1;
+}
+
+int store_mud_mark(struct store *s, int64_t *mark)
+{
+	sqlite3_stmt *st = prepare(s, "SELECT n FROM mud_changes", "");
+	if (!st)
+		return -1;
+	int ret = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+	*mark = sqlite3_column_int64(st, 0);
+	release(s, st);
+	return ret == 0 ? 0 : fail(s, "mud_changes");
+}
+
+static int visit_binding(void *arg, sqlite3_stmt *st)
+{
+	const struct visit *v = arg;
+	struct store_mud_binding b = {
+		.updated_at = sqlite3_column_int64(st, 3),
+	};
+	copy_text(b.address, sizeof(b.address), st, 0);
+	copy_text(b.url, sizeof(b.url), st, 1);
+	copy_text(b.source, sizeof(b.source), st, 2);
+	return v->fn.binding(v->ctx, &b);
+}
+
+int store_mud_binding_each(struct store *s, store_mud_binding_fn fn,
+			   void *ctx)
+{
+	struct visit v = { .fn.binding = fn, .ctx = ctx };
+	return each_row(s, prepare(s, "SELECT address, url, source, updated_at "
+				   "FROM mud_bindings ORDER BY address", ""),
+			visit_binding, &v, "listing MUD bindings");
+}
+
+int store_mud_file_put(struct store *s, const struct store_mud_file *f)
+{
+	return run(s, prepare(s, "INSERT OR REPLACE INTO mud_files (url, body, "
+			      "signature, signer, fetched_at, expires_at) "
+			      "VALUES (?, ?, ?, ?, ?, ?)", "sbbsii", f->url,
+			      f->body, f->body_len, f->signature,
+			      f->signature_len, f->signer, f->fetched_at,
+			      f->expires_at),
+		   "saving a MUD file");
+}
+
+static int visit_mud_file(void *arg, sqlite3_stmt *st)
+{
+	const struct visit *v = arg;
+	struct store_mud_file f = {
+		.url = (const char *)sqlite3_column_text(st, 0),
+		.body = sqlite3_column_blob(st, 1),
+		.body_len = (size_t)sqlite3_column_bytes(st, 1),
+		.signature = sqlite3_column_blob(st, 2),
+		.signature_len = (size_t)sqlite3_column_bytes(st, 2),
+		.signer = (const char *)sqlite3_column_text(st, 3),
+		.fetched_at = sqlite3_column_int64(st, 4),
+		.expires_at = sqlite3_column_int64(st, 5),
+	};
+	if (!f.url || !f.body || !f.signer)
+		return 0;	/* not a row this version wrote */
+	return v->fn.mud_file(v->ctx, &f);
+}
+
+int store_mud_file_each(struct store *s, store_mud_file_fn fn, void *ctx)
+{
+	struct visit v = { .fn.mud_file = fn, .ctx = ctx };
+	return each_row(s, prepare(s, "SELECT url, body, signature, signer, "
+				   "fetched_at, expires_at FROM mud_files "
+				   "ORDER BY url", ""),
+			visit_mud_file, &v, "listing MUD files");
 }

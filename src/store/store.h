@@ -217,3 +217,42 @@ int store_backoff_fail(struct store *s, const char *key, int64_t now,
 		       int64_t forget_after, int64_t base_delay,
 		       int64_t max_delay, int *failures);
 int store_backoff_clear(struct store *s, const char *key);
+
+/* ------------------------------------------------------------------ MUD */
+
+/** A device's MUD URL, bound by address (anchorctl mud bind, from a DHCP
+ *  hook: option 161/112). */
+struct store_mud_binding {
+	char address[64];		/**< IPv4 or IPv6, text */
+	char url[256];
+	char source[16];		/**< "dhcp", "manual", ... */
+	int64_t updated_at;
+};
+
+/** Bind (or rebind) an address to a URL. */
+int store_mud_bind(struct store *s, const char *address, const char *url,
+		   const char *source, int64_t now);
+/** 1 when the address had no binding. */
+int store_mud_unbind(struct store *s, const char *address);
+/** Changes whenever a binding is added, changed or removed. */
+int store_mud_mark(struct store *s, int64_t *mark);
+typedef int (*store_mud_binding_fn)(void *ctx,
+				    const struct store_mud_binding *b);
+int store_mud_binding_each(struct store *s, store_mud_binding_fn fn,
+			   void *ctx);
+
+/** The last good (verified) copy of a MUD file and its signature. The
+ *  pointers are valid only during a store_mud_file_each callback. */
+struct store_mud_file {
+	const char *url;
+	const uint8_t *body;
+	size_t body_len;
+	const uint8_t *signature;	/**< NULL when unsigned */
+	size_t signature_len;
+	const char *signer;		/**< "" when unsigned */
+	int64_t fetched_at, expires_at;
+};
+
+int store_mud_file_put(struct store *s, const struct store_mud_file *f);
+typedef int (*store_mud_file_fn)(void *ctx, const struct store_mud_file *f);
+int store_mud_file_each(struct store *s, store_mud_file_fn fn, void *ctx);
