@@ -307,3 +307,182 @@ unsigned policy_fetcher_active(const struct policy_fetcher *f);
  *  once the fetcher is freed. May be called from a done callback. */
 void policy_fetcher_close(struct policy_fetcher *f,
 			  void (*free_done)(void *ctx), void *ctx);
+
+/* ------------------------------------------------------------------ configuration */
+
+enum policy_mud_mode {
+	POLICY_MUD_OFF = 0,		/**< MUD files play no part */
+	POLICY_MUD_OPTIONAL,		/**< confine a device that has one */
+	POLICY_MUD_REQUIRED,		/**< only what the MUD file allows;
+					 *   nothing without one */
+};
+
+/** One entry of the profiles section. Names in block and allow cover
+ *  their subtrees, as in plain-domain blocklists. */
+struct policy_profile_conf {
+	char *name;
+	char **blocklists;		/**< files, reloaded on SIGHUP */
+	size_t n_blocklists;
+	char **block;			/**< names given inline */
+	size_t n_block;
+	char **allow;			/**< exceptions: never blocked */
+	size_t n_allow;
+	enum policy_mud_mode mud;
+	unsigned line;
+};
+
+/** One entry of the clients section: every condition given must hold.
+ *  The first entry that matches a client names its profile. */
+struct policy_client_conf {
+	struct util_subnet *subnets;	/**< the source is in one of them */
+	size_t n_subnets;
+	char *device;			/**< verified certificate of this device */
+	char *client_id;		/**< DoH path client id (a hint only) */
+	bool certificate_profile;	/**< the profile stored with the
+					 *   enrolled device (verified cert) */
+	bool certificate_mud;		/**< the verified certificate carries a
+					 *   MUD URL */
+	char *profile;			/**< NULL: only with certificate-profile */
+	unsigned line;
+};
+
+/** The mud section. */
+struct policy_mud_conf {
+	char **signers;			/**< PEM files of trusted MUD signers */
+	size_t n_signers;
+	bool require_signature;		/**< refuse unsigned MUD files */
+	bool fetch;			/**< fetch MUD URLs over HTTPS */
+	char **fetch_ca;		/**< extra CAs for those fetches */
+	size_t n_fetch_ca;
+	uint64_t fetch_timeout_ms;
+	uint64_t retry_ms;		/**< after a failed fetch */
+	unsigned block_rcode;		/**< 3 NXDOMAIN or 5 REFUSED */
+	bool nftables;			/**< PEP export into nftables sets */
+	char *nftables_table;		/**< in family inet */
+};
+
+/** Everything the policy takes from anchord.conf. */
+struct policy_conf {
+	struct policy_profile_conf *profiles;
+	size_t n_profiles;
+	struct policy_client_conf *clients;
+	size_t n_clients;
+	struct policy_mud_conf mud;
+};
+
+void policy_conf_defaults(struct policy_conf *c);
+void policy_conf_free(struct policy_conf *c);
+/** The index of a profile by name, or -1. */
+int policy_conf_profile(const struct policy_conf *c, const char *name);
+
+/* ------------------------------------------------------------------ policy generations */
+
+/** The lists of a configuration: each profile's blocklists, inline names
+ *  and exceptions, loaded once per (re)load and shared by the generations
+ *  built on it. */
+struct policy_lists;
+
+/** Load every list that conf names. On failure NULL and "file: reason" in
+ *  err. Skipped lines are logged, not fatal. */
+struct policy_lists *policy_lists_load(const struct policy_conf *conf,
+				       char *err, size_t errlen);
+void policy_lists_ref(struct policy_lists *l);
+void policy_lists_unref(struct policy_lists *l);
+/** Blocked names over all profiles (for status). */
+size_t policy_lists_blocked(const struct policy_lists *l);
+
+/** A compiled MUD policy: the names one MUD file allows, shared by every
+ *  device bound to its URL. Immutable and reference counted. */
+struct policy_mud_policy;
+
+/** Compile a parsed (and verified) file. NULL when out of memory. */
+struct policy_mud_policy *policy_mud_compile(const struct policy_mud *m);
+void policy_mud_policy_ref(struct policy_mud_policy *p);
+void policy_mud_policy_unref(struct policy_mud_policy *p);
+size_t policy_mud_policy_names(const struct policy_mud_policy *p);
+
+/** The facts a generation is built from, besides the configuration. All
+ *  are copied. */
+struct policy_device_profile {
+	const char *device;		/**< enrolled device (certificate CN) */
+	const char *profile;		/**< its stored profile ("" none) */
+};
+struct policy_binding {
+	struct util_addr address;	/**< the device's address (port 0) */
+	const char *url;		/**< its MUD URL */
+};
+struct policy_mud_entry {
+	const char *url;
+	struct policy_mud_policy *policy;	/**< NULL: not (yet) usable */
+	bool pending;			/**< the first fetch is under way */
+};
+
+struct policy_facts {
+	const struct policy_device_profile *devices;
+	size_t n_devices;
+	const struct policy_binding *bindings;
+	size_t n_bindings;
+	const struct policy_mud_entry *muds;
+	size_t n_muds;
+};
+
+/** One generation: configuration, lists and facts. Immutable once built,
+ *  so workers read it without locks; reference counted, so a new one
+ *  never disturbs requests in flight. */
+struct policy;
+
+/** Build a generation (conf is copied, lists and MUD policies are
+ *  referenced). NULL when out of memory or a rule names an unknown
+ *  profile (err). */
+struct policy *policy_build(const struct policy_conf *conf,
+			    struct policy_lists *lists,
+			    const struct policy_facts *facts, char *err,
+			    size_t errlen);
+void policy_ref(struct policy *p);
+void policy_unref(struct policy *p);
+/** Increases with every generation built in this process. */
+uint32_t policy_generation(const struct policy *p);
+unsigned policy_block_rcode(const struct policy *p);
+
+/* ------------------------------------------------------------------ decisions */
+
+/** Who asks, as the transport knows it. */
+struct policy_who {
+	const struct sockaddr *addr;
+	bool cert_verified;		/**< a client certificate from our CA */
+	const char *cert_cn;		/**< its device name, or NULL */
+	const char *cert_mud_url;	/**< its MUD URL extension, or NULL */
+	const char *client_id;		/**< DoH client id, or NULL */
+};
+
+/** The identity of a client under one generation: resolved once per
+ *  connection (per query over UDP). Plain data, copied freely. */
+struct policy_identity {
+	uint32_t generation;		/**< 0: not resolved */
+	int16_t profile;		/**< index into the profiles */
+	int16_t mud;			/**< index of the device's MUD entry
+					 *   in the facts, -1: none */
+	bool mud_url_unknown;		/**< a MUD URL that the facts do not
+					 *   hold: it needs fetching */
+};
+
+void policy_identify(const struct policy *p, const struct policy_who *who,
+		     struct policy_identity *out);
+
+enum policy_verdict {
+	POLICY_ALLOW = 0,
+	POLICY_BLOCK,			/**< answer mud.block-rcode + EDE 15 */
+	POLICY_NOT_READY,		/**< the MUD file is not there yet */
+};
+
+struct policy_decision {
+	enum policy_verdict verdict;
+	const char *reason;		/**< static text for EDE and logs */
+	const char *profile;		/**< the profile's name */
+	bool confined;			/**< under a MUD policy: export the
+					 *   answer's addresses (PEP) */
+};
+
+/** Decide for a lower-cased wire name. Cheap: a few hash probes. */
+void policy_decide(const struct policy *p, const struct policy_identity *id,
+		   const uint8_t *qname, struct policy_decision *out);
