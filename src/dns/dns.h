@@ -12,6 +12,7 @@
  */
 #pragma once
 
+#include "policy/policy.h"
 #include "util/util.h"
 
 #include <uv.h>
@@ -192,6 +193,13 @@ struct dns_scan {
 /** Walk a response: every name and record is bounds-checked, pointers must
  *  point backwards. Returns 0 or -1 (malformed). */
 int dns_response_scan(const uint8_t *wire, size_t len, struct dns_scan *out);
+/** Call fn for every A and AAAA record in the answer section of a
+ *  message: owner (uncompressed wire), family (4 or 6), the address bytes
+ *  and the TTL. Returns 0, or -1 when the message is malformed. */
+typedef void (*dns_address_fn)(void *ctx, const uint8_t *owner, int family,
+			       const uint8_t *addr, uint32_t ttl);
+int dns_answer_addresses(const uint8_t *wire, size_t len, dns_address_fn fn,
+			 void *ctx);
 /** How long an answer may be cached by HTTP (RFC 8484 5.1): the smallest
  *  TTL of the answer section, or for an answer without records the SOA
  *  minimum of the authority section (RFC 2308); 0 when neither. */
@@ -380,6 +388,11 @@ struct dns_client {
 	uint8_t cert_spki[32];
 	char cert_cn[64];
 	char client_id[64];		/**< DoH: /dns-query/<id>, a hint only */
+	char cert_mud_url[256];		/**< MUD URL extension of the cert */
+	/** Resolved by the pipeline under its policy generation; a transport
+	 *  that keeps its dns_client per connection lets dns_worker_identify
+	 *  resolve it once. */
+	struct policy_identity policy;
 };
 
 struct dns_request;
@@ -425,6 +438,8 @@ struct dns_worker_stats {
 	uint64_t upstream_queries, upstream_timeouts, upstream_errors;
 	uint64_t upstream_mismatches, upstream_tcp_fallbacks;
 	uint64_t coalesced;
+	uint64_t policy_blocked;	/**< answered with the block rcode */
+	uint64_t policy_not_ready;	/**< MUD file not there yet */
 	uint64_t upstream_latency[DNS_LATENCY_BUCKETS + 1];
 	uint64_t upstream_latency_us;	/**< sum */
 	uint64_t upstream_answers;	/**< count */
@@ -471,6 +486,22 @@ typedef void (*dns_answered_fn)(void *ctx, const struct dns_answered *a);
  *  right before the transport gets it. fn must not block. NULL: none. */
 void dns_worker_set_answered(struct dns_worker *w, dns_answered_fn fn,
 			     void *ctx);
+/** The policy requests run under (takes a reference; NULL: none). Like
+ *  the environment, in-flight requests keep what they started with. */
+void dns_worker_set_policy(struct dns_worker *w, struct policy *p);
+/** Resolve a connection's identity under the current policy, unless it
+ *  is resolved under it already (cheap: a generation compare). */
+void dns_worker_identify(struct dns_worker *w, struct dns_client *c);
+
+/** A client's certificate names a MUD URL the policy does not know yet. */
+typedef void (*dns_mud_wanted_fn)(void *ctx, const char *url);
+/** An answer for a client under a MUD policy: its addresses go to the PEP.
+ *  Called on the worker's thread right before the transport gets it. */
+typedef void (*dns_confined_fn)(void *ctx, const struct dns_client *c,
+				const uint8_t *wire, size_t len);
+void dns_worker_set_policy_hooks(struct dns_worker *w, dns_mud_wanted_fn wanted,
+				 dns_confined_fn confined, void *ctx);
+
 /** Mnemonics for logs ("AAAA", "NXDOMAIN"); NULL when there is none. */
 const char *dns_type_name(uint16_t type);
 const char *dns_rcode_name(unsigned rcode);

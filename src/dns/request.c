@@ -18,6 +18,7 @@
  */
 #include "dns/internal.h"
 
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct dns_request {
 	uint16_t limit;			/* answer size limit */
 	bool cached, stale;		/* for the observer */
 	int8_t verdict;			/* enum val_status, -1: none known */
+	bool confined;			/* under a MUD policy: tell the PEP */
 	uint64_t started_ns;		/* only kept with an observer */
 	struct dns_query q;
 	uint8_t query[QUERY_COPY_MAX];	/* header and question */
@@ -58,6 +60,13 @@ struct dns_worker {
 	struct dns_scan scan;
 	dns_answered_fn answered;	/* the query log, or NULL */
 	void *answered_ctx;
+	struct policy *policy;		/* NULL: everyone may ask anything */
+	dns_mud_wanted_fn mud_wanted;
+	dns_confined_fn confined;
+	void *policy_ctx;
+	uint64_t block_log_second;	/* rate limit of block log lines */
+	unsigned block_log_count;
+	uint64_t block_log_suppressed;
 	uint8_t recv_buf[DNS_MAX_MSG];
 	uint8_t scratch[DNS_HEADROOM + DNS_MAX_MSG];
 };
@@ -112,7 +121,40 @@ void dns_worker_free(struct dns_worker *w)
 	free(w->free_reqs);
 	if (w->env)
 		dns_env_unref(w->env);
+	policy_unref(w->policy);
 	free(w);
+}
+
+void dns_worker_set_policy(struct dns_worker *w, struct policy *p)
+{
+	if (p)
+		policy_ref(p);
+	policy_unref(w->policy);
+	w->policy = p;
+}
+
+void dns_worker_set_policy_hooks(struct dns_worker *w, dns_mud_wanted_fn wanted,
+				 dns_confined_fn confined, void *ctx)
+{
+	w->mud_wanted = wanted;
+	w->confined = confined;
+	w->policy_ctx = ctx;
+}
+
+void dns_worker_identify(struct dns_worker *w, struct dns_client *c)
+{
+	if (!w->policy || c->policy.generation == policy_generation(w->policy))
+		return;
+	struct policy_who who = {
+		.addr = (const struct sockaddr *)&c->addr.ss,
+		.cert_verified = c->cert_present && c->cert_verified,
+		.cert_cn = c->cert_cn[0] ? c->cert_cn : NULL,
+		.cert_mud_url = c->cert_mud_url[0] ? c->cert_mud_url : NULL,
+		.client_id = c->client_id[0] ? c->client_id : NULL,
+	};
+	policy_identify(w->policy, &who, &c->policy);
+	if (c->policy.mud_url_unknown && w->mud_wanted)
+		w->mud_wanted(w->policy_ctx, c->cert_mud_url);
 }
 
 void dns_worker_set_answered(struct dns_worker *w, dns_answered_fn fn,
@@ -288,6 +330,9 @@ static void send_answer(struct dns_request *req, struct dns_builder *b,
 	st->rcodes[MIN(b->rcode, ARRAY_SIZE(st->rcodes) - 1)]++;
 	if (req->w->answered && req->ops)
 		tell_observer(req, b->rcode, ede);
+	if (req->confined && req->ops && b->rcode == DNS_RCODE_NOERROR &&
+	    req->w->confined)
+		req->w->confined(req->w->policy_ctx, &req->client, b->buf, len);
 	/* Off the transport's list first: send may free the list. */
 	util_list_remove(&req->transport_node);
 	if (req->ops)
@@ -512,9 +557,71 @@ static void forward(struct dns_request *req, bool stale_available)
 	}
 }
 
+/* Every block is counted; the log gets at most BLOCK_LOG_PER_SECOND lines a
+ * second per worker, so that a device hammering a blocked name cannot
+ * flood it, and says how many it left out. */
+#define BLOCK_LOG_PER_SECOND 20
+
+static void log_block(struct dns_request *req,
+		      const struct policy_decision *d)
+{
+	struct dns_worker *w = req->w;
+	uint64_t second = uv_now(w->loop) / 1000;
+	if (second != w->block_log_second) {
+		if (w->block_log_suppressed)
+			log_info("policy", "%" PRIu64 " more blocked queries "
+				 "not logged", w->block_log_suppressed);
+		w->block_log_second = second;
+		w->block_log_count = 0;
+		w->block_log_suppressed = 0;
+	}
+	if (++w->block_log_count > BLOCK_LOG_PER_SECOND) {
+		w->block_log_suppressed++;
+		return;
+	}
+	char name[DNS_MAX_NAME * 4], addr[UTIL_ADDR_STRLEN];
+	const struct dns_client *c = &req->client;
+	log_info("policy", "blocked %s %s for %s%s%s (profile %s): %s",
+		 dns_name_str(req->q.qname, name, sizeof(name)),
+		 dns_type_name(req->q.qtype) ? dns_type_name(req->q.qtype) : "",
+		 util_addr_str((const struct sockaddr *)&c->addr.ss, addr,
+			       sizeof(addr)),
+		 c->cert_verified ? " device " : "",
+		 c->cert_verified ? c->cert_cn : "", d->profile, d->reason);
+}
+
+/* The client's profile and MUD file decide; returns false when the query
+ * has been answered (blocked). */
+static bool apply_policy(struct dns_request *req)
+{
+	struct dns_worker *w = req->w;
+	if (!w->policy)
+		return true;
+	dns_worker_identify(w, &req->client);
+	struct policy_decision d;
+	policy_decide(w->policy, &req->client.policy, req->q.qname, &d);
+	req->confined = d.confined;
+	switch (d.verdict) {
+	case POLICY_ALLOW:
+		return true;
+	case POLICY_BLOCK:
+		w->stats.policy_blocked++;
+		log_block(req, &d);
+		dns_request_answer_error(req, policy_block_rcode(w->policy),
+					 DNS_EDE_BLOCKED, d.reason);
+		return false;
+	case POLICY_NOT_READY:
+		w->stats.policy_not_ready++;
+		dns_request_answer_error(req, DNS_RCODE_SERVFAIL,
+					 DNS_EDE_NOT_READY, d.reason);
+		return false;
+	}
+	return true;
+}
+
 static void run_pipeline(struct dns_request *req)
 {
-	if (!check_query(req) || answer_local(req))
+	if (!check_query(req) || !apply_policy(req) || answer_local(req))
 		return;
 	if (!req->q.rd) {
 		/* Not ours to answer without recursion; no cache snooping. */
@@ -561,6 +668,7 @@ void dns_request_start(struct dns_worker *w, const uint8_t *wire, size_t len,
 	req->client = *client;
 	req->cached = req->stale = false;
 	req->verdict = -1;
+	req->confined = false;
 	req->started_ns = w->answered ? uv_hrtime() : 0;
 	util_list_init(&req->transport_node);
 	util_list_init(&req->wait_node);

@@ -388,3 +388,48 @@ uint32_t dns_answer_max_age(const uint8_t *wire, size_t len)
 		min = MIN(min, s.ttl[i].ttl);
 	return min == UINT32_MAX ? 0 : min;
 }
+
+static int skip_question(const uint8_t *wire, size_t len, size_t *pos)
+{
+	if (dns_name_skip(wire, len, pos) != 0 || *pos + 4 > len)
+		return -1;
+	*pos += 4;
+	return 0;
+}
+
+/* One record of the answer section; *pos moves past it. */
+static int answer_address(const uint8_t *wire, size_t len, size_t *pos,
+			  dns_address_fn fn, void *ctx)
+{
+	uint8_t owner[DNS_MAX_NAME];
+	if (dns_name_unpack(wire, len, pos, owner) < 0 || *pos + 10 > len)
+		return -1;
+	uint16_t type = rd16(wire + *pos), rclass = rd16(wire + *pos + 2);
+	uint32_t ttl = rd32(wire + *pos + 4);
+	uint16_t rdlen = rd16(wire + *pos + 8);
+	*pos += 10;
+	if (*pos + rdlen > len)
+		return -1;
+	if (rclass == DNS_CLASS_IN && type == DNS_TYPE_A && rdlen == 4)
+		fn(ctx, owner, 4, wire + *pos, ttl);
+	else if (rclass == DNS_CLASS_IN && type == DNS_TYPE_AAAA && rdlen == 16)
+		fn(ctx, owner, 6, wire + *pos, ttl);
+	*pos += rdlen;
+	return 0;
+}
+
+int dns_answer_addresses(const uint8_t *wire, size_t len, dns_address_fn fn,
+			 void *ctx)
+{
+	if (len < DNS_HEADER_SIZE)
+		return -1;
+	unsigned qd = rd16(wire + 4), an = rd16(wire + 6);
+	size_t pos = DNS_HEADER_SIZE;
+	for (unsigned i = 0; i < qd; i++)
+		if (skip_question(wire, len, &pos) != 0)
+			return -1;
+	for (unsigned i = 0; i < an; i++)
+		if (answer_address(wire, len, &pos, fn, ctx) != 0)
+			return -1;
+	return 0;
+}

@@ -153,6 +153,8 @@ struct net_peer_cert {
 	uint8_t spki_sha256[NET_PIN_LEN];
 	char subject_cn[64];
 	char serial[41];		/**< hex */
+	char mud_url[256];		/**< id-pe-mud-url (RFC 8520 10),
+					 *   "" when absent */
 };
 
 /* ------------------------------------------------------------------ HTTP */

@@ -262,6 +262,34 @@ struct tls_conn *tls_conn_server(struct net_tls_server *srv,
 	return t;
 }
 
+#define OID_MUD_URL "1.3.6.1.5.5.7.1.25"
+
+/* id-pe-mud-url is a DER IA5String: tag 22, a short or one-byte long
+ * length (the URL is at most 255 octets), then the text. */
+static void read_mud_url(gnutls_x509_crt_t crt, char *out, size_t cap)
+{
+	uint8_t der[300];
+	size_t len = sizeof(der);
+	unsigned critical;
+	out[0] = '\0';
+	if (gnutls_x509_crt_get_extension_by_oid(crt, OID_MUD_URL, 0, der, &len,
+						 &critical) < 0 || len < 2 ||
+	    der[0] != 0x16)
+		return;
+	size_t n = der[1], start = 2;
+	if (n == 0x81 && len >= 3) {
+		n = der[2];
+		start = 3;
+	}
+	if (n >= 0x80 || start + n != len || n >= cap)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (der[start + i] < 0x21 || der[start + i] > 0x7e)
+			return;		/* a URL has no spaces or controls */
+	memcpy(out, der + start, n);
+	out[n] = '\0';
+}
+
 /* The client's certificate: who it is, and whether our CA vouches. */
 static int check_client_cert(struct tls_conn *t)
 {
@@ -289,6 +317,8 @@ static int check_client_cert(struct tls_conn *t)
 				sodium_bin2hex(t->peer.serial,
 					       sizeof(t->peer.serial), serial,
 					       slen);
+			read_mud_url(crt, t->peer.mud_url,
+				     sizeof(t->peer.mud_url));
 			gnutls_x509_crt_deinit(crt);
 		}
 	}
