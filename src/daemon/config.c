@@ -30,6 +30,7 @@ struct cfg {
 	size_t errlen;
 	struct anchord_config *c;
 	unsigned visits;
+	void *current;			/* the list item being filled */
 };
 
 const char *const config_known_keys[] = {
@@ -61,6 +62,14 @@ const char *const config_known_keys[] = {
 	"dnssec.negative-trust-anchors",
 	"log.level", "log.queries", "log.queries-file",
 	"log.queries-max-size",
+	"profiles.blocklists", "profiles.block", "profiles.allow",
+	"profiles.mud",
+	"clients.subnet", "clients.device", "clients.client-id",
+	"clients.certificate-profile", "clients.certificate-mud",
+	"clients.profile",
+	"mud.signers", "mud.require-signature", "mud.fetch", "mud.fetch-ca",
+	"mud.fetch-timeout", "mud.retry", "mud.block-rcode", "mud.nftables",
+	"mud.nftables-table",
 	NULL,
 };
 
@@ -1024,6 +1033,298 @@ static int parse_dnssec(struct cfg *x, const yaml_node_t *n)
 	return parse_fields(x, n, "dnssec", dnssec_fields);
 }
 
+/* ------------------------------------------------------------------ policy */
+
+/* A list of strings, or one string where one is natural. */
+static int string_list(struct cfg *x, const yaml_node_t *n, const char *key,
+		       bool path, char ***v, size_t *count)
+{
+	const char *one = scalar(n);
+	if (one && !*one)
+		return fail(x, n, key, "must not be empty");
+	if (one)
+		return push_string(x, n, key, v, count,
+				   path ? util_path_relative_to(x->file, one)
+					: strdup(one));
+	if (!n || n->type != YAML_SEQUENCE_NODE)
+		return fail(x, n, key, "expected a list");
+	for (yaml_node_item_t *i = n->data.sequence.items.start;
+	     i < n->data.sequence.items.top; i++) {
+		const yaml_node_t *item = node(x, *i);
+		const char *s = need_scalar(x, item, key);
+		if (!s)
+			return -1;
+		if (!*s)
+			return fail(x, item, key, "must not be empty");
+		if (push_string(x, item, key, v, count,
+				path ? util_path_relative_to(x->file, s)
+				     : strdup(s)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int check_domains(struct cfg *x, const yaml_node_t *n, const char *key,
+			 char *const *names, size_t count)
+{
+	uint8_t wire[DNS_MAX_NAME];
+	for (size_t i = 0; i < count; i++) {
+		const char *s = names[i];
+		if (strncmp(s, "*.", 2) == 0)
+			s += 2;
+		if (dns_name_from_str(s, wire) < 2)
+			return fail(x, n, key, "\"%s\" is not a domain name",
+				    names[i]);
+	}
+	return 0;
+}
+
+static int parse_mud_mode(struct cfg *x, const yaml_node_t *n, const char *key,
+			  enum policy_mud_mode *mode)
+{
+	bool b;
+	const char *s = need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	if (strcmp(s, "required") == 0)
+		*mode = POLICY_MUD_REQUIRED;
+	else if (strcmp(s, "optional") == 0)
+		*mode = POLICY_MUD_OPTIONAL;
+	else if (strcmp(s, "off") == 0 || (util_parse_bool(s, &b) == 0 && !b))
+		*mode = POLICY_MUD_OFF;
+	else
+		return fail(x, n, key, "expected required, optional or off");
+	return 0;
+}
+
+static int parse_profile_value(struct cfg *x, struct policy_profile_conf *p,
+			       const char *k, const yaml_node_t *v)
+{
+	char key[96];
+	snprintf(key, sizeof(key), "profiles.%s.%s", p->name, k);
+	if (strcmp(k, "blocklists") == 0)
+		return string_list(x, v, key, true, &p->blocklists,
+				   &p->n_blocklists);
+	if (strcmp(k, "block") == 0)
+		return string_list(x, v, key, false, &p->block, &p->n_block) ||
+		       check_domains(x, v, key, p->block, p->n_block);
+	if (strcmp(k, "allow") == 0)
+		return string_list(x, v, key, false, &p->allow, &p->n_allow) ||
+		       check_domains(x, v, key, p->allow, p->n_allow);
+	if (strcmp(k, "mud") == 0)
+		return parse_mud_mode(x, v, key, &p->mud);
+	return fail(x, v, key, "unknown key");
+}
+
+static int parse_profile(struct cfg *x, const yaml_node_t *kn,
+			 const yaml_node_t *vn)
+{
+	struct policy_conf *pc = &x->c->policy;
+	const char *name = scalar(kn);
+	if (!*name || strlen(name) > 63)
+		return fail(x, kn, "profiles", "a profile name has 1 to 63 "
+			    "characters");
+	struct policy_profile_conf *arr = grow_array(
+		pc->profiles, &pc->n_profiles, sizeof(*arr));
+	if (!arr)
+		return fail(x, kn, "profiles", "out of memory");
+	pc->profiles = arr;
+	struct policy_profile_conf *p = &arr[pc->n_profiles - 1];
+	p->line = (unsigned)kn->start_mark.line + 1;
+	if (!(p->name = dup_str(x, kn, name)))
+		return -1;
+	if (scalar(vn) && !*scalar(vn))
+		return 0;	/* "default:" with nothing after it */
+	if (check_mapping(x, vn, "profiles") != 0)
+		return -1;
+	for (yaml_node_pair_t *q = vn->data.mapping.pairs.start;
+	     q < vn->data.mapping.pairs.top; q++)
+		if (parse_profile_value(x, p, scalar(node(x, q->key)),
+					node(x, q->value)) != 0)
+			return -1;
+	return 0;
+}
+
+static int parse_profiles(struct cfg *x, const yaml_node_t *n)
+{
+	if (check_mapping(x, n, "profiles") != 0)
+		return -1;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++)
+		if (parse_profile(x, node(x, p->key), node(x, p->value)) != 0)
+			return -1;
+	return 0;
+}
+
+static int parse_client_subnet(struct cfg *x, const yaml_node_t *n,
+			       const char *key)
+{
+	struct policy_client_conf *r = x->current;
+	const char *s = need_scalar(x, n, key);
+	struct util_subnet net;
+	if (!s)
+		return -1;
+	if (util_subnet_parse(s, &net) != 0)
+		return fail(x, n, key, "\"%s\" is not an address or a prefix "
+			    "such as 10.20.0.0/16", s);
+	struct util_subnet *arr = grow_array(r->subnets, &r->n_subnets,
+					     sizeof(net));
+	if (!arr)
+		return fail(x, n, key, "out of memory");
+	r->subnets = arr;
+	arr[r->n_subnets - 1] = net;
+	return 0;
+}
+
+static int parse_client_flag(struct cfg *x, const yaml_node_t *item,
+			     const char *k, bool *out)
+{
+	const yaml_node_t *n = item_value(x, item, k);
+	char key[64];
+	snprintf(key, sizeof(key), "clients.%s", k);
+	if (!n)
+		return 0;
+	const char *s = need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	if (util_parse_bool(s, out) != 0)
+		return fail(x, n, key, "expected true or false");
+	return 0;
+}
+
+static int parse_client_text(struct cfg *x, const yaml_node_t *item,
+			     const char *k, char **out)
+{
+	const yaml_node_t *n = item_value(x, item, k);
+	char key[64];
+	snprintf(key, sizeof(key), "clients.%s", k);
+	if (!n)
+		return 0;
+	const char *s = need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	if (!*s || strlen(s) > 63)
+		return fail(x, n, key, "expected 1 to 63 characters");
+	return (*out = dup_str(x, n, s)) ? 0 : -1;
+}
+
+static int parse_client_item(struct cfg *x, const yaml_node_t *item,
+			     const char *key)
+{
+	static const char *const keys[] = {
+		"subnet", "device", "client-id", "certificate-profile",
+		"certificate-mud", "profile", NULL,
+	};
+	struct policy_conf *pc = &x->c->policy;
+	if (check_item_keys(x, item, key, keys) != 0)
+		return -1;
+	struct policy_client_conf *arr = grow_array(
+		pc->clients, &pc->n_clients, sizeof(*arr));
+	if (!arr)
+		return fail(x, item, key, "out of memory");
+	pc->clients = arr;
+	struct policy_client_conf *r = &arr[pc->n_clients - 1];
+	r->line = (unsigned)item->start_mark.line + 1;
+	x->current = r;
+	const yaml_node_t *sn = item_value(x, item, "subnet");
+	if (sn && (scalar(sn) ? parse_client_subnet(x, sn, "clients.subnet")
+			      : each_item(x, sn, "clients.subnet",
+					  parse_client_subnet)) != 0)
+		return -1;
+	if (parse_client_text(x, item, "device", &r->device) ||
+	    parse_client_text(x, item, "client-id", &r->client_id) ||
+	    parse_client_text(x, item, "profile", &r->profile) ||
+	    parse_client_flag(x, item, "certificate-profile",
+			      &r->certificate_profile) ||
+	    parse_client_flag(x, item, "certificate-mud", &r->certificate_mud))
+		return -1;
+	if (!r->profile && !r->certificate_profile)
+		return fail(x, item, key, "needs a profile (or "
+			    "certificate-profile: true)");
+	if (r->profile && r->certificate_profile)
+		return fail(x, item, key, "profile and certificate-profile "
+			    "exclude each other");
+	return 0;
+}
+
+static int parse_clients(struct cfg *x, const yaml_node_t *n)
+{
+	return each_item(x, n, "clients", parse_client_item);
+}
+
+static int parse_mud_signers(struct cfg *x, const yaml_node_t *n,
+			     const char *key)
+{
+	struct policy_mud_conf *m = &x->c->policy.mud;
+	return string_list(x, n, key, true, &m->signers, &m->n_signers);
+}
+
+static int parse_mud_fetch_ca(struct cfg *x, const yaml_node_t *n,
+			      const char *key)
+{
+	struct policy_mud_conf *m = &x->c->policy.mud;
+	return string_list(x, n, key, true, &m->fetch_ca, &m->n_fetch_ca);
+}
+
+static int parse_block_rcode(struct cfg *x, const yaml_node_t *n,
+			     const char *key)
+{
+	const char *s = need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	if (strcasecmp(s, "nxdomain") == 0)
+		x->c->policy.mud.block_rcode = DNS_RCODE_NXDOMAIN;
+	else if (strcasecmp(s, "refused") == 0)
+		x->c->policy.mud.block_rcode = DNS_RCODE_REFUSED;
+	else
+		return fail(x, n, key, "expected nxdomain or refused");
+	return 0;
+}
+
+static const struct field mud_fields[] = {
+	{ .key = "signers", .type = F_CUSTOM, .parse = parse_mud_signers },
+	{ .key = "require-signature", .type = F_BOOL,
+	  .offset = CFG(policy.mud.require_signature) },
+	{ .key = "fetch", .type = F_BOOL, .offset = CFG(policy.mud.fetch) },
+	{ .key = "fetch-ca", .type = F_CUSTOM, .parse = parse_mud_fetch_ca },
+	{ .key = "fetch-timeout", .type = F_DURATION_MS,
+	  .offset = CFG(policy.mud.fetch_timeout_ms), .min = 1000,
+	  .max = 600000 },
+	{ .key = "retry", .type = F_DURATION_MS,
+	  .offset = CFG(policy.mud.retry_ms), .min = 1000,
+	  .max = 7 * 86400000ULL },
+	{ .key = "block-rcode", .type = F_CUSTOM, .parse = parse_block_rcode },
+	{ .key = "nftables", .type = F_BOOL, .offset = CFG(policy.mud.nftables) },
+	{ .key = "nftables-table", .type = F_STRING,
+	  .offset = CFG(policy.mud.nftables_table) },
+	{ NULL },
+};
+
+static int parse_mud(struct cfg *x, const yaml_node_t *n)
+{
+	return parse_fields(x, n, "mud", mud_fields);
+}
+
+/* Every profile a rule names exists; "default" need not be written. */
+static int finish_policy(struct cfg *x)
+{
+	struct policy_conf *pc = &x->c->policy;
+	for (size_t i = 0; i < pc->n_clients; i++) {
+		const char *p = pc->clients[i].profile;
+		if (p && policy_conf_profile(pc, p) < 0 &&
+		    strcmp(p, "default") != 0) {
+			snprintf(x->err, x->errlen, "%s:%u: clients.profile: "
+				 "no profile named \"%s\"", x->file,
+				 pc->clients[i].line, p);
+			return -1;
+		}
+	}
+	if (!pc->mud.nftables_table &&
+	    !(pc->mud.nftables_table = strdup("anchord")))
+		return fail(x, NULL, "mud.nftables-table", "out of memory");
+	return 0;
+}
+
 /* ------------------------------------------------------------------ sections */
 
 static int parse_server(struct cfg *x, const yaml_node_t *n)
@@ -1088,6 +1389,9 @@ static const struct section {
 	{ "local-zones", parse_local_zones },
 	{ "dnssec", parse_dnssec },
 	{ "log", parse_log },
+	{ "profiles", parse_profiles },
+	{ "clients", parse_clients },
+	{ "mud", parse_mud },
 };
 
 static int parse_root(struct cfg *x)
@@ -1128,6 +1432,7 @@ static void set_defaults(struct anchord_config *c)
 	c->upstream_system = true;
 	c->log_level = LOG_LEVEL_INFO;
 	c->queries_max_size = 100ULL << 20;
+	policy_conf_defaults(&c->policy);
 	c->tls.client_certs = NET_CLIENT_CERT_REQUEST;
 	c->tls.handshake_timeout_ms = 5000;
 	c->tls.session_tickets = true;
@@ -1338,7 +1643,7 @@ static int finish(struct cfg *x)
 		return fail(x, NULL, "tls.addresses", "out of memory");
 	if (!c->doh_path || ddr_add_records(c) != 0)
 		return fail(x, NULL, "listen", "out of memory");
-	if (finish_dnssec(x) != 0)
+	if (finish_dnssec(x) != 0 || finish_policy(x) != 0)
 		return -1;
 	if (!c->queries_file && default_queries_file(c) != 0)
 		return fail(x, NULL, "log.queries-file", "path too long");
@@ -1450,5 +1755,6 @@ void config_free(struct anchord_config *c)
 	free(c->discovery.domain);
 	free(c->discovery.instance);
 	dns_conf_free(&c->dns);
+	policy_conf_free(&c->policy);
 	memset(c, 0, sizeof(*c));
 }

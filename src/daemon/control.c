@@ -21,12 +21,16 @@
 #define MAX_CLIENTS 16
 #define CLIENT_TIMEOUT_MS 5000
 
+#define EVENT_BACKLOG (1 << 20)	/* bytes a subscriber may fall behind */
+
 struct control {
 	uv_pipe_t listener;
 	control_fn run;
 	void *ctx;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	unsigned clients;
+	bool listener_closed;		/* freed when the last client goes */
+	struct util_list subscribers;
 };
 
 struct control_client {
@@ -40,6 +44,8 @@ struct control_client {
 	int handles;			/* still to close */
 	uv_write_t write;
 	char *reply;
+	bool subscriber;		/* "events": stays open for them */
+	struct util_list node;		/* in control.subscribers */
 };
 
 static void client_closed(uv_handle_t *h)
@@ -47,15 +53,19 @@ static void client_closed(uv_handle_t *h)
 	struct control_client *cl = h->data;
 	if (--cl->handles > 0)
 		return;
-	cl->ctl->clients--;
+	struct control *ctl = cl->ctl;
 	free(cl->reply);
 	free(cl);
+	if (--ctl->clients == 0 && ctl->listener_closed)
+		free(ctl);
 }
 
 static void client_close(struct control_client *cl)
 {
 	if (uv_is_closing((uv_handle_t *)&cl->pipe))
 		return;
+	if (cl->subscriber)
+		util_list_remove(&cl->node);
 	uv_close((uv_handle_t *)&cl->timer, client_closed);
 	uv_close((uv_handle_t *)&cl->pipe, client_closed);
 }
@@ -83,6 +93,64 @@ static void answer(struct control_client *cl, json_t *reply)
 	cl->write.data = cl;
 	if (uv_write(&cl->write, (uv_stream_t *)&cl->pipe, &buf, 1, written))
 		client_close(cl);
+}
+
+/* ------------------------------------------------------------------ events */
+
+struct event_write {
+	uv_write_t req;
+	char text[];
+};
+
+static void event_written(uv_write_t *w, int status)
+{
+	free(w);
+}
+
+static void send_line(struct control_client *cl, const char *line)
+{
+	size_t n = strlen(line);
+	struct event_write *ew = malloc(sizeof(*ew) + n + 1);
+	if (!ew)
+		return;
+	memcpy(ew->text, line, n);
+	ew->text[n] = '\n';
+	uv_buf_t buf = uv_buf_init(ew->text, (unsigned)(n + 1));
+	if (uv_write(&ew->req, (uv_stream_t *)&cl->pipe, &buf, 1,
+		     event_written) != 0) {
+		free(ew);
+		client_close(cl);
+	}
+}
+
+/* The client stays connected and gets one JSON line per event; one that
+ * does not read is dropped rather than buffered without end. */
+static void subscribe(struct control_client *cl)
+{
+	cl->subscriber = true;
+	util_list_push(&cl->ctl->subscribers, &cl->node);
+	uv_timer_stop(&cl->timer);
+	send_line(cl, "{\"ok\":true,\"events\":true}");
+}
+
+void control_broadcast(struct control *ctl, const char *json_line)
+{
+	if (!ctl)
+		return;
+	struct util_list *n = ctl->subscribers.next;
+	while (n != &ctl->subscribers) {
+		struct control_client *cl = container_of(n, struct control_client,
+							 node);
+		n = n->next;	/* client_close unlinks cl */
+		if (uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) >
+		    EVENT_BACKLOG) {
+			log_warning("control", "an event subscriber fell "
+				    "behind; dropped");
+			client_close(cl);
+			continue;
+		}
+		send_line(cl, json_line);
+	}
 }
 
 static json_t *error_reply(const char *why)
@@ -120,7 +188,13 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	*end = '\0';
 	if (end > cl->line && end[-1] == '\r')
 		end[-1] = '\0';
-	answer(cl, cl->ctl->run(cl->ctl->ctx, cl->line));
+	if (cl->subscriber)
+		cl->len = 0;	/* it has nothing more to say; ignore it */
+	else if (strcmp(cl->line, "events") == 0)
+		subscribe(cl);
+	else
+		answer(cl, cl->ctl->run(cl->ctl->ctx, cl->line));
+	cl->len = cl->subscriber ? 0 : cl->len;
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -180,7 +254,10 @@ static int clear_stale(const char *path, char *err, size_t errlen)
 
 static void control_freed(uv_handle_t *h)
 {
-	free(h->data);
+	struct control *ctl = h->data;
+	ctl->listener_closed = true;
+	if (ctl->clients == 0)
+		free(ctl);
 }
 
 struct control *control_start(uv_loop_t *loop, const char *path,
@@ -200,6 +277,7 @@ struct control *control_start(uv_loop_t *loop, const char *path,
 	}
 	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
 	ctl->run = run;
+	util_list_init(&ctl->subscribers);
 	ctl->ctx = ctx;
 	uv_pipe_init(loop, &ctl->listener, 0);
 	ctl->listener.data = ctl;
@@ -224,6 +302,9 @@ void control_close(struct control *ctl)
 	if (!ctl)
 		return;
 	unlink(ctl->path);
+	while (!util_list_empty(&ctl->subscribers))
+		client_close(container_of(ctl->subscribers.next,
+					  struct control_client, node));
 	uv_close((uv_handle_t *)&ctl->listener, control_freed);
 }
 
@@ -315,7 +396,7 @@ json_t *control_stats(struct daemon_workers *ws)
 				    json_integer((json_int_t)d->queries[t]));
 	json_t *r = json_pack(
 		"{s:b, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, "
-		"s:I, s:I}, s:o}", "ok", 1, "queries", q,
+		"s:I, s:I}, s:o, s:{s:I, s:I}}", "ok", 1, "queries", q,
 		"answers", "cache_hits", (json_int_t)d->cache_hits,
 		"cache_misses", (json_int_t)d->cache_misses,
 		"stale", (json_int_t)d->stale_answers,
@@ -326,7 +407,9 @@ json_t *control_stats(struct daemon_workers *ws)
 		"timeouts", (json_int_t)d->upstream_timeouts,
 		"errors", (json_int_t)d->upstream_errors,
 		"tcp_fallbacks", (json_int_t)d->upstream_tcp_fallbacks,
-		"cache", cache_json(&m->cache));
+		"cache", cache_json(&m->cache),
+		"policy", "blocked", (json_int_t)d->policy_blocked,
+		"not_ready", (json_int_t)d->policy_not_ready);
 	free(m);
 	return r;
 }

@@ -7,6 +7,7 @@
 
 #include "dns/dns.h"
 #include "net/net.h"
+#include "policy/policy.h"
 #include "util/util.h"
 
 #include <jansson.h>
@@ -109,6 +110,8 @@ struct anchord_config {
 	bool log_queries;		/**< log.queries */
 	char *queries_file;		/**< default <state-dir>/queries.log */
 	uint64_t queries_max_size;	/**< bytes; 0: no rotation by size */
+	/* profiles, clients, mud */
+	struct policy_conf policy;
 };
 
 /** Load and validate a configuration file. On error, err holds
@@ -149,9 +152,55 @@ void workers_set_env(struct daemon_workers *ws, struct dns_env *env);
 /** New TLS connections use these credentials (a reload); existing ones
  *  keep theirs. */
 void workers_set_tls(struct daemon_workers *ws, struct net_tls_server *tls);
+/** The policy generation workers decide under: before workers_start it
+ *  is the one they start with; after, each worker switches at its next
+ *  turn (takes a reference). */
+void workers_set_policy(struct daemon_workers *ws, struct policy *p);
+/** The policy's callbacks (before workers_start). */
+void workers_set_policy_hooks(struct daemon_workers *ws,
+			      dns_mud_wanted_fn wanted,
+			      dns_confined_fn confined, void *ctx);
 /** Stop accepting, answer what is in flight (at most drain_ms), stop the
  *  threads and free everything. */
 void workers_stop(struct daemon_workers *ws, uint64_t drain_ms);
+
+/* ------------------------------------------------------------------ policy */
+
+struct store;
+
+/** The policy on the main thread: lists, MUD files (fetched, verified,
+ *  saved in the store), bindings and device profiles from the store, the
+ *  PEP export; every change becomes a generation for the workers. */
+struct policy_host;
+
+/** Whether the configuration has any policy (profiles or clients). */
+bool policy_host_needed(const struct anchord_config *c);
+/** Load the lists and saved MUD files, start fetching, set the workers'
+ *  policy and hooks (before workers_start). conf must outlive the host;
+ *  store may be NULL. NULL with a reason in err. */
+struct policy_host *policy_host_new(uv_loop_t *loop,
+				    const struct anchord_config *conf,
+				    struct store *store,
+				    struct daemon_workers *workers, char *err,
+				    size_t errlen);
+/** conf's policy section changed (SIGHUP): reload the lists and publish.
+ *  On failure nothing changes (-1, err). */
+int policy_host_reload(struct policy_host *h, char *err, size_t errlen);
+/** Re-read bindings and devices now (anchorctl changed them). */
+void policy_host_refresh(struct policy_host *h);
+/** Fetch one MUD URL ("" every one) now rather than when due. 0, or -1
+ *  when there is no such URL or fetching is off. */
+int policy_host_fetch_now(struct policy_host *h, const char *url);
+/** MUD URLs, their state, bindings and PEP counters. */
+json_t *policy_host_status(struct policy_host *h);
+/** PEP events (one JSON line each) on the main loop; NULL: none. */
+typedef void (*policy_host_event_fn)(void *ctx, const char *json_line);
+void policy_host_set_event_listener(struct policy_host *h,
+				    policy_host_event_fn fn, void *ctx);
+/** After the workers have stopped: stop fetching and exporting, close the
+ *  handles; closed (may be NULL) runs when all is freed. NULL is fine. */
+void policy_host_close(struct policy_host *h, void (*closed)(void *ctx),
+		       void *ctx);
 
 /* ------------------------------------------------------------------ query log */
 
@@ -215,6 +264,8 @@ struct control *control_start(uv_loop_t *loop, const char *path,
 			      size_t errlen);
 /** Stop listening and remove the socket file. */
 void control_close(struct control *ctl);
+/** Send a line to every client that asked for "events" (NULL is fine). */
+void control_broadcast(struct control *ctl, const char *json_line);
 
 struct daemon_workers;
 /** What `status` and `stats` answer (the caller frees them). */

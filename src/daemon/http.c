@@ -139,6 +139,8 @@ static void doh_client(struct net_conn *conn, struct dns_client *client)
 		       sizeof(client->cert_spki));
 		memcpy(client->cert_cn, cert->subject_cn,
 		       sizeof(client->cert_cn));
+		memcpy(client->cert_mud_url, cert->mud_url,
+		       sizeof(client->cert_mud_url));
 	}
 }
 
@@ -306,6 +308,12 @@ static void put_upstreams(struct text *t, const struct daemon_metrics *m)
 	counter(t, "anchord_coalesced_queries_total",
 		"Queries that joined an identical one in flight.",
 		m->dns.coalesced);
+	counter(t, "anchord_policy_blocked_total",
+		"Queries answered as blocked by a profile or MUD file.",
+		m->dns.policy_blocked);
+	counter(t, "anchord_policy_not_ready_total",
+		"Queries refused while a device's MUD file was fetched.",
+		m->dns.policy_not_ready);
 	put(t, "# HELP anchord_upstream_latency_seconds Time to an upstream "
 	       "answer.\n# TYPE anchord_upstream_latency_seconds histogram\n");
 	uint64_t cum = 0;

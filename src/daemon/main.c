@@ -51,6 +51,7 @@ struct daemon {
 	uv_loop_t *loop;
 	uv_signal_t sig_hup, sig_term, sig_int;
 	struct control *control;
+	struct policy_host *policy;
 	time_t started;
 };
 
@@ -316,6 +317,21 @@ static int reload(struct daemon *d)
 		config_free(&conf);
 		return -1;
 	}
+	/* The policy reads the daemon's configuration: give it the new
+	 * section, and take it back if its lists do not load. */
+	struct policy_conf old_policy = d->conf.policy;
+	d->conf.policy = conf.policy;
+	char why[ERRLEN];
+	if (policy_host_reload(d->policy, why, sizeof(why)) != 0) {
+		d->conf.policy = old_policy;
+		log_error("config", "%s; reload refused, the running "
+			  "configuration stays in force", why);
+		net_tls_server_unref(tls);
+		dns_env_unref(env);
+		config_free(&conf);
+		return -1;
+	}
+	conf.policy = old_policy;
 	warn_restart_only(&d->conf, &conf);
 	log_threshold = conf.log_level;
 	if (tls) {
@@ -423,6 +439,8 @@ static void refresh(struct daemon *d)
 {
 	int64_t mark;
 	check_devices(d);
+	if (d->policy)
+		policy_host_refresh(d->policy);
 	if (!d->tls || store_revocation_mark(d->store, &mark) != 0 ||
 	    mark == d->revocation_mark)
 		return;
@@ -485,8 +503,48 @@ static json_t *control_run(void *ctx, const char *line)
 		refresh(d);
 		return done(0, NULL);
 	}
+	if (n == 6 && strncmp(line, "policy", n) == 0)
+		return policy_host_status(d->policy);
+	if (n == 9 && strncmp(line, "mud-fetch", n) == 0)
+		return done(policy_host_fetch_now(d->policy, arg), "no such MUD "
+			    "URL, or fetching is off (mud.fetch)");
 	return done(-1, "unknown command (status, stats, reload, "
-		    "cache-flush [NAME], refresh)");
+		    "cache-flush [NAME], refresh, policy, mud-fetch [URL], events)");
+}
+
+/* --check reads the blocklists and MUD signers as a start would. */
+static int check_policy(const struct anchord_config *c)
+{
+	char err[ERRLEN];
+	struct policy_lists *lists = policy_lists_load(&c->policy, err,
+						       sizeof(err));
+	struct policy_mud_signers *signers = lists ? policy_mud_signers_load(
+		c->policy.mud.signers, c->policy.mud.n_signers, err,
+		sizeof(err)) : NULL;
+	policy_mud_signers_free(signers);
+	policy_lists_unref(lists);
+	if (!signers)
+		log_error("policy", "%s", err);
+	return signers ? 0 : -1;
+}
+
+static void broadcast_event(void *ctx, const char *json_line)
+{
+	struct daemon *d = ctx;
+	control_broadcast(d->control, json_line);
+}
+
+static int start_policy(struct daemon *d)
+{
+	char err[ERRLEN];
+	d->policy = policy_host_new(d->loop, &d->conf, d->store, d->workers,
+				    err, sizeof(err));
+	if (!d->policy) {
+		log_error("policy", "%s", err);
+		return -1;
+	}
+	policy_host_set_event_listener(d->policy, broadcast_event, d);
+	return 0;
 }
 
 static int start_control(struct daemon *d)
@@ -552,6 +610,9 @@ static int run(struct daemon *d)
 	if (config_has_tls(&d->conf) && (open_store(d) != 0 ||
 					 !(d->tls = build_tls(d, &d->conf))))
 		return 1;
+	/* MUD bindings, saved MUD files and device profiles live there. */
+	if (!d->store && policy_host_needed(&d->conf) && open_store(d) != 0)
+		return 1;
 	if (prepare_enroll(&d->conf) != 0)
 		return 1;
 	char cert[PATH_MAX];
@@ -572,9 +633,9 @@ static int run(struct daemon *d)
 	watch_signals(d);
 	uv_timer_init(d->loop, &d->revocation_timer);
 	d->revocation_timer.data = d;
-	if (start_control(d) != 0)
+	if (start_control(d) != 0 || start_policy(d) != 0)
 		return 1;
-	if (d->tls)
+	if (d->tls || d->store)
 		uv_timer_start(&d->revocation_timer, check_revocations,
 			       REVOCATION_POLL_MS, REVOCATION_POLL_MS);
 	d->devices = devices_new();
@@ -608,6 +669,7 @@ static void cleanup(struct daemon *d)
 		uv_close((uv_handle_t *)&d->sig_term, NULL);
 		uv_close((uv_handle_t *)&d->sig_int, NULL);
 		uv_close((uv_handle_t *)&d->revocation_timer, NULL);
+		policy_host_close(d->policy, NULL, NULL);
 		control_close(d->control);
 		uv_run(d->loop, UV_RUN_DEFAULT);
 		uv_loop_close(d->loop);
@@ -661,7 +723,8 @@ int main(int argc, char **argv)
 		/* An automatic certificate may not exist yet: its TLSA
 		 * records are checked when anchord starts. */
 		if (check_tls_files(&d.conf) != 0 ||
-		    !(d.env = build_env(&d.conf, d.conf.tls.certificate))) {
+		    !(d.env = build_env(&d.conf, d.conf.tls.certificate)) ||
+		    check_policy(&d.conf) != 0) {
 			cleanup(&d);
 			return 1;
 		}

@@ -44,6 +44,7 @@ struct worker {
 	struct net_tls_server *start_tls;
 	_Atomic(struct dns_env *) next_env;
 	_Atomic(struct net_tls_server *) next_tls;
+	_Atomic(struct policy *) next_policy;
 	atomic_bool stop;
 	bool draining;
 	uint64_t drain_deadline;
@@ -53,6 +54,11 @@ struct daemon_workers {
 	const struct anchord_config *conf;
 	struct device_directory *devices;
 	struct querylog *querylog;	/* NULL: log.queries is off */
+	struct policy *start_policy;	/* NULL: no policy */
+	dns_mud_wanted_fn mud_wanted;
+	dns_confined_fn confined;
+	void *policy_ctx;
+	bool started;
 	struct worker *workers;
 	unsigned n;
 	uint64_t drain_ms;
@@ -132,6 +138,8 @@ static void stream_client(const struct listener *l, struct net_conn *conn,
 		       sizeof(client->cert_spki));
 		memcpy(client->cert_cn, cert->subject_cn,
 		       sizeof(client->cert_cn));
+		memcpy(client->cert_mud_url, cert->mud_url,
+		       sizeof(client->cert_mud_url));
 	}
 }
 
@@ -169,6 +177,8 @@ static void tcp_message(void *ctx, struct net_conn *conn, const uint8_t *msg,
 		stream_client(l, conn, &cs->client);
 		identify(l, &cs->client);
 	}
+	/* Who asks, and so what it may resolve, once per connection. */
+	dns_worker_identify(l->w->dns, &cs->client);
 	struct dns_client client = cs->client;
 	dns_request_start(l->w->dns, msg, len, &client, 0, &tcp_reply_ops, conn,
 			  &cs->inflight);
@@ -411,6 +421,11 @@ static void on_wakeup(uv_async_t *a)
 		swap_tls(w, tls);
 		net_tls_server_unref(tls);
 	}
+	struct policy *policy = atomic_exchange(&w->next_policy, NULL);
+	if (policy) {
+		dns_worker_set_policy(w->dns, policy);
+		policy_unref(policy);
+	}
 	if (atomic_load(&w->stop) && !w->draining)
 		start_drain(w);
 }
@@ -434,6 +449,9 @@ static int worker_init(struct worker *w)
 	if (!w->dns)
 		return -1;
 	querylog_attach(w->ws->querylog, w->id, w->dns);
+	dns_worker_set_policy(w->dns, w->ws->start_policy);
+	dns_worker_set_policy_hooks(w->dns, w->ws->mud_wanted, w->ws->confined,
+				    w->ws->policy_ctx);
 	uv_async_init(&w->loop, &w->wakeup, on_wakeup);
 	w->wakeup.data = w;
 	uv_timer_init(&w->loop, &w->drain_timer);
@@ -451,13 +469,40 @@ int workers_start(struct daemon_workers *ws, struct dns_cache *cache,
 		w->start_tls = tls;
 		atomic_init(&w->next_env, NULL);
 		atomic_init(&w->next_tls, NULL);
+		atomic_init(&w->next_policy, NULL);
 		atomic_init(&w->stop, false);
 		if (worker_init(w) != 0)
 			return -1;
 		if (uv_thread_create(&w->thread, worker_main, w) != 0)
 			return -1;
 	}
+	ws->started = true;
 	return 0;
+}
+
+void workers_set_policy_hooks(struct daemon_workers *ws,
+			      dns_mud_wanted_fn wanted,
+			      dns_confined_fn confined, void *ctx)
+{
+	ws->mud_wanted = wanted;
+	ws->confined = confined;
+	ws->policy_ctx = ctx;
+}
+
+void workers_set_policy(struct daemon_workers *ws, struct policy *p)
+{
+	if (!ws->started) {
+		policy_ref(p);
+		policy_unref(ws->start_policy);
+		ws->start_policy = p;
+		return;
+	}
+	for (unsigned i = 0; i < ws->n; i++) {
+		struct worker *w = &ws->workers[i];
+		policy_ref(p);
+		policy_unref(atomic_exchange(&w->next_policy, p));
+		uv_async_send(&w->wakeup);
+	}
 }
 
 void workers_set_env(struct daemon_workers *ws, struct dns_env *env)
@@ -498,7 +543,11 @@ void workers_stop(struct daemon_workers *ws, uint64_t drain_ms)
 			dns_env_unref(env);
 		net_tls_server_unref(atomic_exchange(&ws->workers[i].next_tls,
 						     NULL));
+		policy_unref(atomic_exchange(&ws->workers[i].next_policy,
+					     NULL));
 	}
+	policy_unref(ws->start_policy);
+	ws->start_policy = NULL;
 	close_fds(ws);
 }
 
