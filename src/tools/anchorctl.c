@@ -9,6 +9,7 @@
 #include "pki/pki.h"
 #include "store/store.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
@@ -74,7 +75,15 @@ static void usage(FILE *out)
 		"                               cache, upstream health\n"
 		"  reload                       reload the configuration\n"
 		"  cache flush [NAME]           empty the cache, or one name\n"
-		"  stats                        the daemon's counters, JSON\n",
+		"  stats                        the daemon's counters, JSON\n"
+		"  mud bind --ip ADDR --url URL [--source S]\n"
+		"                               bind a device's MUD URL (DHCP\n"
+		"                               option 161/112 hooks call this)\n"
+		"  mud unbind --ip ADDR\n"
+		"  mud show [--json]            bindings and MUD files\n"
+		"  mud fetch [URL]              fetch MUD files now\n"
+		"  events                       PEP events as JSON lines, until\n"
+		"                               interrupted\n",
 		ANCHORD_CONFIG);
 }
 
@@ -863,6 +872,10 @@ static int cmd_device_revoke(struct ctl *c)
 
 /* ------------------------------------------------------------------ the running daemon */
 
+static int control_connect(const char *path, char *why, size_t whylen);
+static json_t *control_call(struct ctl *c, const char *cmd, char *why,
+			    size_t whylen);
+
 #define CONTROL_TIMEOUT_S 10
 
 static int control_connect(const char *path, char *why, size_t whylen)
@@ -1205,6 +1218,167 @@ static int cmd_dnr(struct ctl *c)
 
 /* ------------------------------------------------------------------ dispatch */
 
+/* ------------------------------------------------------------------ MUD */
+
+/* RFC 8520 section 10 and the DHCP options: an https URL of at most 255
+ * octets, without spaces or control characters. */
+static const char *bad_mud_url(const char *url)
+{
+	if (strncmp(url, "https://", 8) != 0 || !url[8])
+		return "a MUD URL is an https URL";
+	if (strlen(url) > 255)
+		return "a MUD URL has at most 255 octets";
+	for (const char *p = url; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			return "a MUD URL has no spaces or control characters";
+	return NULL;
+}
+
+/* The address in its canonical text form, so that one device has one key. */
+static int canonical_address(const char *in, char *out, size_t cap)
+{
+	struct util_addr a;
+	if (!in || util_addr_parse(in, 0, &a) != 0)
+		return -1;
+	const void *bytes = a.ss.ss_family == AF_INET
+		? (const void *)&((struct sockaddr_in *)&a.ss)->sin_addr
+		: (const void *)&((struct sockaddr_in6 *)&a.ss)->sin6_addr;
+	return inet_ntop(a.ss.ss_family, bytes, out, (socklen_t)cap) ? 0 : -1;
+}
+
+static int cmd_mud_bind(struct ctl *c)
+{
+	const char *url = option(c, "--url"), *source = option(c, "--source");
+	char addr[INET6_ADDRSTRLEN], detail[400];
+	if (canonical_address(option(c, "--ip"), addr, sizeof(addr)) != 0 ||
+	    !url) {
+		fprintf(stderr, "anchorctl: mud bind needs --ip ADDRESS and "
+			"--url URL\n");
+		return 2;
+	}
+	const char *bad = bad_mud_url(url);
+	if (bad) {
+		fprintf(stderr, "anchorctl: %s: %s\n", url, bad);
+		return 2;
+	}
+	snprintf(detail, sizeof(detail), "%s %s", addr, url);
+	if (store_mud_bind(c->store, addr, url, source ? source : "manual",
+			   time(NULL)) != 0) {
+		fprintf(stderr, "anchorctl: %s\n", store_error(c->store));
+		return 1;
+	}
+	if (audit(c, "mud-bind", detail) != 0)
+		return 1;
+	printf("bound %s to %s\n", addr, url);
+	tell_daemon(c);
+	return 0;
+}
+
+static int cmd_mud_unbind(struct ctl *c)
+{
+	char addr[INET6_ADDRSTRLEN];
+	if (canonical_address(option(c, "--ip"), addr, sizeof(addr)) != 0) {
+		fprintf(stderr, "anchorctl: mud unbind needs --ip ADDRESS\n");
+		return 2;
+	}
+	int ret = store_mud_unbind(c->store, addr);
+	if (ret < 0) {
+		fprintf(stderr, "anchorctl: %s\n", store_error(c->store));
+		return 1;
+	}
+	if (ret > 0) {
+		printf("%s had no MUD URL\n", addr);
+		return 0;
+	}
+	if (audit(c, "mud-unbind", addr) != 0)
+		return 1;
+	printf("unbound %s\n", addr);
+	tell_daemon(c);
+	return 0;
+}
+
+static int print_binding(void *ctx, const struct store_mud_binding *b)
+{
+	printf("%-39s %-8s %s\n", b->address, b->source, b->url);
+	return 0;
+}
+
+static void print_mud_files(json_t *muds)
+{
+	size_t i;
+	json_t *m;
+	json_array_foreach(muds, i, m) {
+		printf("%-10s %4" JSON_INTEGER_FORMAT " names  %s\n",
+		       json_string_value(json_object_get(m, "status")),
+		       json_integer_value(json_object_get(m, "names")),
+		       json_string_value(json_object_get(m, "url")));
+		const char *signer = json_string_value(json_object_get(m,
+								       "signer"));
+		const char *error = json_string_value(json_object_get(m,
+								      "error"));
+		if (signer && *signer)
+			printf("           signed by %s\n", signer);
+		if (error)
+			printf("           last error: %s\n", error);
+	}
+}
+
+static int cmd_mud_show(struct ctl *c)
+{
+	char why[512];
+	json_t *j = control_call(c, "policy", why, sizeof(why));
+	if (j && flag(c, "--json")) {
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		printf("\n");
+		json_decref(j);
+		return 0;
+	}
+	printf("bindings:\n");
+	int ret = store_mud_binding_each(c->store, print_binding, NULL);
+	if (j) {
+		printf("MUD files:\n");
+		print_mud_files(json_object_get(j, "mud"));
+	} else {
+		printf("(the daemon does not answer, so no MUD file states: "
+		       "%s)\n", why);
+	}
+	json_decref(j);
+	if (ret != 0)
+		fprintf(stderr, "anchorctl: %s\n", store_error(c->store));
+	return ret != 0;
+}
+
+static int cmd_mud_fetch(struct ctl *c)
+{
+	char cmd[300];
+	if (c->argc > 0 && bad_mud_url(c->argv[0])) {
+		fprintf(stderr, "anchorctl: %s: %s\n", c->argv[0],
+			bad_mud_url(c->argv[0]));
+		return 2;
+	}
+	snprintf(cmd, sizeof(cmd), "mud-fetch%s%s", c->argc > 0 ? " " : "",
+		 c->argc > 0 ? c->argv[0] : "");
+	return control_simple(c, cmd);
+}
+
+/* Copy the daemon's event lines to stdout until it or we stop. */
+static int cmd_events(struct ctl *c)
+{
+	char why[512], buf[4096];
+	int fd = control_connect(c->conf.control, why, sizeof(why));
+	if (fd < 0) {
+		fprintf(stderr, "anchorctl: %s\n", why);
+		return 1;
+	}
+	ssize_t n = write(fd, "events\n", 7);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (n > 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+			break;
+	close(fd);
+	return 0;
+}
+
 static const struct command {
 	const char *words[3];
 	int (*run)(struct ctl *c);
@@ -1236,6 +1410,11 @@ static const struct command {
 	{ { "cache", "flush" }, cmd_cache_flush, false },
 	{ { "stats" }, cmd_stats, false },
 	{ { "dnr" }, cmd_dnr, false },
+	{ { "mud", "bind" }, cmd_mud_bind, true },
+	{ { "mud", "unbind" }, cmd_mud_unbind, true },
+	{ { "mud", "show" }, cmd_mud_show, true },
+	{ { "mud", "fetch" }, cmd_mud_fetch, false },
+	{ { "events" }, cmd_events, false },
 };
 
 /* The command whose words start the arguments; *used says how many. */
