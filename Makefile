@@ -115,8 +115,8 @@ deps-test:
 	@contrib/install-deps.sh test
 
 check: deps-test all $(UNIT_BINS)
-	@$(MAKE) --no-print-directory check-vectors check-unit check-integration \
-		check-fuzz
+	@$(MAKE) --no-print-directory check-vectors check-unit check-contrib \
+		check-integration check-fuzz
 
 # The test vectors in tests/vectors are verbatim copies of the shared,
 # official ones; where the shared folder exists, they must still be equal.
@@ -145,6 +145,12 @@ check-valgrind: all $(UNIT_BINS)
 		ANCHORD_SRCDIR=$(CURDIR) $(VALGRIND) $$t >/dev/null; done
 	ANCHORD=$(abspath $(BUILD)/anchord) ANCHORD_WRAPPER="$(VALGRIND)" \
 		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration
+
+# Shell tests of contrib/ scripts (the DHCP MUD hooks): no root needed.
+CONTRIB_TESTS := tests/contrib/test_mud_hooks.sh
+check-contrib:
+	@set -e; for t in $(CONTRIB_TESTS); do echo "== $$t"; \
+		ANCHORD_SRCDIR=$(CURDIR) sh $$t; done
 
 # ---------------------------------------------------------------- fuzzing
 # Fuzz targets always build with clang and libFuzzer into build-fuzz/, with
@@ -277,6 +283,6 @@ bench-est: all
 # Keep intermediate objects (unit test and fuzz objects) between runs.
 .SECONDARY:
 
-.PHONY: all run check check-unit check-integration check-fuzz check-valgrind \
+.PHONY: all run check check-unit check-contrib check-integration check-fuzz check-valgrind \
 	check-vectors deps-test fuzz fuzz-build install install-units deps clean distclean \
 	help bench-pake bench-est bench-policy
