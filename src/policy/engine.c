@@ -618,7 +618,7 @@ void policy_identify(const struct policy *p, const struct policy_who *who,
 /* DDR (RFC 9462) names concern the resolver itself: every client may ask. */
 static bool is_resolver_arpa(const uint8_t *qname)
 {
-	static const uint8_t suffix[] = "\x08resolver\x04arpa";
+	static const uint8_t suffix[] = "\x08" "resolver" "\x04" "arpa";
 	size_t len = 0;
 	while (qname[len])
 		len += qname[len] + 1;

@@ -126,7 +126,7 @@ clients:
 def test_refused_rcode_and_inline_block(mud_nsd, make_anchord):
     a = make_anchord([upstream(mud_nsd.port)], config_extra=f"""
 profiles:
-  strict: {{ block: ["*.up.test"], allow: [other.up.test] }}
+  strict: {{ block: ["*.up.test", arpa], allow: [other.up.test] }}
 clients:
   - {{ subnet: {DEVICE}/32, profile: strict }}
 mud:
@@ -135,9 +135,12 @@ mud:
     r = ask(a, "ads." + ZONE, DEVICE)
     assert r.rcode() == dns.rcode.REFUSED and ede_of(r)[0] == 15
     assert addresses(ask(a, "other." + ZONE, DEVICE)) == ["127.0.0.23"]
-    # DDR names concern the resolver itself and are never blocked
+    # DDR names concern the resolver itself and are never blocked, while
+    # the rest of arpa. is
     r = ask(a, "_dns.resolver.arpa", DEVICE, rdtype="SVCB")
-    assert r.rcode() == dns.rcode.NOERROR
+    assert r.rcode() == dns.rcode.NOERROR and not ede_of(r)
+    r = ask(a, "1.0.0.127.in-addr.arpa", DEVICE, rdtype="PTR")
+    assert r.rcode() == dns.rcode.REFUSED and ede_of(r)[0] == 15
 
 
 def test_bad_policy_config_is_refused(mud_nsd, make_anchord, tmp_path):
