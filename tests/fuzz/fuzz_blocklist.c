@@ -66,10 +66,11 @@ static void check_tokens(const struct policy_domains *list, const char *text)
 	if (!copy)
 		return;
 	uint8_t wire[256];
+	static const char separators[] = " \t\r\n#";
 	char *save = NULL;
-	int n = 0;
-	for (char *t = strtok_r(copy, " \t\r\n#", &save);
-	     t && n < TOKENS_CHECKED; t = strtok_r(NULL, " \t\r\n#", &save), n++) {
+	char *t = strtok_r(copy, separators, &save);
+	for (int n = 0; t && n < TOKENS_CHECKED;
+	     t = strtok_r(NULL, separators, &save), n++) {
 		bool have_wire = to_wire(t, wire);
 		if (have_wire)
 			policy_domains_match(list, wire);
