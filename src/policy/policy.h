@@ -28,8 +28,9 @@
 /** A set of domain names. Each entry is an exact name or a whole subtree
  *  (the name and every name below it). Built on one thread, then only read:
  *  lookups are safe from any number of threads. Names are uncompressed wire
- *  format; ASCII case does not matter (RFC 4343). A lookup costs one hash
- *  and one probe per label of the query, whatever the size of the set.
+ *  format; ASCII case does not matter (RFC 4343), though a lower-cased
+ *  name is looked up without a copy. A lookup costs at most one hash and
+ *  one probe per label of the query, whatever the size of the set.
  *  Names are hashed with util_hash: util_hash_init runs before a set is
  *  built, and never again while it lives. */
 struct policy_domains;
@@ -75,11 +76,12 @@ struct policy_load_report {
  *  with '#' comments, blank lines and CRLF endings ignored, and the names
  *  hosts files carry for the machine itself (localhost,
  *  localhost.localdomain, local, broadcasthost, ip6-*, 0.0.0.0) left out
- *  in either format. A malformed line (a bad name, the root, two names
- *  without an address, a line over 4096 bytes) is skipped whole and
- *  reported, never fatal. report (may be NULL) is filled from zero.
- *  Returns 0, or -1 with a reason ("path: ...") in err when the file
- *  cannot be read or memory runs out; d may then hold part of the file. */
+ *  in either format. A malformed line (a bad name, the root, an address
+ *  without a name, two names without an address, a line over 4096 bytes)
+ *  is skipped whole and reported, never fatal. report (may be NULL) is
+ *  filled from zero. Returns 0, or -1 with a reason ("path: ...") in err
+ *  when the file cannot be read or memory runs out; d may then hold part
+ *  of the file. */
 int policy_domains_load(struct policy_domains *d, const char *path,
 			struct policy_load_report *report, char *err,
 			size_t errlen);

@@ -3,12 +3,15 @@
 
 #include "policy/internal.h"
 
-#include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define EXACT POLICY_MATCH_EXACT
+#define SUBTREE POLICY_MATCH_SUBTREE
 
 /* "www.example.com" to wire format, as written (no case folding): the
  * tests build names the way the DNS layer hands them over. */
@@ -67,8 +70,8 @@ static void exact_and_subtree(void **state)
 	struct policy_domains *d = policy_domains_new();
 	assert_non_null(d);
 	assert_false(match(d, "anything.example"));
-	assert_int_equal(add(d, "ads.example.com", POLICY_MATCH_EXACT), 0);
-	assert_int_equal(add(d, "tracker.net", POLICY_MATCH_SUBTREE), 0);
+	assert_int_equal(add(d, "ads.example.com", EXACT), 0);
+	assert_int_equal(add(d, "tracker.net", SUBTREE), 0);
 	assert_int_equal(policy_domains_count(d), 2);
 
 	assert_true(match(d, "ads.example.com"));
@@ -89,10 +92,10 @@ static void exact_and_subtree(void **state)
 static void ancestors(void **state)
 {
 	struct policy_domains *d = policy_domains_new();
-	assert_int_equal(add(d, "c.d", POLICY_MATCH_SUBTREE), 0);
-	assert_int_equal(add(d, "a.b.c.d", POLICY_MATCH_EXACT), 0);
-	assert_int_equal(add(d, "x.y.z", POLICY_MATCH_EXACT), 0);
-	assert_int_equal(add(d, "zz", POLICY_MATCH_SUBTREE), 0);
+	assert_int_equal(add(d, "c.d", SUBTREE), 0);
+	assert_int_equal(add(d, "a.b.c.d", EXACT), 0);
+	assert_int_equal(add(d, "x.y.z", EXACT), 0);
+	assert_int_equal(add(d, "zz", SUBTREE), 0);
 	/* An exact entry below a subtree changes nothing. */
 	assert_true(match(d, "q.a.b.c.d"));
 	assert_true(match(d, "b.c.d"));
@@ -108,19 +111,19 @@ static void ancestors(void **state)
 static void exact_then_subtree(void **state)
 {
 	struct policy_domains *d = policy_domains_new();
-	assert_int_equal(add(d, "example.com", POLICY_MATCH_EXACT), 0);
-	assert_int_equal(add(d, "example.com", POLICY_MATCH_EXACT), 0);
+	assert_int_equal(add(d, "example.com", EXACT), 0);
+	assert_int_equal(add(d, "example.com", EXACT), 0);
 	assert_int_equal(policy_domains_count(d), 1);
 	assert_false(match(d, "www.example.com"));
-	assert_int_equal(add(d, "example.com", POLICY_MATCH_SUBTREE), 0);
+	assert_int_equal(add(d, "example.com", SUBTREE), 0);
 	assert_int_equal(policy_domains_count(d), 1);
 	assert_true(match(d, "www.example.com"));
 	/* And a later exact entry does not take the subtree back. */
-	assert_int_equal(add(d, "example.com", POLICY_MATCH_EXACT), 0);
+	assert_int_equal(add(d, "example.com", EXACT), 0);
 	assert_true(match(d, "www.example.com"));
 	size_t memory = policy_domains_memory(d);
 	for (int i = 0; i < 1000; i++)
-		assert_int_equal(add(d, "example.com", POLICY_MATCH_SUBTREE), 0);
+		assert_int_equal(add(d, "example.com", SUBTREE), 0);
 	assert_int_equal(policy_domains_count(d), 1);
 	assert_int_equal(policy_domains_memory(d), memory);
 	policy_domains_free(d);
@@ -129,18 +132,18 @@ static void exact_then_subtree(void **state)
 static void root(void **state)
 {
 	struct policy_domains *d = policy_domains_new();
-	assert_int_equal(add(d, ".", POLICY_MATCH_EXACT), 0);
+	assert_int_equal(add(d, ".", EXACT), 0);
 	assert_int_equal(policy_domains_count(d), 1);
 	assert_true(match(d, "."));
 	assert_false(match(d, "com"));
-	assert_int_equal(add(d, ".", POLICY_MATCH_SUBTREE), 0);
+	assert_int_equal(add(d, ".", SUBTREE), 0);
 	assert_int_equal(policy_domains_count(d), 1);
 	assert_true(match(d, "com"));
 	assert_true(match(d, "www.example.com"));
 	policy_domains_free(d);
 
 	d = policy_domains_new();
-	assert_int_equal(policy_domains_add_text(d, ".", POLICY_MATCH_SUBTREE), 0);
+	assert_int_equal(policy_domains_add_text(d, ".", SUBTREE), 0);
 	assert_true(match(d, "a.b"));
 	policy_domains_free(d);
 }
@@ -149,14 +152,14 @@ static void case_insensitive(void **state)
 {
 	struct policy_domains *d = policy_domains_new();
 	assert_int_equal(policy_domains_add_text(d, "Ads.Example.COM",
-						 POLICY_MATCH_EXACT), 0);
-	assert_int_equal(add(d, "TRACK.Example.net", POLICY_MATCH_SUBTREE), 0);
+						 EXACT), 0);
+	assert_int_equal(add(d, "TRACK.Example.net", SUBTREE), 0);
 	assert_true(match(d, "ads.example.com"));
 	assert_true(match(d, "ADS.EXAMPLE.com"));
 	assert_true(match(d, "track.example.net"));
 	assert_true(match(d, "Www.TRACK.example.NET"));
 	assert_int_equal(policy_domains_add_text(d, "ads.example.com.",
-						 POLICY_MATCH_EXACT), 0);
+						 EXACT), 0);
 	assert_int_equal(policy_domains_count(d), 2);
 	policy_domains_free(d);
 }
@@ -166,12 +169,12 @@ static void wildcard_form(void **state)
 	struct policy_domains *d = policy_domains_new();
 	/* "*.name" is the subtree, whatever how says, name included. */
 	assert_int_equal(policy_domains_add_text(d, "*.example.org",
-						 POLICY_MATCH_EXACT), 0);
+						 EXACT), 0);
 	assert_true(match(d, "example.org"));
 	assert_true(match(d, "www.example.org"));
 	assert_false(match(d, "org"));
 	assert_int_equal(policy_domains_add_text(d, "plain.example",
-						 POLICY_MATCH_SUBTREE), 0);
+						 SUBTREE), 0);
 	assert_true(match(d, "a.plain.example"));
 	policy_domains_free(d);
 }
@@ -186,14 +189,14 @@ static void invalid_names(void **state)
 	struct policy_domains *d = policy_domains_new();
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		assert_int_equal(policy_domains_add_text(d, bad[i],
-							 POLICY_MATCH_EXACT), -1);
+							 EXACT), -1);
 
 	char label[80];
 	memset(label, 'a', 64);
 	label[64] = '\0';
-	assert_int_equal(policy_domains_add_text(d, label, POLICY_MATCH_EXACT), -1);
+	assert_int_equal(policy_domains_add_text(d, label, EXACT), -1);
 	label[63] = '\0';
-	assert_int_equal(policy_domains_add_text(d, label, POLICY_MATCH_EXACT), 0);
+	assert_int_equal(policy_domains_add_text(d, label, EXACT), 0);
 
 	/* 253 characters (255 wire bytes) is the longest name. */
 	char longest[300];
@@ -201,23 +204,23 @@ static void invalid_names(void **state)
 	for (int i = 63; i < 253; i += 64)
 		longest[i] = '.';
 	longest[253] = '\0';
-	assert_int_equal(policy_domains_add_text(d, longest, POLICY_MATCH_EXACT), 0);
+	assert_int_equal(policy_domains_add_text(d, longest, EXACT), 0);
 	assert_true(match(d, longest));
 	strcat(longest, ".");		/* the trailing dot costs nothing */
-	assert_int_equal(policy_domains_add_text(d, longest, POLICY_MATCH_EXACT), 0);
+	assert_int_equal(policy_domains_add_text(d, longest, EXACT), 0);
 	longest[253] = 'a';
 	longest[254] = '\0';
-	assert_int_equal(policy_domains_add_text(d, longest, POLICY_MATCH_EXACT), -1);
+	assert_int_equal(policy_domains_add_text(d, longest, EXACT), -1);
 
-	assert_int_equal(policy_domains_add_text(d, "_dmarc.under_score-1.example",
-						 POLICY_MATCH_EXACT), 0);
+	assert_int_equal(policy_domains_add_text(
+		d, "_dmarc.under_score-1.example", EXACT), 0);
 	assert_int_equal(policy_domains_count(d), 3);
 
 	/* Wire names that break RFC 1035 are refused, and never match. */
 	uint8_t long_label[80] = { 64 };
 	memset(long_label + 1, 'a', 64);
 	long_label[65] = 0;
-	assert_int_equal(policy_domains_add(d, long_label, POLICY_MATCH_EXACT), -1);
+	assert_int_equal(policy_domains_add(d, long_label, EXACT), -1);
 	assert_false(policy_domains_match(d, long_label));
 	uint8_t too_long[300];
 	for (int i = 0; i < 4; i++) {
@@ -225,8 +228,12 @@ static void invalid_names(void **state)
 		memset(too_long + i * 64 + 1, 'b', 63);
 	}
 	too_long[256] = 0;		/* 257 bytes */
-	assert_int_equal(policy_domains_add(d, too_long, POLICY_MATCH_EXACT), -1);
+	assert_int_equal(policy_domains_add(d, too_long, EXACT), -1);
 	assert_false(policy_domains_match(d, too_long));
+	assert_int_equal(add(d, ".", SUBTREE), 0);	/* not even then */
+	assert_false(policy_domains_match(d, too_long));
+	assert_false(policy_domains_match(d, long_label));
+	assert_true(match(d, "anything.example"));
 	policy_domains_free(d);
 }
 
@@ -256,7 +263,8 @@ static void plain_format(void **state)
 	assert_int_equal(r.added, 5);
 	assert_int_equal(r.skipped, 4);
 	assert_int_equal(r.first_bad_line, 8);
-	assert_string_equal(r.first_bad, "\"||adblock.syntax^\": bad character '|'");
+	assert_string_equal(r.first_bad,
+			    "\"||adblock.syntax^\": bad character '|'");
 	assert_int_equal(policy_domains_count(d), 5);
 
 	assert_true(match(d, "ads.example.com"));
@@ -393,8 +401,10 @@ static void empty_input(void **state)
 	assert_int_equal(r.skipped, 0);
 	assert_int_equal(policy_domains_count(d), 0);
 	/* A NUL byte is a bad byte, not the end of the text. */
-	assert_int_equal(policy_domains_load_buffer(d, "a\0b.example\nc.example",
-						    21, &r), 0);
+	static const char with_nul[] = "a\0b.example\nc.example";
+	assert_int_equal(policy_domains_load_buffer(d, with_nul,
+						    sizeof(with_nul) - 1, &r),
+			 0);
 	assert_int_equal(r.skipped, 1);
 	assert_string_equal(r.first_bad, "\"a?b.example\": bad byte 0x00");
 	assert_true(match(d, "c.example"));
@@ -408,13 +418,16 @@ static void unreadable_file(void **state)
 	char err[256];
 	assert_int_equal(policy_domains_load(d, "/nonexistent/anchord/list",
 					     &r, err, sizeof(err)), -1);
-	assert_string_equal(err, "/nonexistent/anchord/list: No such file or directory");
-	assert_int_equal(policy_domains_load(d, "/tmp", &r, err, sizeof(err)), -1);
+	assert_string_equal(err, "/nonexistent/anchord/list: "
+				 "No such file or directory");
+	assert_int_equal(policy_domains_load(d, "/tmp", &r, err, sizeof(err)),
+			 -1);
 	assert_string_equal(err, "/tmp: Is a directory");
 	/* The report is optional. */
 	char path[64];
 	write_file(path, sizeof(path), "x.example\n", 10);
-	assert_int_equal(policy_domains_load(d, path, NULL, err, sizeof(err)), 0);
+	assert_int_equal(policy_domains_load(d, path, NULL, err, sizeof(err)),
+			 0);
 	if (geteuid() != 0) {		/* root reads whatever the mode */
 		chmod(path, 0);
 		assert_int_equal(policy_domains_load(d, path, &r, err,
@@ -454,8 +467,8 @@ static void many_random_names(void **state)
 		random_name(names[i]);
 		/* Half exact, half subtrees: even i are subtrees. */
 		assert_int_equal(policy_domains_add_text(
-			d, names[i], i % 2 ? POLICY_MATCH_EXACT
-					   : POLICY_MATCH_SUBTREE), 0);
+			d, names[i], i % 2 ? EXACT
+					   : SUBTREE), 0);
 	}
 	/* Random names of ≥ 3 letters per label: a duplicate is as likely as
 	 * a lottery win. */
@@ -477,6 +490,53 @@ static void many_random_names(void **state)
 		snprintf(probe, sizeof(probe), "%sx", names[i]);
 		assert_false(match(d, probe));
 		assert_false(match(d, strchr(names[i], '.') + 1));
+	}
+	policy_domains_free(d);
+	free(names);
+}
+
+/* A built set is only read: any number of threads may look up at once. */
+#define READERS 4
+#define SHARED_NAMES 10000
+
+struct reader {
+	const struct policy_domains *d;
+	char (*names)[64];
+	size_t found, wrong;
+};
+
+static void *read_all(void *arg)
+{
+	struct reader *r = arg;
+	char probe[80];
+	for (size_t i = 0; i < SHARED_NAMES; i++) {
+		r->found += match(r->d, r->names[i]);
+		snprintf(probe, sizeof(probe), "%s0", r->names[i]);
+		r->wrong += match(r->d, probe);
+	}
+	return NULL;
+}
+
+static void concurrent_readers(void **state)
+{
+	char (*names)[64] = malloc(SHARED_NAMES * sizeof(*names));
+	assert_non_null(names);
+	struct policy_domains *d = policy_domains_new();
+	for (size_t i = 0; i < SHARED_NAMES; i++) {
+		random_name(names[i]);
+		assert_int_equal(policy_domains_add_text(d, names[i], EXACT), 0);
+	}
+	pthread_t threads[READERS];
+	struct reader readers[READERS];
+	for (int t = 0; t < READERS; t++) {
+		readers[t] = (struct reader){ .d = d, .names = names };
+		assert_int_equal(pthread_create(&threads[t], NULL, read_all,
+						&readers[t]), 0);
+	}
+	for (int t = 0; t < READERS; t++) {
+		assert_int_equal(pthread_join(threads[t], NULL), 0);
+		assert_int_equal(readers[t].found, SHARED_NAMES);
+		assert_int_equal(readers[t].wrong, 0);
 	}
 	policy_domains_free(d);
 	free(names);
@@ -507,6 +567,7 @@ int main(void)
 		cmocka_unit_test(empty_input),
 		cmocka_unit_test(unreadable_file),
 		cmocka_unit_test(many_random_names),
+		cmocka_unit_test(concurrent_readers),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
