@@ -141,6 +141,9 @@ static void doh_client(struct net_conn *conn, struct dns_client *client)
 		       sizeof(client->cert_cn));
 		memcpy(client->cert_mud_url, cert->mud_url,
 		       sizeof(client->cert_mud_url));
+		memcpy(client->cert_mud_signer, cert->mud_signer,
+		       cert->mud_signer_len);
+		client->cert_mud_signer_len = cert->mud_signer_len;
 	}
 }
 

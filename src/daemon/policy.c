@@ -40,7 +40,18 @@ struct mud_state {
 	size_t body_len;
 	char *systeminfo;
 	size_t n_warnings;
+	/* The mudsigner of the certificate that named the URL: only a file
+	 * signed by that subject is taken (RFC 8520 section 11). */
+	uint8_t required_signer[NET_MUD_SIGNER_MAX];
+	size_t required_signer_len;
 	struct policy_host *host;
+};
+
+/* A URL a worker saw in a client certificate, with its mudsigner. */
+struct wanted {
+	char *url;
+	uint8_t signer[NET_MUD_SIGNER_MAX];
+	size_t signer_len;
 };
 
 struct policy_host {
@@ -63,7 +74,7 @@ struct policy_host {
 	uv_timer_t tick;
 	uv_async_t wake;		/* wanted URLs and PEP events */
 	uv_mutex_t lock;		/* guards wanted and events */
-	char *wanted[MAX_WANTED];
+	struct wanted wanted[MAX_WANTED];
 	size_t n_wanted;
 	char **events;
 	size_t n_events;
@@ -303,7 +314,10 @@ static int verify(struct mud_state *m, const uint8_t *body, size_t len,
 		  size_t signer_cap, char *err, size_t errlen)
 {
 	return policy_mud_verify(m->host->signers, body, len, sig, sig_len,
-				 NULL, 0, signer, signer_cap, err, errlen);
+				 m->required_signer_len ? m->required_signer
+							: NULL,
+				 m->required_signer_len, signer, signer_cap,
+				 err, errlen);
 }
 
 static void mud_finish(struct mud_state *m, const uint8_t *sig, size_t sig_len)
@@ -469,16 +483,20 @@ static int restore_file(void *ctx, const struct store_mud_file *f)
 
 /* ------------------------------------------------------------------ worker callbacks */
 
-static void wanted_from_worker(void *ctx, const char *url)
+static void wanted_from_worker(void *ctx, const char *url,
+			       const uint8_t *signer, size_t signer_len)
 {
 	struct policy_host *h = ctx;
 	uv_mutex_lock(&h->lock);
 	bool queued = false;
 	for (size_t i = 0; i < h->n_wanted; i++)
-		queued |= strcmp(h->wanted[i], url) == 0;
-	if (!queued && h->n_wanted < MAX_WANTED &&
-	    (h->wanted[h->n_wanted] = strdup(url)))
+		queued |= strcmp(h->wanted[i].url, url) == 0;
+	struct wanted *w = &h->wanted[h->n_wanted];
+	if (!queued && h->n_wanted < MAX_WANTED && (w->url = strdup(url))) {
+		w->signer_len = MIN(signer_len, sizeof(w->signer));
+		memcpy(w->signer, signer, w->signer_len);
 		h->n_wanted++;
+	}
 	uv_mutex_unlock(&h->lock);
 	uv_async_send(&h->wake);
 }
@@ -537,20 +555,26 @@ static void pep_event(void *ctx, const char *json_line)
 
 static void take_wanted(struct policy_host *h)
 {
-	char *urls[MAX_WANTED];
+	static struct wanted taken[MAX_WANTED];	/* main thread only */
 	uv_mutex_lock(&h->lock);
 	size_t n = h->n_wanted;
-	memcpy(urls, h->wanted, n * sizeof(*urls));
+	memcpy(taken, h->wanted, n * sizeof(*taken));
 	h->n_wanted = 0;
 	uv_mutex_unlock(&h->lock);
 	bool added = false;
 	for (size_t i = 0; i < n; i++) {
-		if (!find_mud(h, urls[i]) && add_mud(h, urls[i])) {
+		struct mud_state *m = find_mud(h, taken[i].url) ? NULL
+				      : add_mud(h, taken[i].url);
+		if (m) {
+			memcpy(m->required_signer, taken[i].signer,
+			       taken[i].signer_len);
+			m->required_signer_len = taken[i].signer_len;
 			log_info("policy", "MUD URL %s from a client "
-				 "certificate", urls[i]);
+				 "certificate%s", taken[i].url,
+				 taken[i].signer_len ? " (with a mudsigner)" : "");
 			added = true;
 		}
-		free(urls[i]);
+		free(taken[i].url);
 	}
 	if (added) {
 		publish(h);
@@ -759,7 +783,7 @@ static void host_free(struct policy_host *h)
 	free(h->bindings);
 	free_devices(h);
 	for (size_t i = 0; i < h->n_wanted; i++)
-		free(h->wanted[i]);
+		free(h->wanted[i].url);
 	for (size_t i = 0; i < h->n_events; i++)
 		free(h->events[i]);
 	free(h->events);

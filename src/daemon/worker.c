@@ -140,6 +140,9 @@ static void stream_client(const struct listener *l, struct net_conn *conn,
 		       sizeof(client->cert_cn));
 		memcpy(client->cert_mud_url, cert->mud_url,
 		       sizeof(client->cert_mud_url));
+		memcpy(client->cert_mud_signer, cert->mud_signer,
+		       cert->mud_signer_len);
+		client->cert_mud_signer_len = cert->mud_signer_len;
 	}
 }
 

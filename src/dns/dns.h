@@ -12,6 +12,7 @@
  */
 #pragma once
 
+#include "net/net.h"
 #include "policy/policy.h"
 #include "util/util.h"
 
@@ -389,6 +390,8 @@ struct dns_client {
 	char cert_cn[64];
 	char client_id[64];		/**< DoH: /dns-query/<id>, a hint only */
 	char cert_mud_url[256];		/**< MUD URL extension of the cert */
+	uint8_t cert_mud_signer[NET_MUD_SIGNER_MAX];	/**< its mudsigner */
+	uint8_t cert_mud_signer_len;
 	/** Resolved by the pipeline under its policy generation; a transport
 	 *  that keeps its dns_client per connection lets dns_worker_identify
 	 *  resolve it once. */
@@ -493,8 +496,10 @@ void dns_worker_set_policy(struct dns_worker *w, struct policy *p);
  *  is resolved under it already (cheap: a generation compare). */
 void dns_worker_identify(struct dns_worker *w, struct dns_client *c);
 
-/** A client's certificate names a MUD URL the policy does not know yet. */
-typedef void (*dns_mud_wanted_fn)(void *ctx, const char *url);
+/** A client's certificate names a MUD URL the policy does not know yet,
+ *  and maybe (signer_len > 0) the DER Name that must have signed it. */
+typedef void (*dns_mud_wanted_fn)(void *ctx, const char *url,
+				  const uint8_t *signer, size_t signer_len);
 /** An answer for a client under a MUD policy: its addresses go to the PEP.
  *  Called on the worker's thread right before the transport gets it. */
 typedef void (*dns_confined_fn)(void *ctx, const struct dns_client *c,

@@ -154,7 +154,8 @@ void dns_worker_identify(struct dns_worker *w, struct dns_client *c)
 	};
 	policy_identify(w->policy, &who, &c->policy);
 	if (c->policy.mud_url_unknown && w->mud_wanted)
-		w->mud_wanted(w->policy_ctx, c->cert_mud_url);
+		w->mud_wanted(w->policy_ctx, c->cert_mud_url,
+			      c->cert_mud_signer, c->cert_mud_signer_len);
 }
 
 void dns_worker_set_answered(struct dns_worker *w, dns_answered_fn fn,

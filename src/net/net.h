@@ -147,6 +147,8 @@ int net_dane_verify(const struct net_dane_record *r, size_t n,
 		    const char *hostname);
 
 /** The certificate a client presented on a TLS connection. */
+#define NET_MUD_SIGNER_MAX 200
+
 struct net_peer_cert {
 	bool present;
 	bool verified;			/**< chains to the configured CA */
@@ -155,6 +157,10 @@ struct net_peer_cert {
 	char serial[41];		/**< hex */
 	char mud_url[256];		/**< id-pe-mud-url (RFC 8520 10),
 					 *   "" when absent */
+	uint8_t mud_signer[NET_MUD_SIGNER_MAX];	/**< id-pe-mudsigner: the
+					 *   DER Name that must sign its MUD
+					 *   file */
+	uint8_t mud_signer_len;		/**< 0: absent (or too long) */
 };
 
 /* ------------------------------------------------------------------ HTTP */

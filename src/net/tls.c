@@ -263,6 +263,7 @@ struct tls_conn *tls_conn_server(struct net_tls_server *srv,
 }
 
 #define OID_MUD_URL "1.3.6.1.5.5.7.1.25"
+#define OID_MUD_SIGNER "1.3.6.1.5.5.7.1.30"
 
 /* id-pe-mud-url is a DER IA5String: tag 22, a short or one-byte long
  * length (the URL is at most 255 octets), then the text. */
@@ -288,6 +289,23 @@ static void read_mud_url(gnutls_x509_crt_t crt, char *out, size_t cap)
 			return;		/* a URL has no spaces or controls */
 	memcpy(out, der + start, n);
 	out[n] = '\0';
+}
+
+/* id-pe-mudsigner is a Name: kept as DER, compared as DER with the MUD
+ * file signer's subject. One that does not fit is ignored, with a note. */
+static void read_mud_signer(gnutls_x509_crt_t crt, struct net_peer_cert *p)
+{
+	size_t len = sizeof(p->mud_signer);
+	unsigned critical;
+	p->mud_signer_len = 0;
+	int rc = gnutls_x509_crt_get_extension_by_oid(crt, OID_MUD_SIGNER, 0,
+						      p->mud_signer, &len,
+						      &critical);
+	if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER)
+		log_warning("tls", "client certificate: mudsigner longer than "
+			    "%d bytes, ignored", NET_MUD_SIGNER_MAX);
+	else if (rc >= 0 && len >= 2 && p->mud_signer[0] == 0x30)
+		p->mud_signer_len = (uint8_t)len;
 }
 
 /* The client's certificate: who it is, and whether our CA vouches. */
@@ -319,6 +337,7 @@ static int check_client_cert(struct tls_conn *t)
 					       slen);
 			read_mud_url(crt, t->peer.mud_url,
 				     sizeof(t->peer.mud_url));
+			read_mud_signer(crt, &t->peer);
 			gnutls_x509_crt_deinit(crt);
 		}
 	}

@@ -173,3 +173,32 @@ class MudServer:
     def close(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _tlv(der, pos):
+    """(start, end, content start) of the DER element at pos."""
+    length = der[pos + 1]
+    head = 2
+    if length & 0x80:
+        n = length & 0x7F
+        length = int.from_bytes(der[pos + 2:pos + 2 + n], "big")
+        head = 2 + n
+    return pos, pos + head + length, pos + head
+
+
+def subject_der(cert_pem):
+    """The DER subject Name of a certificate: what a device certificate's
+    mudsigner extension holds to name its MUD file's signer."""
+    import base64
+    with open(cert_pem) as f:
+        b64 = "".join(l for l in f.read().splitlines()
+                      if l and not l.startswith("-----"))
+    der = base64.b64decode(b64)
+    _, _, tbs = _tlv(der, 0)            # Certificate
+    _, _, pos = _tlv(der, tbs)          # TBSCertificate
+    if der[pos] == 0xA0:                # [0] version
+        pos = _tlv(der, pos)[1]
+    for _ in range(4):                  # serial, signature, issuer, validity
+        pos = _tlv(der, pos)[1]
+    start, end, _ = _tlv(der, pos)
+    return der[start:end]

@@ -18,7 +18,8 @@ import pytest
 
 from harness import (ANCHORD, ANCHORCTL, LOCALHOST, Nsd, ZONE, ede_of, query, tmpdir,
                      upstream, wait_until)
-from mudserver import ZONE_EXTRA, MudServer, Signer, issue, mud_file
+from mudserver import (ZONE_EXTRA, MudServer, Signer, issue, mud_file,
+                       subject_der)
 from test_dot import issue_client_cert
 
 DEVICE = "127.0.0.5"
@@ -235,12 +236,7 @@ def test_dot_device_identified_by_certificate_mud_url(mud_nsd, make_anchord,
                                                       web, signer, tmp_path):
     url = web.publish("cam.json", signer)
     a = mud_anchord(make_anchord, mud_nsd, web, signer, dot=True)
-    # id-pe-mud-url: an IA5String in the certificate of the device
-    der = bytes([0x16, len(url)]) + url.encode()
-    key, cert = issue(str(tmp_path), "camera-1",
-                      (os.path.join(a.state, "ca.key"), a.ca),
-                      'tls_www_client\nsigning_key\n'
-                      f'add_extension = "1.3.6.1.5.5.7.1.25 0x{der.hex()}"\n')
+    key, cert = mud_cert(a, tmp_path, "camera-1", url)
 
     def dot(name):
         return subprocess.run(
@@ -263,6 +259,49 @@ def test_dot_device_identified_by_certificate_mud_url(mud_nsd, make_anchord,
          "+tls-keyfile=" + plain_key, "+time=3", "+retry=0", "+short",
          "other." + ZONE], capture_output=True, text=True, timeout=20).stdout
     assert "127.0.0.23" in out
+
+
+def mud_cert(a, tmp_path, name, url, signer_der=None):
+    """A device certificate from anchord's CA with id-pe-mud-url and, when
+    given, id-pe-mudsigner (RFC 8520 sections 10 and 11)."""
+    ext = bytes([0x16, len(url)]) + url.encode()
+    tmpl = ('tls_www_client\nsigning_key\n'
+            f'add_extension = "1.3.6.1.5.5.7.1.25 0x{ext.hex()}"\n')
+    if signer_der:
+        tmpl += f'add_extension = "1.3.6.1.5.5.7.1.30 0x{signer_der.hex()}"\n'
+    return issue(str(tmp_path), name, (os.path.join(a.state, "ca.key"), a.ca),
+                 tmpl)
+
+
+def test_mudsigner_of_the_certificate_is_enforced(mud_nsd, make_anchord, web,
+                                                  signer, tmp_path):
+    good = web.publish("a.json", signer)
+    other = web.publish("b.json", signer)
+    a = mud_anchord(make_anchord, mud_nsd, web, signer, dot=True)
+    rogue = Signer(str(tmp_path / "rogue"), "rogue")
+    # the device names its manufacturer's signer: the file verifies
+    key1, cert1 = mud_cert(a, tmp_path, "dev-1", good,
+                           subject_der(signer.cert))
+    # this one names another signer than the one that signed its file
+    key2, cert2 = mud_cert(a, tmp_path, "dev-2", other,
+                           subject_der(rogue.cert))
+
+    def dot(key, cert, name):
+        return subprocess.run(
+            ["kdig", "@" + LOCALHOST, "-p", str(a.dot_port), "+tls-ca=" + a.ca,
+             "+tls-hostname=dns.anchord.test", "+tls-certfile=" + cert,
+             "+tls-keyfile=" + key, "+time=3", "+retry=0", name],
+            capture_output=True, text=True, timeout=20).stdout
+
+    assert wait_until(lambda: "127.0.0.21" in dot(key1, cert1,
+                                                 "telemetry." + ZONE),
+                      timeout=20), a.log()
+    assert wait_until(lambda: "15 (Blocked)" in dot(key2, cert2,
+                                                   "telemetry." + ZONE),
+                      timeout=20), a.log()
+    state = mud_status(a, other)
+    assert state["status"] == "failed", state
+    assert "rogue" in state["error"], state
 
 
 def test_bad_signature_keeps_the_previous_policy(mud_nsd, make_anchord, web,
