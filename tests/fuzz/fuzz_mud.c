@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define HOST_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-."
+
 static struct policy_mud_signers *signers;
 static uint8_t *signed_file;
 static size_t signed_len;
@@ -39,7 +41,7 @@ static void check_parsed(const struct policy_mud *m)
 		const char *name = m->names[i];
 		size_t len = strlen(name);
 		if (len == 0 || len > 253 || name[len - 1] == '.' ||
-		    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789-.") != len)
+		    strspn(name, HOST_CHARS) != len)
 			abort();
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(m->names[j], name) == 0)
