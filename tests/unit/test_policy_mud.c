@@ -746,6 +746,16 @@ static void untrusted_signer_fails(void **state)
 	policy_mud_signers_free(s);
 }
 
+static void expired_signer_fails(void **state)
+{
+	struct policy_mud_signers *s = signers(FIXTURE("ca.pem"), NULL);
+	expect_verify_fails(s, "expired.p7s", -1, NULL,
+			    "signer CN=Example Sensors old signer,O=Example "
+			    "Sensors not trusted: The certificate chain uses "
+			    "expired certificate.");
+	policy_mud_signers_free(s);
+}
+
 static void signer_must_allow_digital_signature(void **state)
 {
 	struct policy_mud_signers *s = signers(FIXTURE("ca.pem"), NULL);
@@ -843,6 +853,7 @@ int main(void)
 		cmocka_unit_test(good_signatures_verify),
 		cmocka_unit_test(changed_file_fails),
 		cmocka_unit_test(untrusted_signer_fails),
+		cmocka_unit_test(expired_signer_fails),
 		cmocka_unit_test(signer_must_allow_digital_signature),
 		cmocka_unit_test(required_signer),
 		cmocka_unit_test(garbage_signatures_fail),
