@@ -241,6 +241,8 @@ static bool is_https_url(const char *s)
 
 /* ------------------------------------------------------------------ host names */
 
+#define LDH "abcdefghijklmnopqrstuvwxyz0123456789-"
+
 /* Why name (lower case, no trailing dot) is not a host name (RFC 1123:
  * letters, digits and inner hyphens, labels of 1 to 63, 253 in all, and a
  * last label that is not all digits, or it would be an address); NULL when
@@ -261,16 +263,15 @@ static const char *host_name_problem(const char *name)
 			return "a label is longer than 63 characters";
 		if (label[0] == '-' || label[n - 1] == '-')
 			return "a label begins or ends with '-'";
-		for (size_t i = 0; i < n; i++) {
-			char c = label[i];
-			if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			      c == '-'))
-				return c == '*' ? "wildcards are not host names"
-						: "it has a character other than "
-						  "letters, digits, '-' and '.'";
-		}
+		size_t ldh = strspn(label, LDH);
+		if (ldh < n && label[ldh] == '*')
+			return "wildcards are not host names";
+		if (ldh < n)
+			return "it has a character other than letters, "
+			       "digits, '-' and '.'";
 		if (label[n] == '\0')
-			return is_digits(label, n) ? "it is an address, not a name"
+			return is_digits(label, n) ? "it is an address, not "
+						     "a name"
 						   : NULL;
 		label += n + 1;
 	}
@@ -341,20 +342,20 @@ static bool read_ip_match(struct mud_parse *p, const char *acl,
 			  bool keep)
 {
 	if (!json_is_object(match))
-		return fail(p, "acl '%s' ace '%s': matches/%s must be an object",
-			    show(acl).s, show(ace).s, family);
+		return fail(p, "acl '%s' ace '%s': matches/%s must be an "
+			    "object", show(acl).s, show(ace).s, family);
 	const char *key;
 	json_t *value;
 	json_object_foreach(match, key, value) {
-		if (strcmp(key, ACLDNS_DST) == 0 || strcmp(key, ACLDNS_SRC) == 0) {
-			if (!take_dnsname(p, acl, ace, key, value, keep))
-				return false;
-		} else if (mentions_dnsname(key)) {
-			return fail(p, "acl '%s' ace '%s': matches/%s has \"%s\", "
-				    "which is not " ACLDNS_DST " or " ACLDNS_SRC,
-				    show(acl).s, show(ace).s, family,
-				    show(key).s);
-		}
+		bool is_name = strcmp(key, ACLDNS_DST) == 0 ||
+			       strcmp(key, ACLDNS_SRC) == 0;
+		if (is_name && !take_dnsname(p, acl, ace, key, value, keep))
+			return false;
+		if (!is_name && mentions_dnsname(key))
+			return fail(p, "acl '%s' ace '%s': matches/%s has "
+				    "\"%s\", which is not " ACLDNS_DST " or "
+				    ACLDNS_SRC, show(acl).s, show(ace).s,
+				    family, show(key).s);
 	}
 	return true;
 }
@@ -442,7 +443,8 @@ static bool read_ace(struct mud_parse *p, const char *acl, json_t *ace,
 	snprintf(what, sizeof(what), "acl '%s': the name of an ace",
 		 show(acl).s);
 	if (!json_is_object(ace))
-		return fail(p, "acl '%s': an ace is not an object", show(acl).s);
+		return fail(p, "acl '%s': an ace is not an object",
+			    show(acl).s);
 	if (!get_string(p, ace, "name", what, &name))
 		return false;
 	if (!name)
@@ -495,7 +497,8 @@ static bool read_acl(struct mud_parse *p, json_t *acl, bool from_device)
 	json_t *list = json_is_object(aces) ? json_object_get(aces, "ace")
 					    : NULL;
 	if (!json_is_array(list))
-		return fail(p, "acl '%s': aces/ace must be a list", show(name).s);
+		return fail(p, "acl '%s': aces/ace must be a list",
+			    show(name).s);
 	size_t i;
 	json_t *ace;
 	json_array_foreach(list, i, ace) {
@@ -512,13 +515,11 @@ static bool index_acls(struct mud_parse *p, json_t *container,
 {
 	if (!container)
 		return true;
-	json_t *list = json_is_object(container)
-			       ? json_object_get(container, "acl")
-			       : NULL;
+	if (!json_is_object(container))
+		return fail(p, "%s must be an object", container_name);
+	json_t *list = json_object_get(container, "acl");
 	if (!list)
-		return json_is_object(container)
-			       ? true
-			       : fail(p, "%s must be an object", container_name);
+		return true;
 	if (!json_is_array(list))
 		return fail(p, "%s/acl must be a list", container_name);
 	size_t i;
@@ -534,8 +535,8 @@ static bool index_acls(struct mud_parse *p, json_t *container,
 		if (!get_string(p, acl, "name", what, &name))
 			return false;
 		if (!name)
-			return fail(p, "%s: acl %zu has no name", container_name,
-				    i + 1);
+			return fail(p, "%s: acl %zu has no name",
+				    container_name, i + 1);
 		if (json_object_get(p->acl_index, name))
 			return fail(p, "two ACLs are named '%s'", show(name).s);
 		if (json_object_set(p->acl_index, name, acl) != 0)
@@ -559,7 +560,8 @@ static bool policy_acl_names(struct mud_parse *p, json_t *mud,
 							      "access-lists")
 					    : NULL;
 	if (!json_is_object(pol) || (lists && !json_is_object(lists)))
-		return fail(p, "%s must hold an access-lists container", policy);
+		return fail(p, "%s must hold an access-lists container",
+			    policy);
 	json_t *list = lists ? json_object_get(lists, "access-list") : NULL;
 	if (list && !json_is_array(list))
 		return fail(p, "%s/access-lists/access-list must be a list",
@@ -589,8 +591,8 @@ static bool read_policy(struct mud_parse *p, json_t *mud, const char *policy)
 		if (!get_string(p, ref, "name", what, &name))
 			return false;
 		if (!name)
-			return fail(p, "%s: access-list %zu has no name", policy,
-				    i + 1);
+			return fail(p, "%s: access-list %zu has no name",
+				    policy, i + 1);
 		json_t *acl = json_object_get(p->acl_index, name);
 		if (!acl)
 			return fail(p, "acl '%s' named by %s does not exist",
@@ -611,8 +613,9 @@ static bool read_version(struct mud_parse *p, json_t *mud)
 	if (!json_is_integer(v))
 		return fail(p, "mud-version must be the number 1");
 	if (json_integer_value(v) != 1)
-		return fail(p, "mud-version is %" JSON_INTEGER_FORMAT "; anchord "
-			    "reads version 1 (RFC 8520)", json_integer_value(v));
+		return fail(p, "mud-version is %" JSON_INTEGER_FORMAT "; "
+			    "anchord reads version 1 (RFC 8520)",
+			    json_integer_value(v));
 	return true;
 }
 
@@ -622,7 +625,8 @@ static bool read_url(struct mud_parse *p, json_t *mud, const char *expected)
 	if (!get_required_string(p, mud, "mud-url", &url))
 		return false;
 	if (!is_https_url(url))
-		return fail(p, "mud-url \"%s\" is not an https URL", show(url).s);
+		return fail(p, "mud-url \"%s\" is not an https URL",
+			    show(url).s);
 	/* The file names its own URL so that a file served for another
 	 * device cannot be passed off as this one's (RFC 8520 section 3.3). */
 	if (expected && strcmp(url, expected) != 0)
@@ -671,8 +675,8 @@ static bool read_cache_validity(struct mud_parse *p, json_t *mud)
 		return fail(p, "cache-validity must be a number of hours");
 	json_int_t hours = json_integer_value(v);
 	if (hours < 1 || hours > 168)
-		return fail(p, "cache-validity is %" JSON_INTEGER_FORMAT " hours; "
-			    "RFC 8520 allows 1 to 168", hours);
+		return fail(p, "cache-validity is %" JSON_INTEGER_FORMAT
+			    " hours; RFC 8520 allows 1 to 168", hours);
 	p->m->cache_validity_hours = (uint32_t)hours;
 	return true;
 }
@@ -681,7 +685,8 @@ static bool read_is_supported(struct mud_parse *p, json_t *mud)
 {
 	json_t *v = json_object_get(mud, "is-supported");
 	if (!v)
-		return fail(p, "is-supported is missing (RFC 8520 requires it)");
+		return fail(p, "is-supported is missing (RFC 8520 requires "
+			    "it)");
 	if (!json_is_boolean(v))
 		return fail(p, "is-supported must be true or false");
 	p->m->is_supported = json_is_true(v);

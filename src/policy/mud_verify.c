@@ -282,6 +282,22 @@ static int check_key_usage(gnutls_x509_crt_t signer, const char *who,
 	return 0;
 }
 
+/* GnuTLS's text for a verification status, without its opening "The
+ * certificate is NOT trusted." (the message says so already) and the
+ * trailing space. */
+static const char *status_reason(unsigned char *text)
+{
+	static const char opening[] = "The certificate is NOT trusted. ";
+	char *reason = (char *)text;
+	size_t len = strlen(reason);
+	while (len > 0 && reason[len - 1] == ' ')
+		reason[--len] = '\0';
+	if (strncmp(reason, opening, sizeof(opening) - 1) == 0 &&
+	    len > sizeof(opening) - 1)
+		reason += sizeof(opening) - 1;
+	return reason;
+}
+
 /* Whether the signer, with the certificates the signature carries as
  * intermediates, chains to a trusted signer; the reason when not. */
 static int check_trust(const struct policy_mud_signers *s,
@@ -309,7 +325,7 @@ static int check_trust(const struct policy_mud_signers *s,
 							   GNUTLS_CRT_X509,
 							   &why, 0);
 	fail(err, errlen, "signer %s not trusted: %s", who,
-	     gr < 0 ? "verification failed" : (const char *)why.data);
+	     gr < 0 ? "verification failed" : status_reason(why.data));
 	gnutls_free(why.data);
 	return -1;
 }

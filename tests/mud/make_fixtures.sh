@@ -10,6 +10,7 @@
 #   inter.pem          an intermediate under it, sent in each signature
 #   signer.pem         the good signer: keyUsage digitalSignature
 #   nods-signer.pem    under the same root, but keyUsage keyEncipherment only
+#   expired-signer.pem a good signer that was valid in 2020 only
 #   other-ca.pem       a root that the tests do not trust
 #   other-signer.pem   a good-looking signer under other-ca
 #
@@ -19,13 +20,14 @@
 #   nocerts.p7s        without the signer's certificate (-nocerts): only a
 #                      verifier that trusts signer.pem itself can check it
 #   nods.p7s           nods-signer
+#   expired.p7s        expired-signer
 #   untrusted.p7s      other-signer
 #
-# The certificates are valid for 30 years so that the checked-in copies in
-# tests/mud/fixtures keep the tests hermetic. The private keys are deleted at
-# the end: nothing needs them once the signatures exist, and test keys in a
-# repository only invite misuse. Regenerate everything (from the repository
-# root) with:
+# The certificates are valid from 2024 to 2054 so that the checked-in
+# copies in tests/mud/fixtures keep the tests hermetic. The private keys are
+# deleted at the end: nothing needs them once the signatures exist, and test
+# keys in a repository only invite misuse. Regenerate everything (from the
+# repository root) with:
 #
 #   sh tests/mud/make_fixtures.sh tests/mud/fixtures
 set -eu
@@ -33,46 +35,70 @@ set -eu
 out=${1:?usage: make_fixtures.sh OUTDIR [MUDFILE]}
 here=$(cd "$(dirname "$0")" && pwd)
 mud=${2:-$here/../vectors/mud-example.json}
-days=10957
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# Fixed dates, well before any machine that runs the tests, rather than
+# "now": a clock set a little behind the one that made the files must not
+# see certificates that are not valid yet. openssl ca is the openssl 3.0
+# command that takes both dates.
+cat >"$tmp/ca.cnf" <<EOF
+[ca]
+default_ca = fixtures
+[fixtures]
+database = $tmp/index.txt
+new_certs_dir = $tmp
+serial = $tmp/serial
+default_md = sha256
+policy = any_subject
+unique_subject = no
+default_startdate = 20240101000000Z
+default_enddate = 20540101000000Z
+[any_subject]
+organizationName = supplied
+commonName = supplied
+EOF
+: >"$tmp/index.txt"
+openssl rand -hex 8 >"$tmp/serial"
 
 key() {
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
 		-out "$tmp/$1.key" 2>/dev/null
 }
 
-# ext NAME BASIC KEYUSAGE: an extension section for openssl x509 -extfile.
-ext() {
+# request NAME SUBJECT BASIC KEYUSAGE: a key, a CSR and the extensions
+# its certificate gets.
+request() {
+	key "$1"
+	openssl req -new -key "$tmp/$1.key" -subj "$2" -config /dev/null \
+		-out "$tmp/$1.csr"
 	cat >"$tmp/$1.ext" <<EOF
-basicConstraints = critical, $2
-keyUsage = critical, $3
+basicConstraints = critical, $3
+keyUsage = critical, $4
 subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
 EOF
 }
 
 # root NAME SUBJECT: a self-signed CA.
 root() {
-	key "$1"
-	openssl req -new -x509 -key "$tmp/$1.key" -subj "$2" -days $days \
-		-sha256 -config /dev/null \
-		-addext "basicConstraints=critical,CA:TRUE" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign" \
-		-addext "subjectKeyIdentifier=hash" -out "$out/$1.pem"
+	request "$1" "$2" "CA:TRUE" "keyCertSign, cRLSign"
+	openssl ca -batch -notext -config "$tmp/ca.cnf" -selfsign \
+		-keyfile "$tmp/$1.key" -in "$tmp/$1.csr" \
+		-extfile "$tmp/$1.ext" -out "$out/$1.pem" 2>/dev/null
 }
 
-# issue NAME SUBJECT ISSUER BASIC KEYUSAGE: a certificate signed by ISSUER.
+# issue NAME SUBJECT ISSUER BASIC KEYUSAGE [CA-OPTIONS]: a certificate
+# signed by ISSUER.
 issue() {
-	key "$1"
-	ext "$1" "$4" "$5"
-	openssl req -new -key "$tmp/$1.key" -subj "$2" -config /dev/null \
-		-out "$tmp/$1.csr"
-	openssl x509 -req -in "$tmp/$1.csr" -CA "$out/$3.pem" \
-		-CAkey "$tmp/$3.key" -set_serial "0x$(openssl rand -hex 8)" \
-		-days $days -sha256 -extfile "$tmp/$1.ext" -out "$out/$1.pem" \
-		2>/dev/null
+	name=$1 subject=$2 issuer=$3 basic=$4 usage=$5
+	shift 5
+	request "$name" "$subject" "$basic" "$usage"
+	echo "authorityKeyIdentifier = keyid" >>"$tmp/$name.ext"
+	openssl ca -batch -notext -config "$tmp/ca.cnf" \
+		-cert "$out/$issuer.pem" -keyfile "$tmp/$issuer.key" \
+		-in "$tmp/$name.csr" -extfile "$tmp/$name.ext" \
+		-out "$out/$name.pem" "$@" 2>/dev/null
 }
 
 # sign NAME SIGNER [OPTIONS]: a detached DER CMS SignedData over MUDFILE.
@@ -91,6 +117,9 @@ issue signer "/O=Example Sensors/CN=Example Sensors MUD signer" \
 	inter "CA:FALSE" "digitalSignature"
 issue nods-signer "/O=Example Sensors/CN=Example Sensors key transport" \
 	inter "CA:FALSE" "keyEncipherment"
+issue expired-signer "/O=Example Sensors/CN=Example Sensors old signer" \
+	inter "CA:FALSE" "digitalSignature" \
+	-startdate 20200101000000Z -enddate 20210101000000Z
 root other-ca "/O=Somebody Else/CN=untrusted MUD root"
 issue other-signer "/O=Somebody Else/CN=untrusted MUD signer" \
 	other-ca "CA:FALSE" "digitalSignature"
@@ -100,6 +129,7 @@ sign good-sha256 signer -md sha256 -nosmimecap
 sign good-keyid signer -keyid
 sign nocerts signer -nocerts
 sign nods nods-signer
+sign expired expired-signer
 sign untrusted other-signer
 
 # The tests check that what was signed is exactly the file they read.

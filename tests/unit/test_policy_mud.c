@@ -72,8 +72,8 @@ static bool has_name(const struct policy_mud *m, const char *name)
 static json_t *example(void)
 {
 	json_error_t jerr;
-	json_t *root = json_load_file(src_path("tests/vectors/mud-example.json"),
-				      0, &jerr);
+	const char *path = src_path("tests/vectors/mud-example.json");
+	json_t *root = json_load_file(path, 0, &jerr);
 	if (!root)
 		fail_msg("mud-example.json: %s", jerr.text);
 	return root;
@@ -172,7 +172,7 @@ static void url_must_be_where_the_file_came_from(void **state)
 	expect_tree_rejected(root, "is not an https URL");
 	root = example();
 	json_object_set_new(mud_of(root), "mud-signature",
-			    json_string("ftp://mud.example-sensors.com/t1.p7s"));
+			    json_string("ftp://mud.example-sensors.com/t.p7s"));
 	expect_tree_rejected(root, "mud-signature \"ftp://");
 }
 
@@ -230,7 +230,8 @@ static void corpus_drafts_are_read_with_warnings(void **state)
 	assert_int_equal(m->cache_validity_hours, 100);
 	assert_true(has_name(m, "pool.ntp.org"));
 	assert_true(has_name(m, "dc.connect.smartthings.com"));
-	assert_true(has_warning(m, "\"ietf-access-control-list:access-lists\""));
+	assert_true(has_warning(m, "\"ietf-access-control-list:"
+				   "access-lists\""));
 	policy_mud_free(m);
 
 	m = corpus("profile-amazonEchoMud.json");
@@ -378,8 +379,8 @@ static void names_are_normalized_and_checked(void **state)
 		{ "a..example.com", "empty label" },
 		{ "-a.example.com", "begins or ends with '-'" },
 		{ "", "empty" },
-		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		  "aaaaa.example.com", "longer than 63" },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaa.example.com", "longer than 63" },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		root = example();
@@ -409,7 +410,8 @@ static void only_accepting_from_device_aces_give_names(void **state)
 	json_object_set_new(ipv4_of(root, 1, 2), "ietf-acldns:src-dnsname",
 			    json_string("only-to.example-sensors.com"));
 	json_object_set_new(json_object_get(ace_of(root, 2, 1), "matches"),
-			    "ipv6", json_pack("{s:s}", "ietf-acldns:src-dnsname",
+			    "ipv6", json_pack("{s:s}",
+					      "ietf-acldns:src-dnsname",
 					      "v6.example-sensors.com"));
 	struct policy_mud *m = expect_tree_accepted(root);
 	assert_int_equal(m->n_names, 2);
@@ -626,7 +628,8 @@ static void expect_verify_fails(const struct policy_mud_signers *s,
 	if (verify_fixture(s, p7s_name, flip, required, NULL, 0) == 0)
 		fail_msg("%s verified, expected \"%s\"", p7s_name, reason);
 	if (!strstr(err, reason))
-		fail_msg("%s: error \"%s\" lacks \"%s\"", p7s_name, err, reason);
+		fail_msg("%s: error \"%s\" lacks \"%s\"", p7s_name, err,
+			 reason);
 }
 
 /* The DER subject of a fixture certificate. */
@@ -708,7 +711,7 @@ static void good_signatures_verify(void **state)
 	policy_mud_signers_free(s);
 	s = signers(FIXTURE("ca.pem"), NULL);
 	expect_verify_fails(s, "nocerts.p7s", -1, NULL,
-			    "is neither in the signature nor among the trusted");
+			    "neither in the signature nor among the trusted");
 	policy_mud_signers_free(s);
 }
 
@@ -740,6 +743,16 @@ static void untrusted_signer_fails(void **state)
 	s = signers(FIXTURE("ca.pem"), FIXTURE("other-ca.pem"));
 	assert_int_equal(verify_fixture(s, "untrusted.p7s", -1, NULL, NULL, 0),
 			 0);
+	policy_mud_signers_free(s);
+}
+
+static void expired_signer_fails(void **state)
+{
+	struct policy_mud_signers *s = signers(FIXTURE("ca.pem"), NULL);
+	expect_verify_fails(s, "expired.p7s", -1, NULL,
+			    "signer CN=Example Sensors old signer,O=Example "
+			    "Sensors not trusted: The certificate chain uses "
+			    "expired certificate.");
 	policy_mud_signers_free(s);
 }
 
@@ -840,6 +853,7 @@ int main(void)
 		cmocka_unit_test(good_signatures_verify),
 		cmocka_unit_test(changed_file_fails),
 		cmocka_unit_test(untrusted_signer_fails),
+		cmocka_unit_test(expired_signer_fails),
 		cmocka_unit_test(signer_must_allow_digital_signature),
 		cmocka_unit_test(required_signer),
 		cmocka_unit_test(garbage_signatures_fail),
