@@ -807,10 +807,10 @@ static int parse_doh(struct cfg *x, const yaml_node_t *n)
 	return parse_fields(x, n, "doh", doh_fields);
 }
 
-static int parse_subnet_item(struct cfg *x, const yaml_node_t *n,
-			     const char *key)
+/* One address or prefix appended to a list of subnets. */
+static int append_subnet(struct cfg *x, const yaml_node_t *n, const char *key,
+			 struct util_subnet **list, size_t *count)
 {
-	struct http_conf *h = &x->c->http;
 	const char *s = need_scalar(x, n, key);
 	struct util_subnet net;
 	if (!s)
@@ -818,13 +818,19 @@ static int parse_subnet_item(struct cfg *x, const yaml_node_t *n,
 	if (util_subnet_parse(s, &net) != 0)
 		return fail(x, n, key, "\"%s\" is not an address or a prefix "
 			    "such as 10.0.0.0/8", s);
-	struct util_subnet *arr = grow_array(h->metrics_allow,
-					     &h->n_metrics_allow, sizeof(net));
+	struct util_subnet *arr = grow_array(*list, count, sizeof(net));
 	if (!arr)
 		return fail(x, n, key, "out of memory");
-	h->metrics_allow = arr;
-	arr[h->n_metrics_allow - 1] = net;
+	*list = arr;
+	arr[*count - 1] = net;
 	return 0;
+}
+
+static int parse_subnet_item(struct cfg *x, const yaml_node_t *n,
+			     const char *key)
+{
+	struct http_conf *h = &x->c->http;
+	return append_subnet(x, n, key, &h->metrics_allow, &h->n_metrics_allow);
 }
 
 static int parse_metrics_allow(struct cfg *x, const yaml_node_t *n,
@@ -1160,20 +1166,7 @@ static int parse_client_subnet(struct cfg *x, const yaml_node_t *n,
 			       const char *key)
 {
 	struct policy_client_conf *r = x->current;
-	const char *s = need_scalar(x, n, key);
-	struct util_subnet net;
-	if (!s)
-		return -1;
-	if (util_subnet_parse(s, &net) != 0)
-		return fail(x, n, key, "\"%s\" is not an address or a prefix "
-			    "such as 10.20.0.0/16", s);
-	struct util_subnet *arr = grow_array(r->subnets, &r->n_subnets,
-					     sizeof(net));
-	if (!arr)
-		return fail(x, n, key, "out of memory");
-	r->subnets = arr;
-	arr[r->n_subnets - 1] = net;
-	return 0;
+	return append_subnet(x, n, key, &r->subnets, &r->n_subnets);
 }
 
 static int parse_client_flag(struct cfg *x, const yaml_node_t *item,
