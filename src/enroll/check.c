@@ -19,17 +19,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* ------------------------------------------------------------------ key and CSR */
 
 int enroll_peer_spki(gnutls_session_t s, uint8_t digest[32])
@@ -96,7 +85,7 @@ int enroll_identity_new(struct enroll_identity *id, const char *device,
 		ret = GNUTLS_E_INTERNAL_ERROR;
 	if (ret < 0) {
 		enroll_identity_free(id);
-		return fail(err, errlen, "cannot make a key and CSR: %s",
+		return util_fail(err, errlen, "cannot make a key and CSR: %s",
 			    gnutls_strerror(ret));
 	}
 	return 0;
@@ -128,7 +117,7 @@ int enroll_dns_check_answer(const uint8_t *wire, size_t len, uint16_t id,
 {
 	ldns_pkt *p = NULL;
 	if (ldns_wire2pkt(&p, wire, len) != LDNS_STATUS_OK)
-		return fail(summary, cap, "the answer is not a DNS message");
+		return util_fail(summary, cap, "the answer is not a DNS message");
 	bool ok = ldns_pkt_id(p) == id && ldns_pkt_qr(p);
 	ldns_lookup_table *rc = ldns_lookup_by_id(ldns_rcodes,
 						  (int)ldns_pkt_get_rcode(p));
@@ -148,15 +137,15 @@ static int tcp_connect(const struct enroll_dot_target *t, char *err,
 {
 	struct util_addr a;
 	if (util_addr_parse(t->address, t->port, &a) != 0)
-		return fail(err, errlen, "%s: not an IP address", t->address);
+		return util_fail(err, errlen, "%s: not an IP address", t->address);
 	int fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct timeval tv = { .tv_sec = (time_t)t->timeout_s };
 	if (fd < 0)
-		return fail(err, errlen, "socket: %s", strerror(errno));
+		return util_fail(err, errlen, "socket: %s", strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&a.ss, a.len) != 0) {
-		fail(err, errlen, "connect to %s port %u: %s", t->address,
+		util_fail(err, errlen, "connect to %s port %u: %s", t->address,
 		     t->port, strerror(errno));
 		close(fd);
 		return -1;
@@ -189,7 +178,7 @@ static int dot_exchange(gnutls_session_t s, const char *adn, char *summary,
 	size_t len;
 	uint16_t id;
 	if (enroll_dns_query(adn, true, &wire, &len, &id) != 0)
-		return fail(summary, cap, "cannot build a query for %s", adn);
+		return util_fail(summary, cap, "cannot build a query for %s", adn);
 	uint8_t *msg = malloc(len + 2);
 	answer = malloc(65535);
 	int rc = msg && answer ? 0 : -1;
@@ -206,7 +195,7 @@ static int dot_exchange(gnutls_session_t s, const char *adn, char *summary,
 	if (rc == 0)
 		rc = enroll_dns_check_answer(answer, alen, id, summary, cap);
 	else
-		fail(summary, cap, "the server closed the connection");
+		util_fail(summary, cap, "the server closed the connection");
 	free(wire);
 	free(msg);
 	free(answer);
@@ -221,11 +210,11 @@ static int dot_handshake(gnutls_session_t s, const struct enroll_dot_target *t,
 		ret = gnutls_handshake(s);
 	while (ret < 0 && !gnutls_error_is_fatal(ret));
 	if (ret < 0)
-		return fail(err, errlen, "TLS handshake: %s",
+		return util_fail(err, errlen, "TLS handshake: %s",
 			    gnutls_strerror(ret));
 	uint8_t d[32];
 	if (enroll_peer_spki(s, d) != 0 || !enroll_bundle_pinned(t->bundle, d))
-		return fail(err, errlen, "the server's key is not one of the "
+		return util_fail(err, errlen, "the server's key is not one of the "
 			    "pins");
 	return 0;
 }
@@ -256,7 +245,7 @@ int enroll_dot_check(const struct enroll_dot_target *t, char *summary,
 	if (fd < 0)
 		return -1;
 	if (dot_session(&s, &cred, t) != 0) {
-		fail(summary, cap, "cannot set up TLS");
+		util_fail(summary, cap, "cannot set up TLS");
 	} else {
 		gnutls_transport_set_int(s, fd);
 		gnutls_handshake_set_timeout(s, t->timeout_s * 1000);

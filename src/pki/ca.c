@@ -30,18 +30,6 @@
 #define OID_SRVNAME "1.3.6.1.5.5.7.8.7"		/* RFC 4985 */
 #define MAX_SANS 64
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* ------------------------------------------------------------------ pins */
 
 int pki_spki_sha256(const gnutls_datum_t *cert_der,
@@ -111,7 +99,7 @@ int pki_pin_of_file(const char *pem_file, uint8_t digest[PKI_DIGEST_LEN],
 	gnutls_datum_t pem, der = { NULL, 0 };
 	int ret = load_datum(pem_file, &pem);
 	if (ret != 0)
-		return fail(err, errlen, "%s: %s", pem_file, strerror(-ret));
+		return util_fail(err, errlen, "%s: %s", pem_file, strerror(-ret));
 	gnutls_x509_crt_t crt;
 	ret = -1;
 	if (gnutls_x509_crt_init(&crt) >= 0) {
@@ -123,7 +111,7 @@ int pki_pin_of_file(const char *pem_file, uint8_t digest[PKI_DIGEST_LEN],
 	gnutls_free(der.data);
 	free(pem.data);
 	if (ret != 0)
-		return fail(err, errlen, "%s: no readable certificate", pem_file);
+		return util_fail(err, errlen, "%s: no readable certificate", pem_file);
 	return 0;
 }
 
@@ -141,32 +129,32 @@ static int load_or_create_key(const char *path, gnutls_x509_privkey_t *key,
 	gnutls_datum_t pem;
 	*created = false;
 	if (gnutls_x509_privkey_init(key) < 0)
-		return fail(err, errlen, "out of memory");
+		return util_fail(err, errlen, "out of memory");
 	int ret = load_datum(path, &pem);
 	if (ret == 0) {
 		ret = gnutls_x509_privkey_import(*key, &pem, GNUTLS_X509_FMT_PEM);
 		sodium_memzero(pem.data, pem.size);
 		free(pem.data);
 		if (ret < 0)
-			return fail(err, errlen, "%s: %s", path,
+			return util_fail(err, errlen, "%s: %s", path,
 				    gnutls_strerror(ret));
 		return 0;
 	}
 	if (ret != -ENOENT)
-		return fail(err, errlen, "%s: %s", path, strerror(-ret));
+		return util_fail(err, errlen, "%s: %s", path, strerror(-ret));
 	ret = gnutls_x509_privkey_generate(*key, GNUTLS_PK_ECDSA,
 		GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0);
 	gnutls_datum_t out = { NULL, 0 };
 	if (ret >= 0)
 		ret = gnutls_x509_privkey_export2(*key, GNUTLS_X509_FMT_PEM, &out);
 	if (ret < 0)
-		return fail(err, errlen, "key generation: %s",
+		return util_fail(err, errlen, "key generation: %s",
 			    gnutls_strerror(ret));
 	ret = write_datum(path, &out, 0600);
 	gnutls_memset(out.data, 0, out.size);
 	gnutls_free(out.data);
 	if (ret != 0)
-		return fail(err, errlen, "%s: %s", path, strerror(-ret));
+		return util_fail(err, errlen, "%s: %s", path, strerror(-ret));
 	*created = true;
 	return 0;
 }
@@ -261,12 +249,12 @@ static int create_ca_cert(struct ca *ca, const char *path, char *err,
 	if (ret >= 0)
 		ret = gnutls_x509_crt_export2(ca->crt, GNUTLS_X509_FMT_PEM, &out);
 	if (ret < 0)
-		return fail(err, errlen, "creating the CA: %s",
+		return util_fail(err, errlen, "creating the CA: %s",
 			    gnutls_strerror(ret));
 	ret = write_datum(path, &out, 0644);
 	gnutls_free(out.data);
 	if (ret != 0)
-		return fail(err, errlen, "%s: %s", path, strerror(-ret));
+		return util_fail(err, errlen, "%s: %s", path, strerror(-ret));
 	return 0;
 }
 
@@ -278,11 +266,11 @@ static int check_imported(struct ca *ca, const char *cert, const char *key,
 	unsigned critical, usage = 0;
 	if (gnutls_x509_crt_get_basic_constraints(ca->crt, &critical, NULL,
 						  NULL) != 1)
-		return fail(err, errlen, "%s: not a CA certificate "
+		return util_fail(err, errlen, "%s: not a CA certificate "
 			    "(basicConstraints CA:TRUE)", cert);
 	if (gnutls_x509_crt_get_key_usage(ca->crt, &usage, &critical) >= 0 &&
 	    !(usage & GNUTLS_KEY_KEY_CERT_SIGN))
-		return fail(err, errlen, "%s: the key usage does not allow "
+		return util_fail(err, errlen, "%s: the key usage does not allow "
 			    "signing certificates", cert);
 	uint8_t a[64], b[64];
 	size_t alen = sizeof(a), blen = sizeof(b);
@@ -291,7 +279,7 @@ static int check_imported(struct ca *ca, const char *cert, const char *key,
 	    gnutls_x509_privkey_get_key_id(ca->key, GNUTLS_KEYID_USE_SHA256, b,
 					   &blen) < 0 ||
 	    alen != blen || memcmp(a, b, alen) != 0)
-		return fail(err, errlen, "%s is not the key of %s", key, cert);
+		return util_fail(err, errlen, "%s is not the key of %s", key, cert);
 	return 0;
 }
 
@@ -303,10 +291,10 @@ static int import_ca(const char *cert, const char *key, struct ca *ca,
 	gnutls_datum_t pem;
 	snprintf(f->ca_cert, sizeof(f->ca_cert), "%s", cert);
 	if (load_cert(cert, &ca->crt) != 0)
-		return fail(err, errlen, "%s: no readable certificate", cert);
+		return util_fail(err, errlen, "%s: no readable certificate", cert);
 	int ret = load_datum(key, &pem);
 	if (ret != 0)
-		return fail(err, errlen, "%s: %s", key, strerror(-ret));
+		return util_fail(err, errlen, "%s: %s", key, strerror(-ret));
 	ret = gnutls_x509_privkey_init(&ca->key);
 	if (ret >= 0)
 		ret = gnutls_x509_privkey_import(ca->key, &pem,
@@ -314,7 +302,7 @@ static int import_ca(const char *cert, const char *key, struct ca *ca,
 	sodium_memzero(pem.data, pem.size);
 	free(pem.data);
 	if (ret < 0)
-		return fail(err, errlen, "%s: %s", key, gnutls_strerror(ret));
+		return util_fail(err, errlen, "%s: %s", key, gnutls_strerror(ret));
 	return check_imported(ca, cert, key, err, errlen);
 }
 
@@ -329,7 +317,7 @@ static int open_ca(const char *state_dir, const char *import_cert,
 		return import_ca(import_cert, import_key, ca, f, err, errlen);
 	if (util_path_join(key_path, sizeof(key_path), state_dir, "ca.key") ||
 	    util_path_join(f->ca_cert, sizeof(f->ca_cert), state_dir, "ca.pem"))
-		return fail(err, errlen, "state directory path too long");
+		return util_fail(err, errlen, "state directory path too long");
 	if (load_or_create_key(key_path, &ca->key, &created, err, errlen) != 0)
 		return -1;
 	if (!created && load_cert(f->ca_cert, &ca->crt) == 0)
@@ -495,7 +483,7 @@ static int issue_server_cert(const struct ca *ca, gnutls_x509_privkey_t key,
 	size_t akilen = sizeof(aki);
 	int ret = gnutls_x509_crt_init(&crt);
 	if (ret < 0)
-		return fail(err, errlen, "out of memory");
+		return util_fail(err, errlen, "out of memory");
 	ret = set_common(crt, key, dn, SERVER_DAYS);
 	if (ret >= 0)
 		ret = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
@@ -524,7 +512,7 @@ static int issue_server_cert(const struct ca *ca, gnutls_x509_privkey_t key,
 	gnutls_x509_crt_deinit(crt);
 	if (ret < 0) {
 		gnutls_free(leaf.data);
-		return fail(err, errlen, "issuing the server certificate: %s",
+		return util_fail(err, errlen, "issuing the server certificate: %s",
 			    gnutls_strerror(ret));
 	}
 	/* The chain: the leaf, then the CA. */
@@ -540,7 +528,7 @@ static int issue_server_cert(const struct ca *ca, gnutls_x509_privkey_t key,
 	gnutls_free(leaf.data);
 	gnutls_free(issuer.data);
 	if (ret != 0)
-		return fail(err, errlen, "%s: %s", path, strerror(-ret));
+		return util_fail(err, errlen, "%s: %s", path, strerror(-ret));
 	return 0;
 }
 
@@ -556,7 +544,7 @@ int pki_ensure_server_cert(const struct pki_auto_request *req,
 			   "server.pem") ||
 	    util_path_join(files->key, sizeof(files->key), req->state_dir,
 			   "server.key"))
-		return fail(err, errlen, "state directory path too long");
+		return util_fail(err, errlen, "state directory path too long");
 	int ret = open_ca(req->state_dir, req->ca_cert, req->ca_key, &ca, files,
 			  err, errlen);
 	if (ret == 0)
@@ -579,7 +567,7 @@ int pki_ticket_secret(const char *state_dir, uint8_t secret[64], char *err,
 {
 	char path[PATH_MAX];
 	if (util_path_join(path, sizeof(path), state_dir, "tickets.key"))
-		return fail(err, errlen, "state directory path too long");
+		return util_fail(err, errlen, "state directory path too long");
 	uint8_t *data;
 	size_t len;
 	int ret = util_read_file(path, 1024, &data, &len);
@@ -595,11 +583,11 @@ int pki_ticket_secret(const char *state_dir, uint8_t secret[64], char *err,
 		log_warning("pki", "%s has the wrong size; making a new one",
 			    path);
 	} else if (ret != -ENOENT) {
-		return fail(err, errlen, "%s: %s", path, strerror(-ret));
+		return util_fail(err, errlen, "%s: %s", path, strerror(-ret));
 	}
 	randombytes_buf(secret, 64);
 	ret = util_write_file_atomic(path, secret, 64, 0600);
 	if (ret != 0)
-		return fail(err, errlen, "%s: %s", path, strerror(-ret));
+		return util_fail(err, errlen, "%s: %s", path, strerror(-ret));
 	return 0;
 }

@@ -35,18 +35,6 @@ struct pki_ca {
 	size_t ski_len;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* ------------------------------------------------------------------ the CA */
 
 static int load_pem(const char *path, gnutls_datum_t *d)
@@ -67,11 +55,11 @@ static int import_ca(struct pki_ca *ca, const char *cert_file,
 	gnutls_datum_t c = { NULL, 0 }, k = { NULL, 0 };
 	int ret = load_pem(cert_file, &c);
 	if (ret != 0)
-		return fail(err, errlen, "%s: %s", cert_file, strerror(-ret));
+		return util_fail(err, errlen, "%s: %s", cert_file, strerror(-ret));
 	ret = load_pem(key_file, &k);
 	if (ret != 0) {
 		free(c.data);
-		return fail(err, errlen, "%s: %s", key_file, strerror(-ret));
+		return util_fail(err, errlen, "%s: %s", key_file, strerror(-ret));
 	}
 	int gr = gnutls_x509_crt_init(&ca->crt);
 	if (gr >= 0)
@@ -84,7 +72,7 @@ static int import_ca(struct pki_ca *ca, const char *cert_file,
 	free(k.data);
 	free(c.data);
 	if (gr < 0)
-		return fail(err, errlen, "%s, %s: %s", cert_file, key_file,
+		return util_fail(err, errlen, "%s, %s: %s", cert_file, key_file,
 			    gnutls_strerror(gr));
 	return 0;
 }
@@ -107,7 +95,7 @@ int pki_ca_open(const char *state_dir, const char *cert_file,
 {
 	struct pki_ca *ca = calloc(1, sizeof(*ca));
 	if (!ca)
-		return fail(err, errlen, "out of memory");
+		return util_fail(err, errlen, "out of memory");
 	pthread_mutex_init(&ca->lock, NULL);
 	int ret = cert_file ? import_ca(ca, cert_file, key_file, err, errlen)
 			    : open_builtin(ca, state_dir, err, errlen);
@@ -119,7 +107,7 @@ int pki_ca_open(const char *state_dir, const char *cert_file,
 				     &ca->der) < 0 ||
 	     gnutls_x509_crt_get_subject_key_id(ca->crt, ca->ski,
 						&ca->ski_len, NULL) < 0))
-		ret = fail(err, errlen, "the CA certificate cannot sign");
+		ret = util_fail(err, errlen, "the CA certificate cannot sign");
 	if (ret != 0) {
 		pki_ca_free(ca);
 		return -1;
@@ -159,19 +147,19 @@ static int check_key(gnutls_pubkey_t pub, int *pk_algo, char *why,
 	*pk_algo = algo;
 	switch (algo) {
 	case GNUTLS_PK_ECDSA:
-		return bits >= 256 ? 0 : fail(why, whylen, "ECDSA key of %u "
+		return bits >= 256 ? 0 : util_fail(why, whylen, "ECDSA key of %u "
 					      "bits is too weak", bits);
 	case GNUTLS_PK_EDDSA_ED25519:
 	case GNUTLS_PK_EDDSA_ED448:
 		return 0;
 	case GNUTLS_PK_RSA:
-		return bits >= 2048 ? 0 : fail(why, whylen, "RSA key of %u "
+		return bits >= 2048 ? 0 : util_fail(why, whylen, "RSA key of %u "
 					       "bits is too weak (2048 at "
 					       "least)", bits);
 	default:
 	{
 		const char *name = gnutls_pk_algorithm_get_name(algo);
-		return fail(why, whylen, "key type %s is not accepted",
+		return util_fail(why, whylen, "key type %s is not accepted",
 			    name ? name : "unknown");
 	}
 	}
@@ -257,12 +245,12 @@ int pki_csr_parse(const uint8_t *der, size_t len, struct pki_csr *out,
 	memset(out, 0, sizeof(*out));
 	gnutls_x509_crq_t crq;
 	if (gnutls_x509_crq_init(&crq) < 0)
-		return fail(why, whylen, "out of memory");
+		return util_fail(why, whylen, "out of memory");
 	out->crq = crq;
 	gnutls_datum_t d = { (unsigned char *)der, (unsigned)len };
 	if (gnutls_x509_crq_import(crq, &d, GNUTLS_X509_FMT_DER) < 0) {
 		pki_csr_free(out);
-		return fail(why, whylen, "not a PKCS#10 certificate request");
+		return util_fail(why, whylen, "not a PKCS#10 certificate request");
 	}
 	int sig = gnutls_x509_crq_get_signature_algorithm(crq);
 	/* Held to the standard of certificate signatures: SHA-1 is out. */
@@ -271,18 +259,18 @@ int pki_csr_parse(const uint8_t *der, size_t len, struct pki_csr *out,
 		const char *name = sig < 0 ? NULL :
 			gnutls_sign_get_name((gnutls_sign_algorithm_t)sig);
 		pki_csr_free(out);
-		return fail(why, whylen, "the request is signed with %s, "
+		return util_fail(why, whylen, "the request is signed with %s, "
 			    "which is not secure",
 			    name ? name : "an unknown algorithm");
 	}
 	if (gnutls_x509_crq_verify(crq, 0) < 0) {
 		pki_csr_free(out);
-		return fail(why, whylen, "the request's signature does not "
+		return util_fail(why, whylen, "the request's signature does not "
 			    "verify (no proof of possession of the key)");
 	}
 	if (crq_key(crq, out) != 0) {
 		pki_csr_free(out);
-		return fail(why, whylen, "the request's public key cannot be "
+		return util_fail(why, whylen, "the request's public key cannot be "
 			    "read");
 	}
 	if (check_key(out->pub, &out->pk_algo, why, whylen) != 0) {
@@ -296,7 +284,7 @@ int pki_csr_parse(const uint8_t *der, size_t len, struct pki_csr *out,
 				       sizeof(out->challenge));
 	if (challenge < 0) {
 		pki_csr_free(out);
-		return fail(why, whylen, "challengePassword is not a string "
+		return util_fail(why, whylen, "challengePassword is not a string "
 			    "of at most %zu characters",
 			    sizeof(out->challenge) - 1);
 	}
@@ -464,7 +452,7 @@ int pki_issue(struct pki_ca *ca, const struct pki_issue *r,
 	gnutls_x509_crt_deinit(crt);
 	if (ret < 0) {
 		pki_issued_free(out);
-		return fail(err, errlen, "issuing: %s",
+		return util_fail(err, errlen, "issuing: %s",
 			    ret == -1 ? "no key digest" : gnutls_strerror(ret));
 	}
 	return 0;

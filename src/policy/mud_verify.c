@@ -37,18 +37,6 @@ struct policy_mud_signers {
 	size_t n;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* ------------------------------------------------------------------ signers */
 
 static int add_certs(struct policy_mud_signers *s, gnutls_x509_crt_t *list,
@@ -74,7 +62,7 @@ static int load_file(struct policy_mud_signers *s, const char *path,
 	size_t len;
 	int ret = util_read_file(path, MAX_PEM, &pem, &len);
 	if (ret != 0)
-		return fail(err, errlen, "%s: %s", path, strerror(-ret));
+		return util_fail(err, errlen, "%s: %s", path, strerror(-ret));
 	gnutls_datum_t d = { pem, (unsigned)len };
 	gnutls_x509_crt_t *list = NULL;
 	unsigned n = 0;
@@ -84,13 +72,13 @@ static int load_file(struct policy_mud_signers *s, const char *path,
 					      GNUTLS_X509_FMT_PEM, 0);
 	free(pem);
 	if (gr < 0 || n == 0)
-		return fail(err, errlen, "%s: no PEM certificate (%s)", path,
+		return util_fail(err, errlen, "%s: no PEM certificate (%s)", path,
 			    gr < 0 ? gnutls_strerror(gr) : "empty");
 	if (add_certs(s, list, n) != 0) {
 		for (unsigned i = 0; i < n; i++)
 			gnutls_x509_crt_deinit(list[i]);
 		gnutls_free(list);
-		return fail(err, errlen, "%s: out of memory", path);
+		return util_fail(err, errlen, "%s: out of memory", path);
 	}
 	gnutls_free(list);
 	return 0;
@@ -103,7 +91,7 @@ struct policy_mud_signers *policy_mud_signers_load(char *const *pem_files,
 	struct policy_mud_signers *s = calloc(1, sizeof(*s));
 	if (!s || gnutls_x509_trust_list_init(&s->trust, 0) < 0) {
 		free(s);
-		fail(err, errlen, "out of memory");
+		util_fail(err, errlen, "out of memory");
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -201,7 +189,7 @@ static int signature_certs(gnutls_pkcs7_t p7, gnutls_x509_crt_t *certs,
 	int count = gnutls_pkcs7_get_crt_count(p7);
 	*n = 0;
 	if (count > MAX_SIGNATURE_CERTS)
-		return fail(err, errlen, "the signature carries %d "
+		return util_fail(err, errlen, "the signature carries %d "
 			    "certificates; a MUD signature needs a few", count);
 	for (int i = 0; i < count; i++) {
 		gnutls_datum_t der = { NULL, 0 };
@@ -216,7 +204,7 @@ static int signature_certs(gnutls_pkcs7_t p7, gnutls_x509_crt_t *certs,
 		}
 		gnutls_free(der.data);
 		if (gr < 0)
-			return fail(err, errlen, "certificate %d of the "
+			return util_fail(err, errlen, "certificate %d of the "
 				    "signature is unreadable: %s", i + 1,
 				    gnutls_strerror(gr));
 		(*n)++;
@@ -252,12 +240,12 @@ static int signer_not_found(const gnutls_pkcs7_signature_info_st *info,
 {
 	char issuer[256], serial[80];
 	if (info->issuer_dn.size == 0)
-		return fail(err, errlen, "the signer's certificate is neither "
+		return util_fail(err, errlen, "the signer's certificate is neither "
 			    "in the signature nor among the trusted signers");
 	name_text(info->issuer_dn.data, info->issuer_dn.size, issuer,
 		  sizeof(issuer));
 	hex_text(&info->signer_serial, serial, sizeof(serial));
-	return fail(err, errlen, "the signer's certificate (issuer %s, serial "
+	return util_fail(err, errlen, "the signer's certificate (issuer %s, serial "
 		    "%s) is neither in the signature nor among the trusted "
 		    "signers", issuer, serial);
 }
@@ -274,10 +262,10 @@ static int check_key_usage(gnutls_x509_crt_t signer, const char *who,
 	if (gr == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
 		return 0;
 	if (gr < 0)
-		return fail(err, errlen, "signer %s: unreadable keyUsage: %s",
+		return util_fail(err, errlen, "signer %s: unreadable keyUsage: %s",
 			    who, gnutls_strerror(gr));
 	if (!(usage & GNUTLS_KEY_DIGITAL_SIGNATURE))
-		return fail(err, errlen, "signer %s may not sign: its keyUsage "
+		return util_fail(err, errlen, "signer %s may not sign: its keyUsage "
 			    "lacks digitalSignature", who);
 	return 0;
 }
@@ -316,7 +304,7 @@ static int check_trust(const struct policy_mud_signers *s,
 						    (unsigned)len, NULL, 0, 0,
 						    &status, NULL);
 	if (gr < 0)
-		return fail(err, errlen, "signer %s not trusted: %s", who,
+		return util_fail(err, errlen, "signer %s not trusted: %s", who,
 			    gnutls_strerror(gr));
 	if (status == 0)
 		return 0;
@@ -324,7 +312,7 @@ static int check_trust(const struct policy_mud_signers *s,
 	gr = gnutls_certificate_verification_status_print(status,
 							   GNUTLS_CRT_X509,
 							   &why, 0);
-	fail(err, errlen, "signer %s not trusted: %s", who,
+	util_fail(err, errlen, "signer %s not trusted: %s", who,
 	     gr < 0 ? "verification failed" : status_reason(why.data));
 	gnutls_free(why.data);
 	return -1;
@@ -341,14 +329,14 @@ static int check_required(gnutls_x509_crt_t signer, const char *who,
 		return 0;
 	gnutls_datum_t subject;
 	if (gnutls_x509_crt_get_raw_dn(signer, &subject) < 0)
-		return fail(err, errlen, "signer %s: unreadable subject", who);
+		return util_fail(err, errlen, "signer %s: unreadable subject", who);
 	bool same = datum_equal(&subject, required, required_len);
 	gnutls_free(subject.data);
 	if (same)
 		return 0;
 	char wanted[256];
 	name_text(required, required_len, wanted, sizeof(wanted));
-	return fail(err, errlen, "signer is %s, the device requires %s", who,
+	return util_fail(err, errlen, "signer is %s, the device requires %s", who,
 		    wanted);
 }
 
@@ -394,7 +382,7 @@ static int verify_signer_info(struct verify_job *job, unsigned idx,
 			 : gnutls_pkcs7_verify_direct(job->p7, signer, idx,
 						      &job->file, 0);
 	if (gr != 0)
-		return fail(err, errlen, "signature does not verify: the file "
+		return util_fail(err, errlen, "signature does not verify: the file "
 			    "is not the one %s signed (%s)", who,
 			    gr < 0 ? gnutls_strerror(gr)
 				   : "certificate status failure");
@@ -415,7 +403,7 @@ static int verify_signers(struct verify_job *job, char *err, size_t errlen)
 		if (gr == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
 			break;
 		if (gr < 0) {
-			ret = fail(why, sizeof(why), "signer %u is unreadable: "
+			ret = util_fail(why, sizeof(why), "signer %u is unreadable: "
 				   "%s", idx + 1, gnutls_strerror(gr));
 		} else {
 			ret = verify_signer_info(job, idx, &info, why,
@@ -426,7 +414,7 @@ static int verify_signers(struct verify_job *job, char *err, size_t errlen)
 			snprintf(err, errlen, "%s", why);
 	}
 	if (idx == 0)
-		return fail(err, errlen, "the signature has no signer");
+		return util_fail(err, errlen, "the signature has no signer");
 	return ret;
 }
 
@@ -435,16 +423,16 @@ static int import_signature(gnutls_pkcs7_t p7, const uint8_t *p7s,
 {
 	gnutls_datum_t der = { (unsigned char *)p7s, (unsigned)len };
 	if (len > MAX_PEM)
-		return fail(err, errlen, "not a CMS SignedData: %zu bytes is "
+		return util_fail(err, errlen, "not a CMS SignedData: %zu bytes is "
 			    "far too large", len);
 	int gr = gnutls_pkcs7_import(p7, &der, GNUTLS_X509_FMT_DER);
 	if (gr >= 0)
 		return 0;
 	if (len > 10 && memcmp(p7s, "-----BEGIN", 10) == 0)
-		return fail(err, errlen, "not a CMS SignedData in DER: the "
+		return util_fail(err, errlen, "not a CMS SignedData in DER: the "
 			    "signature is PEM (RFC 8520 signatures are DER, "
 			    "openssl cms -outform DER)");
-	return fail(err, errlen, "not a CMS SignedData: %s",
+	return util_fail(err, errlen, "not a CMS SignedData: %s",
 		    gnutls_strerror(gr));
 }
 
@@ -457,10 +445,10 @@ int policy_mud_verify(const struct policy_mud_signers *s, const uint8_t *file,
 	if (signer_out && signer_cap)
 		signer_out[0] = '\0';
 	if (!s || s->n == 0)
-		return fail(err, errlen, "no MUD signers are configured "
+		return util_fail(err, errlen, "no MUD signers are configured "
 			    "(mud.signers), so no signature can be trusted");
 	if (file_len > MAX_FILE)
-		return fail(err, errlen, "the file has %zu bytes, too many for "
+		return util_fail(err, errlen, "the file has %zu bytes, too many for "
 			    "a MUD file", file_len);
 	struct verify_job job = {
 		.signers = s,
@@ -471,7 +459,7 @@ int policy_mud_verify(const struct policy_mud_signers *s, const uint8_t *file,
 		.signer_cap = signer_cap,
 	};
 	if (gnutls_pkcs7_init(&job.p7) < 0)
-		return fail(err, errlen, "out of memory");
+		return util_fail(err, errlen, "out of memory");
 	int ret = import_signature(job.p7, p7s, p7s_len, err, errlen);
 	if (ret == 0)
 		ret = signature_certs(job.p7, job.certs, &job.n_certs, err,

@@ -102,6 +102,11 @@ int util_subnet_parse(const char *text, struct util_subnet *out);
 bool util_subnet_contains(const struct util_subnet *net,
 			  const struct sockaddr *sa);
 
+/** Write a reason into err (as snprintf) and return -1: the usual end of
+ *  a function that reports why it failed. */
+int util_fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* ------------------------------------------------------------------ hash */
 
 /** Seed the keyed hash; call once at start (after sodium_init). */
