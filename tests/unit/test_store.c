@@ -411,6 +411,71 @@ static void device_revocation(void **state)
 	store_close(s);
 }
 
+static int copy_binding(void *ctx, const struct store_mud_binding *b)
+{
+	struct store_mud_binding *out = ctx;
+	out[out[0].updated_at == 0 ? 0 : 1] = *b;
+	return 0;
+}
+
+static void mud_bindings(void **state)
+{
+	struct store *s = fresh();
+	int64_t m0, m1, m2, m3;
+	assert_int_equal(store_mud_mark(s, &m0), 0);
+	assert_int_equal(store_mud_bind(s, "10.20.0.5", "https://a/x.json",
+					"dhcp", 7), 0);
+	assert_int_equal(store_mud_mark(s, &m1), 0);
+	assert_true(m0 != m1);
+	/* a rebind replaces: one row, the new URL */
+	assert_int_equal(store_mud_bind(s, "10.20.0.5", "https://a/y.json",
+					"manual", 8), 0);
+	assert_int_equal(store_mud_mark(s, &m2), 0);
+	assert_true(m2 != m1);
+	struct store_mud_binding rows[2] = { 0 };
+	assert_int_equal(store_mud_binding_each(s, copy_binding, rows), 0);
+	assert_string_equal(rows[0].url, "https://a/y.json");
+	assert_string_equal(rows[0].source, "manual");
+	assert_int_equal(rows[1].updated_at, 0);
+	assert_int_equal(store_mud_unbind(s, "10.20.0.5"), 0);
+	assert_int_equal(store_mud_unbind(s, "10.20.0.5"), 1);
+	assert_int_equal(store_mud_mark(s, &m3), 0);
+	assert_true(m3 != m2);
+	store_close(s);
+}
+
+static int check_file(void *ctx, const struct store_mud_file *f)
+{
+	int *seen = ctx;
+	assert_string_equal(f->url, "https://a/x.json");
+	assert_int_equal(f->body_len, 2);
+	assert_memory_equal(f->body, "{}", 2);
+	if (f->signature) {
+		assert_int_equal(f->signature_len, 3);
+		assert_string_equal(f->signer, "CN=signer");
+	}
+	(*seen)++;
+	return 0;
+}
+
+static void mud_files_keep_the_last_good_copy(void **state)
+{
+	struct store *s = fresh();
+	struct store_mud_file f = {
+		.url = "https://a/x.json", .body = (const uint8_t *)"{}",
+		.body_len = 2, .signer = "", .fetched_at = 1, .expires_at = 2,
+	};
+	assert_int_equal(store_mud_file_put(s, &f), 0);	/* unsigned */
+	f.signature = (const uint8_t *)"sig";
+	f.signature_len = 3;
+	f.signer = "CN=signer";
+	assert_int_equal(store_mud_file_put(s, &f), 0);	/* replaces */
+	int seen = 0;
+	assert_int_equal(store_mud_file_each(s, check_file, &seen), 0);
+	assert_int_equal(seen, 1);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +490,8 @@ int main(void)
 		cmocka_unit_test(codes_die),
 		cmocka_unit_test(backoff_doubles),
 		cmocka_unit_test(device_revocation),
+		cmocka_unit_test(mud_bindings),
+		cmocka_unit_test(mud_files_keep_the_last_good_copy),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
