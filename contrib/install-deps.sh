@@ -16,7 +16,7 @@ BUILD_PKGS="gcc make libc6-dev autoconf pkg-config
 TEST_PKGS="nsd knot-dnsutils bind9-dnsutils ldnsutils gnutls-bin curl stubby
 	python3 python3-pytest python3-pytest-timeout python3-dnspython
 	clang libclang-rt-14-dev valgrind iproute2 sqlite3 dnsperf nghttp2-client
-	systemd man-db nftables"
+	systemd man-db nftables openssl"
 BENCH_PKGS="unbound knot-resolver dnsdist linux-perf"
 
 case "${1:-build}" in
