@@ -41,32 +41,33 @@ mud:
         subprocess.run([ANCHORCTL, "-c", a.conf, "mud", "bind", "--ip", DEVICE,
                         "--url", url], check=True, capture_output=True)
 
-        def telemetry():
-            q = dns.message.make_query("telemetry." + ZONE, "A")
+        def telemetry(rdtype):
+            q = dns.message.make_query("telemetry." + ZONE, rdtype)
             r = dns.query.udp(q, LOCALHOST, port=a.port, timeout=2,
                               source=DEVICE)
             return r.answer
 
-        if not wait_until(telemetry, timeout=20):
-            print("no answer for the allowed name:\n" + a.log())
-            return 1
-        q = dns.message.make_query("telemetry." + ZONE, "AAAA")
-        dns.query.udp(q, LOCALHOST, port=a.port, timeout=2, source=DEVICE)
+        for rdtype in ("A", "AAAA"):
+            if not wait_until(lambda: telemetry(rdtype), timeout=30):
+                print(f"no {rdtype} answer for the allowed name:\n" +
+                      a.log())
+                return 1
 
-        def listed():
+        # The PEP thread writes after the answer has gone: wait for it
+        # (long enough for a daemon under valgrind).
+        def listed(family, address):
             out = subprocess.run(["nft", "-j", "list", "set", "inet",
-                                  "anchord", "mud4_127_0_0_5"],
+                                  "anchord", f"mud{family}_127_0_0_5"],
                                  capture_output=True, text=True)
-            return out.returncode == 0 and "127.0.0.21" in out.stdout and out
+            return out.stdout if out.returncode == 0 and \
+                address in out.stdout else None
 
-        out = wait_until(listed, timeout=10) and listed()
-        if not out:
-            print("the set never showed the address:\n" + a.log())
-            return 1
-        print(out.stdout)
-        v6 = subprocess.run(["nft", "-j", "list", "set", "inet", "anchord",
-                             "mud6_127_0_0_5"], capture_output=True, text=True)
-        print(v6.stdout)
+        for family, address in ((4, "127.0.0.21"), (6, "::21")):
+            if not wait_until(lambda: listed(family, address), timeout=30):
+                print(f"the mud{family} set never showed {address}:\n" +
+                      a.log())
+                return 1
+            print(listed(family, address))
         return 0
     finally:
         if a:
