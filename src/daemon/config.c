@@ -9,6 +9,7 @@
 #include "daemon/daemon.h"
 #include "pki/pki.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -1315,6 +1316,15 @@ static int finish_policy(struct cfg *x)
 	if (!pc->mud.nftables_table &&
 	    !(pc->mud.nftables_table = strdup("anchord")))
 		return fail(x, NULL, "mud.nftables-table", "out of memory");
+	/* It goes into nft commands: a plain identifier, nothing more. */
+	const char *t = pc->mud.nftables_table;
+	size_t n = strlen(t);
+	if (n == 0 || n > 63 || !isalpha((unsigned char)t[0]) ||
+	    strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789_") != n)
+		return fail(x, NULL, "mud.nftables-table", "\"%s\": letters, "
+			    "digits and '_', starting with a letter, at most 63",
+			    t);
 	return 0;
 }
 

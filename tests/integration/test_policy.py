@@ -154,6 +154,8 @@ def test_bad_policy_config_is_refused(mud_nsd, make_anchord, tmp_path):
              "not an address or a prefix"),
             (f"profiles:\n  p: {{ blocklists: [{tmp_path}/missing] }}",
              "missing"),
+            ("mud:\n  nftables-table: \"x; flush ruleset\"",
+             "mud.nftables-table"),
     ):
         a = make_anchord([upstream(mud_nsd.port)], start=False,
                          config_extra=extra)
