@@ -147,18 +147,18 @@ kea lease4_expire LEASE4_ADDRESS=10.20.0.5
 check "kea lease4_expire unbinds" "[mud][unbind][--ip][10.20.0.5]" 0 $status
 
 kea leases6_committed LEASES6_SIZE=2 \
-	LEASES6_AT0_ADDRESS=2001:db8:1:: LEASES6_AT0_TYPE=IA_PD \
+	LEASES6_AT0_ADDRESS=fd00:ab8:1:: LEASES6_AT0_TYPE=IA_PD \
 	LEASES6_AT0_DUID=00:01:00:01:2a:2b:2c:2d \
-	LEASES6_AT1_ADDRESS=2001:db8::5 LEASES6_AT1_TYPE=IA_NA \
+	LEASES6_AT1_ADDRESS=fd00:ab8::5 LEASES6_AT1_TYPE=IA_NA \
 	LEASES6_AT1_DUID=00:01:00:01:2a:2b:2c:2d DELETED_LEASES6_SIZE=0
 check "kea leases6_committed binds addresses, not prefixes" \
-	"[mud][bind][--ip][2001:db8::5][--url][https://mud.example.com/cam.json]" \
+	"[mud][bind][--ip][fd00:ab8::5][--url][https://mud.example.com/cam.json]" \
 	0 $status
 
 kea lease4_renew LEASE4_ADDRESS=10.20.0.9 LEASE4_HWADDR=00:11:22:33:44:99
 check "kea: a mapped http URL is refused" "" 1 $status
 
-kea addr6_register ADDRESS6=2001:db8::9
+kea addr6_register ADDRESS6=fd00:ab8::9
 check "kea addr6_register is not ours" "" 0 $status
 
 if [ "$failures" -ne 0 ]; then

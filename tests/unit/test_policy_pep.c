@@ -191,8 +191,8 @@ static void set_names(void **state)
 	assert_string_equal(set_name("10.20.0.5", 4), "mud4_10_20_0_5");
 	assert_string_equal(set_name("10.20.0.5", 6), "mud6_10_20_0_5");
 	assert_string_equal(set_name("fd00::5", 6), "mud6_fd00__5");
-	assert_string_equal(set_name("2001:db8:1:2:3:4:5:6", 4),
-			    "mud4_2001_db8_1_2_3_4_5_6");
+	assert_string_equal(set_name("fd00:ab8:1:2:3:4:5:6", 4),
+			    "mud4_fd00_ab8_1_2_3_4_5_6");
 	/* A dual-stack socket's view of an IPv4 device. */
 	assert_string_equal(set_name("::ffff:10.20.0.7", 4), "mud4_10_20_0_7");
 	assert_string_equal(set_name("10.20.0.5", 5), "");
@@ -277,10 +277,10 @@ static void facts_reach_the_sets(void **state)
 	struct policy_pep *p = start(true, 60, 86400, 0);
 	struct policy_pep_fact f[] = {
 		fact("10.20.0.5", "127.0.0.9", 300, "telemetry.example."),
-		fact("10.20.0.5", "2001:db8::9", 600, "telemetry.example."),
-		fact("fd00::5", "192.0.2.1", 900, "update.example."),
-		fact("::ffff:10.20.0.7", "192.0.2.2", 1200, "a.example."),
-		fact("10.20.0.5", "::ffff:192.0.2.3", 1500, "b.example."),
+		fact("10.20.0.5", "fd00:ab8::9", 600, "telemetry.example."),
+		fact("fd00::5", "127.0.9.1", 900, "update.example."),
+		fact("::ffff:10.20.0.7", "127.0.9.2", 1200, "a.example."),
+		fact("10.20.0.5", "::ffff:127.0.9.3", 1500, "b.example."),
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
 		assert_true(policy_pep_add(p, &f[i]));
@@ -290,10 +290,10 @@ static void facts_reach_the_sets(void **state)
 	assert_int_equal(s.errors, 0);
 
 	assert_element("mud4_10_20_0_5", "127.0.0.9", 300);
-	assert_element("mud6_10_20_0_5", "2001:db8::9", 600);
-	assert_element("mud4_fd00__5", "192.0.2.1", 900);
-	assert_element("mud4_10_20_0_7", "192.0.2.2", 1200);
-	assert_element("mud4_10_20_0_5", "192.0.2.3", 1500);
+	assert_element("mud6_10_20_0_5", "fd00:ab8::9", 600);
+	assert_element("mud4_fd00__5", "127.0.9.1", 900);
+	assert_element("mud4_10_20_0_7", "127.0.9.2", 1200);
+	assert_element("mud4_10_20_0_5", "127.0.9.3", 1500);
 	/* Sets come only when a device needs them. */
 	assert_null(nft_set("mud6_fd00__5"));
 	json_t *v6 = nft_set("mud6_10_20_0_5");
@@ -459,7 +459,7 @@ static void listener_gets_json_lines(void **state)
 					"telemetry.example.");
 	snprintf(f.device_name, sizeof(f.device_name), "thermostat \"7\"");
 	add_and_wait(p, f);
-	f = fact("10.20.0.5", "2001:db8::9", 600, "bad\xff" "byte.example.");
+	f = fact("10.20.0.5", "fd00:ab8::9", 600, "bad\xff" "byte.example.");
 	add_and_wait(p, f);
 
 	assert_int_equal(json_array_size(h.lines), 2);
