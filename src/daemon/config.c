@@ -6,7 +6,7 @@
  *  nothing is half-applied: the caller gets a complete configuration or
  *  none.
  */
-#include "daemon/daemon.h"
+#include "daemon/config_internal.h"
 #include "pki/pki.h"
 
 #include <ctype.h>
@@ -21,18 +21,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#define MAX_NODE_VISITS 100000	/* aliases can make a small file huge */
 #define RESOLV_CONF "/etc/resolv.conf"
-
-struct cfg {
-	yaml_document_t *doc;
-	const char *file;
-	char *err;
-	size_t errlen;
-	struct anchord_config *c;
-	unsigned visits;
-	void *current;			/* the list item being filled */
-};
 
 const char *const config_known_keys[] = {
 	"server.name", "server.state-dir", "server.workers", "server.user",
@@ -76,10 +65,7 @@ const char *const config_known_keys[] = {
 
 /* ------------------------------------------------------------------ errors and nodes */
 
-static int fail(struct cfg *x, const yaml_node_t *n, const char *key,
-		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int fail(struct cfg *x, const yaml_node_t *n, const char *key,
+int cfg_fail(struct cfg *x, const yaml_node_t *n, const char *key,
 		const char *fmt, ...)
 {
 	int off = snprintf(x->err, x->errlen, "%s:%zu: %s%s", x->file,
@@ -94,53 +80,53 @@ static int fail(struct cfg *x, const yaml_node_t *n, const char *key,
 	return -1;
 }
 
-static yaml_node_t *node(struct cfg *x, int id)
+yaml_node_t *cfg_node(struct cfg *x, int id)
 {
 	x->visits++;
 	return yaml_document_get_node(x->doc, id);
 }
 
-static const char *scalar(const yaml_node_t *n)
+const char *cfg_scalar(const yaml_node_t *n)
 {
 	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
 						: NULL;
 }
 
-static const char *need_scalar(struct cfg *x, const yaml_node_t *n,
+const char *cfg_need_scalar(struct cfg *x, const yaml_node_t *n,
 			       const char *key)
 {
-	const char *s = scalar(n);
+	const char *s = cfg_scalar(n);
 	if (!s)
-		fail(x, n, key, "expected a single value");
+		cfg_fail(x, n, key, "expected a single value");
 	return s;
 }
 
-static char *dup_str(struct cfg *x, const yaml_node_t *n, const char *s)
+char *cfg_dup_str(struct cfg *x, const yaml_node_t *n, const char *s)
 {
 	char *d = strdup(s);
 	if (!d)
-		fail(x, n, NULL, "out of memory");
+		cfg_fail(x, n, NULL, "out of memory");
 	return d;
 }
 
 /* Each key once: a repeated key would silently hide the first value. */
-static int check_mapping(struct cfg *x, const yaml_node_t *n, const char *key)
+int cfg_check_mapping(struct cfg *x, const yaml_node_t *n, const char *key)
 {
 	if (!n || n->type != YAML_MAPPING_NODE)
-		return fail(x, n, key, "expected a mapping (key: value)");
+		return cfg_fail(x, n, key, "expected a mapping (key: value)");
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	     p < n->data.mapping.pairs.top; p++) {
-		const char *k = scalar(node(x, p->key));
+		const char *k = cfg_scalar(cfg_node(x, p->key));
 		if (!k)
-			return fail(x, node(x, p->key), key, "keys must be words");
+			return cfg_fail(x, cfg_node(x, p->key), key, "keys must be words");
 		for (yaml_node_pair_t *q = p + 1; q < n->data.mapping.pairs.top;
 		     q++) {
-			const char *k2 = scalar(node(x, q->key));
+			const char *k2 = cfg_scalar(cfg_node(x, q->key));
 			if (k2 && strcmp(k, k2) == 0)
-				return fail(x, node(x, q->key), key,
+				return cfg_fail(x, cfg_node(x, q->key), key,
 					    "key \"%s\" given twice", k);
 			if (x->visits > MAX_NODE_VISITS)
-				return fail(x, n, key, "too complex");
+				return cfg_fail(x, n, key, "too complex");
 		}
 	}
 	return 0;
@@ -148,32 +134,6 @@ static int check_mapping(struct cfg *x, const yaml_node_t *n, const char *key)
 
 /* ------------------------------------------------------------------ typed fields */
 
-enum field_type {
-	F_STRING,
-	F_PATH,			/* relative to the configuration file */
-	F_NAME,			/* a domain name */
-	F_WORKERS,		/* number or "auto" */
-	F_UINT,
-	F_U16,
-	F_DURATION_MS,		/* uint64_t milliseconds */
-	F_DURATION_S,		/* uint32_t seconds */
-	F_SIZE,
-	F_LOG_LEVEL,
-	F_BOOL,
-	F_CUSTOM,		/* parsed by field.parse */
-};
-
-struct cfg;
-
-struct field {
-	const char *key;
-	enum field_type type;
-	size_t offset;
-	uint64_t min, max;
-	int (*parse)(struct cfg *x, const yaml_node_t *n, const char *key);
-};
-
-#define CFG(member) offsetof(struct anchord_config, member)
 
 static const struct field server_fields[] = {
 	{ .key = "name", .type = F_NAME, .offset = CFG(name) },
@@ -220,7 +180,7 @@ static int set_number(struct cfg *x, const yaml_node_t *n, const char *key,
 		      const struct field *f, uint64_t v, const char *unit)
 {
 	if (v < f->min || v > f->max)
-		return fail(x, n, key, "%s out of range", unit);
+		return cfg_fail(x, n, key, "%s out of range", unit);
 	void *p = (char *)x->c + f->offset;
 	switch (f->type) {
 	case F_U16: *(uint16_t *)p = (uint16_t)v; break;
@@ -239,7 +199,7 @@ static int set_string(struct cfg *x, const yaml_node_t *n, const char *key,
 	char *v = f->type == F_PATH ? util_path_relative_to(x->file, s)
 				    : strdup(s);
 	if (!v)
-		return fail(x, n, key, "out of memory");
+		return cfg_fail(x, n, key, "out of memory");
 	free(*p);
 	*p = v;
 	return 0;
@@ -250,7 +210,7 @@ static int set_field(struct cfg *x, const yaml_node_t *n, const char *key,
 {
 	if (f->type == F_CUSTOM)
 		return f->parse(x, n, key);
-	const char *s = need_scalar(x, n, key);
+	const char *s = cfg_need_scalar(x, n, key);
 	uint64_t v;
 	bool b;
 	uint8_t wire[DNS_MAX_NAME];
@@ -261,17 +221,17 @@ static int set_field(struct cfg *x, const yaml_node_t *n, const char *key,
 		break;
 	case F_BOOL:
 		if (util_parse_bool(s, &b) != 0)
-			return fail(x, n, key, "expected true or false");
+			return cfg_fail(x, n, key, "expected true or false");
 		*(bool *)((char *)x->c + f->offset) = b;
 		return 0;
 	case F_STRING:
 	case F_PATH:
 		if (!*s)
-			return fail(x, n, key, "must not be empty");
+			return cfg_fail(x, n, key, "must not be empty");
 		return set_string(x, n, key, f, s);
 	case F_NAME:
 		if (dns_name_from_str(s, wire) < 2)
-			return fail(x, n, key, "\"%s\" is not a domain name", s);
+			return cfg_fail(x, n, key, "\"%s\" is not a domain name", s);
 		return set_string(x, n, key, f, s);
 	case F_WORKERS:
 		if (strcmp(s, "auto") == 0) {
@@ -280,58 +240,58 @@ static int set_field(struct cfg *x, const yaml_node_t *n, const char *key,
 					  "workers");
 		}
 		if (util_parse_uint(s, 0, UINT32_MAX, &v) != 0)
-			return fail(x, n, key, "expected a number or \"auto\"");
+			return cfg_fail(x, n, key, "expected a number or \"auto\"");
 		return set_number(x, n, key, f, v, "number");
 	case F_UINT:
 	case F_U16:
 		if (util_parse_uint(s, 0, UINT32_MAX, &v) != 0)
-			return fail(x, n, key, "\"%s\" is not a number", s);
+			return cfg_fail(x, n, key, "\"%s\" is not a number", s);
 		return set_number(x, n, key, f, v, "number");
 	case F_DURATION_MS:
 	case F_DURATION_S:
 		if (util_parse_duration(s, &v) != 0)
-			return fail(x, n, key, "\"%s\" is not a duration "
+			return cfg_fail(x, n, key, "\"%s\" is not a duration "
 				    "(e.g. 30s, 10m, 24h, 1d)", s);
 		if (f->type == F_DURATION_S && v % 1000)
-			return fail(x, n, key, "whole seconds only");
+			return cfg_fail(x, n, key, "whole seconds only");
 		return set_number(x, n, key, f,
 				  f->type == F_DURATION_S ? v / 1000 : v,
 				  "duration");
 	case F_SIZE:
 		if (util_parse_size(s, &v) != 0)
-			return fail(x, n, key, "\"%s\" is not a size "
+			return cfg_fail(x, n, key, "\"%s\" is not a size "
 				    "(e.g. 64M, 1G)", s);
 		return set_number(x, n, key, f, v, "size");
 	case F_LOG_LEVEL: {
 		int level = log_level_parse(s);
 		if (level < 0)
-			return fail(x, n, key, "expected error, warning, info "
+			return cfg_fail(x, n, key, "expected error, warning, info "
 				    "or debug");
 		*(enum log_level *)((char *)x->c + f->offset) = level;
 		return 0;
 	}
 	}
-	return fail(x, n, key, "internal: unknown field type");
+	return cfg_fail(x, n, key, "internal: unknown field type");
 }
 
 /* A mapping section whose keys are all plain fields. */
-static int parse_fields(struct cfg *x, const yaml_node_t *map,
+int cfg_parse_fields(struct cfg *x, const yaml_node_t *map,
 			const char *section, const struct field *fields)
 {
-	if (check_mapping(x, map, section) != 0)
+	if (cfg_check_mapping(x, map, section) != 0)
 		return -1;
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
 	     p < map->data.mapping.pairs.top; p++) {
-		const yaml_node_t *kn = node(x, p->key);
-		const char *k = scalar(kn);
+		const yaml_node_t *kn = cfg_node(x, p->key);
+		const char *k = cfg_scalar(kn);
 		char key[96];
 		snprintf(key, sizeof(key), "%s.%s", section, k);
 		const struct field *f = fields;
 		while (f->key && strcmp(f->key, k) != 0)
 			f++;
 		if (!f->key)
-			return fail(x, kn, key, "unknown key");
-		if (set_field(x, node(x, p->value), key, f) != 0)
+			return cfg_fail(x, kn, key, "unknown key");
+		if (set_field(x, cfg_node(x, p->value), key, f) != 0)
 			return -1;
 	}
 	return 0;
@@ -340,23 +300,23 @@ static int parse_fields(struct cfg *x, const yaml_node_t *map,
 /* ------------------------------------------------------------------ lists */
 
 /* Iterate a sequence (or accept a single item where one is natural). */
-static int each_item(struct cfg *x, const yaml_node_t *seq, const char *key,
+int cfg_each_item(struct cfg *x, const yaml_node_t *seq, const char *key,
 		     int (*fn)(struct cfg *x, const yaml_node_t *item,
 			       const char *key))
 {
 	if (!seq || seq->type != YAML_SEQUENCE_NODE)
-		return fail(x, seq, key, "expected a list");
+		return cfg_fail(x, seq, key, "expected a list");
 	for (yaml_node_item_t *i = seq->data.sequence.items.start;
 	     i < seq->data.sequence.items.top; i++) {
-		if (fn(x, node(x, *i), key) != 0)
+		if (fn(x, cfg_node(x, *i), key) != 0)
 			return -1;
 		if (x->visits > MAX_NODE_VISITS)
-			return fail(x, seq, key, "too complex");
+			return cfg_fail(x, seq, key, "too complex");
 	}
 	return 0;
 }
 
-static void *grow_array(void *array, size_t *n, size_t size)
+void *cfg_grow_array(void *array, size_t *n, size_t size)
 {
 	void *p = realloc(array, (*n + 1) * size);
 	if (p) {
@@ -367,31 +327,31 @@ static void *grow_array(void *array, size_t *n, size_t size)
 }
 
 /* Fetch key k of an item mapping, or NULL. */
-static const yaml_node_t *item_value(struct cfg *x, const yaml_node_t *map,
+const yaml_node_t *cfg_item_value(struct cfg *x, const yaml_node_t *map,
 				     const char *k)
 {
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
 	     p < map->data.mapping.pairs.top; p++)
-		if (strcmp(scalar(node(x, p->key)), k) == 0)
-			return node(x, p->value);
+		if (strcmp(cfg_scalar(cfg_node(x, p->key)), k) == 0)
+			return cfg_node(x, p->value);
 	return NULL;
 }
 
 /* Only the given keys may appear in an item mapping. */
-static int check_item_keys(struct cfg *x, const yaml_node_t *map,
+int cfg_check_item_keys(struct cfg *x, const yaml_node_t *map,
 			   const char *key, const char *const *allowed)
 {
-	if (check_mapping(x, map, key) != 0)
+	if (cfg_check_mapping(x, map, key) != 0)
 		return -1;
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
 	     p < map->data.mapping.pairs.top; p++) {
-		const yaml_node_t *kn = node(x, p->key);
-		const char *k = scalar(kn);
+		const yaml_node_t *kn = cfg_node(x, p->key);
+		const char *k = cfg_scalar(kn);
 		const char *const *a = allowed;
 		while (*a && strcmp(*a, k) != 0)
 			a++;
 		if (!*a)
-			return fail(x, kn, key, "unknown key \"%s\"", k);
+			return cfg_fail(x, kn, key, "unknown key \"%s\"", k);
 	}
 	return 0;
 }
@@ -400,11 +360,11 @@ static int parse_port(struct cfg *x, const yaml_node_t *n, const char *key,
 		      uint16_t *port)
 {
 	uint64_t v;
-	const char *s = need_scalar(x, n, key);
+	const char *s = cfg_need_scalar(x, n, key);
 	if (!s)
 		return -1;
 	if (util_parse_uint(s, 1, 65535, &v) != 0)
-		return fail(x, n, key, "port must be 1 to 65535");
+		return cfg_fail(x, n, key, "port must be 1 to 65535");
 	*port = (uint16_t)v;
 	return 0;
 }
@@ -413,16 +373,16 @@ static int parse_address(struct cfg *x, const yaml_node_t *item,
 			 const char *key, uint16_t default_port,
 			 struct util_addr *out)
 {
-	const yaml_node_t *an = item_value(x, item, "address");
-	const yaml_node_t *pn = item_value(x, item, "port");
+	const yaml_node_t *an = cfg_item_value(x, item, "address");
+	const yaml_node_t *pn = cfg_item_value(x, item, "port");
 	uint16_t port = default_port;
 	if (!an)
-		return fail(x, item, key, "address is missing");
-	const char *a = need_scalar(x, an, key);
+		return cfg_fail(x, item, key, "address is missing");
+	const char *a = cfg_need_scalar(x, an, key);
 	if (!a || (pn && parse_port(x, pn, key, &port) != 0))
 		return -1;
 	if (util_addr_parse(a, port, out) != 0)
-		return fail(x, an, key, "\"%s\" is not an IPv4 or IPv6 address",
+		return cfg_fail(x, an, key, "\"%s\" is not an IPv4 or IPv6 address",
 			    a);
 	return 0;
 }
@@ -435,13 +395,13 @@ static int client_cert_mode(struct cfg *x, const yaml_node_t *n,
 		[NET_CLIENT_CERT_REQUEST] = "request",
 		[NET_CLIENT_CERT_REQUIRE] = "require",
 	};
-	const char *s = need_scalar(x, n, key);
+	const char *s = cfg_need_scalar(x, n, key);
 	if (!s)
 		return -1;
 	for (size_t i = 0; i < ARRAY_SIZE(modes); i++)
 		if (strcmp(s, modes[i]) == 0)
 			return (int)i;
-	return fail(x, n, key, "expected none, request or require");
+	return cfg_fail(x, n, key, "expected none, request or require");
 }
 
 /* A listener may ask for client certificates unlike tls.client-certificates
@@ -449,11 +409,11 @@ static int client_cert_mode(struct cfg *x, const yaml_node_t *n,
 static int parse_listen_client_certs(struct cfg *x, const yaml_node_t *item,
 				     struct listen_conf *l)
 {
-	const yaml_node_t *n = item_value(x, item, "client-certificates");
+	const yaml_node_t *n = cfg_item_value(x, item, "client-certificates");
 	if (!n)
 		return 0;
 	if (l->kind == LISTEN_DNS)
-		return fail(x, n, "listen.client-certificates",
+		return cfg_fail(x, n, "listen.client-certificates",
 			    "only dot and https listeners use TLS");
 	l->client_certs = client_cert_mode(x, n, "listen.client-certificates");
 	return l->client_certs < 0 ? -1 : 0;
@@ -466,13 +426,13 @@ static int parse_listen_item(struct cfg *x, const yaml_node_t *item,
 					    "max-connections",
 					    "client-certificates", NULL };
 	struct anchord_config *c = x->c;
-	if (check_item_keys(x, item, key, keys) != 0)
+	if (cfg_check_item_keys(x, item, key, keys) != 0)
 		return -1;
 	struct listen_conf l = { .kind = LISTEN_DNS, .max_connections = 1024,
 				 .client_certs = -1,
 				 .line = (unsigned)item->start_mark.line + 1 };
-	const yaml_node_t *kn = item_value(x, item, "kind");
-	const char *kind = kn ? need_scalar(x, kn, key) : "dns";
+	const yaml_node_t *kn = cfg_item_value(x, item, "kind");
+	const char *kind = kn ? cfg_need_scalar(x, kn, key) : "dns";
 	if (!kind)
 		return -1;
 	static const uint16_t default_port[] = {
@@ -482,24 +442,24 @@ static int parse_listen_item(struct cfg *x, const yaml_node_t *item,
 	else if (strcmp(kind, "https") == 0)
 		l.kind = LISTEN_HTTPS;
 	else if (strcmp(kind, "dns") != 0)
-		return fail(x, kn, "listen.kind", "\"%s\" is not supported "
+		return cfg_fail(x, kn, "listen.kind", "\"%s\" is not supported "
 			    "(this build serves: dns, dot, https)", kind);
 	if (parse_address(x, item, key, default_port[l.kind], &l.addr) != 0)
 		return -1;
-	const yaml_node_t *mn = item_value(x, item, "max-connections");
+	const yaml_node_t *mn = cfg_item_value(x, item, "max-connections");
 	uint64_t v;
 	if (mn) {
-		const char *s = need_scalar(x, mn, key);
+		const char *s = cfg_need_scalar(x, mn, key);
 		if (!s || util_parse_uint(s, 1, 1000000, &v) != 0)
-			return fail(x, mn, "listen.max-connections",
+			return cfg_fail(x, mn, "listen.max-connections",
 				    "expected 1 to 1000000");
 		l.max_connections = (unsigned)v;
 	}
 	if (parse_listen_client_certs(x, item, &l) != 0)
 		return -1;
-	struct listen_conf *arr = grow_array(c->listen, &c->n_listen, sizeof(l));
+	struct listen_conf *arr = cfg_grow_array(c->listen, &c->n_listen, sizeof(l));
 	if (!arr)
-		return fail(x, item, key, "out of memory");
+		return cfg_fail(x, item, key, "out of memory");
 	c->listen = arr;
 	arr[c->n_listen - 1] = l;
 	return 0;
@@ -508,14 +468,14 @@ static int parse_listen_item(struct cfg *x, const yaml_node_t *item,
 static int parse_pin(struct cfg *x, const yaml_node_t *n,
 		     struct dns_upstream_conf *u)
 {
-	const char *s = need_scalar(x, n, "upstream.pin");
+	const char *s = cfg_need_scalar(x, n, "upstream.pin");
 	if (!s)
 		return -1;
 	if (u->n_pins >= DNS_MAX_PINS)
-		return fail(x, n, "upstream.pin", "at most %d pins",
+		return cfg_fail(x, n, "upstream.pin", "at most %d pins",
 			    DNS_MAX_PINS);
 	if (pki_pin_parse(s, u->pins[u->n_pins]) != 0)
-		return fail(x, n, "upstream.pin", "\"%s\" is not a base64 "
+		return cfg_fail(x, n, "upstream.pin", "\"%s\" is not a base64 "
 			    "SHA-256 SPKI pin", s);
 	u->n_pins++;
 	return 0;
@@ -529,7 +489,7 @@ static int parse_pins(struct cfg *x, const yaml_node_t *n,
 		return parse_pin(x, n, u);
 	for (yaml_node_item_t *i = n->data.sequence.items.start;
 	     i < n->data.sequence.items.top; i++)
-		if (parse_pin(x, node(x, *i), u) != 0)
+		if (parse_pin(x, cfg_node(x, *i), u) != 0)
 			return -1;
 	return 0;
 }
@@ -537,33 +497,33 @@ static int parse_pins(struct cfg *x, const yaml_node_t *n,
 static int parse_upstream_tls(struct cfg *x, const yaml_node_t *item,
 			      struct dns_upstream_conf *u)
 {
-	const yaml_node_t *nn = item_value(x, item, "name");
-	const yaml_node_t *pn = item_value(x, item, "pin");
-	const yaml_node_t *cn = item_value(x, item, "ca");
-	const yaml_node_t *dn = item_value(x, item, "dane");
+	const yaml_node_t *nn = cfg_item_value(x, item, "name");
+	const yaml_node_t *pn = cfg_item_value(x, item, "pin");
+	const yaml_node_t *cn = cfg_item_value(x, item, "ca");
+	const yaml_node_t *dn = cfg_item_value(x, item, "dane");
 	uint8_t wire[DNS_MAX_NAME];
 	if (u->transport != DNS_UPSTREAM_DOT && (nn || pn || cn || dn))
-		return fail(x, nn ? nn : pn ? pn : cn ? cn : dn, "upstream",
+		return cfg_fail(x, nn ? nn : pn ? pn : cn ? cn : dn, "upstream",
 			    "name, pin, ca and dane need transport: dot");
 	if (u->transport != DNS_UPSTREAM_DOT)
 		return 0;
-	const char *name = nn ? need_scalar(x, nn, "upstream.name") : NULL;
+	const char *name = nn ? cfg_need_scalar(x, nn, "upstream.name") : NULL;
 	if (nn && (!name || dns_name_from_str(name, wire) < 2))
-		return name ? fail(x, nn, "upstream.name", "\"%s\" is not a "
+		return name ? cfg_fail(x, nn, "upstream.name", "\"%s\" is not a "
 				   "domain name", name) : -1;
 	if (pn && parse_pins(x, pn, u) != 0)
 		return -1;
-	const char *d = dn ? need_scalar(x, dn, "upstream.dane") : NULL;
+	const char *d = dn ? cfg_need_scalar(x, dn, "upstream.dane") : NULL;
 	if (dn && (!d || util_parse_bool(d, &u->dane) != 0))
-		return d ? fail(x, dn, "upstream.dane", "expected true or "
+		return d ? cfg_fail(x, dn, "upstream.dane", "expected true or "
 				"false") : -1;
 	if (u->dane && (!name || u->n_pins || cn))
-		return fail(x, dn, "upstream.dane", "needs a name, and replaces "
+		return cfg_fail(x, dn, "upstream.dane", "needs a name, and replaces "
 			    "pin and ca");
 	if (!name && !u->n_pins)	/* RFC 8310 strict: no anonymous TLS */
-		return fail(x, item, "upstream", "a dot upstream needs a name "
+		return cfg_fail(x, item, "upstream", "a dot upstream needs a name "
 			    "(verified against a CA) or a pin");
-	const char *ca = cn ? need_scalar(x, cn, "upstream.ca") : NULL;
+	const char *ca = cn ? cfg_need_scalar(x, cn, "upstream.ca") : NULL;
 	if (cn && !ca)
 		return -1;
 	u->name = name ? strdup(name) : NULL;
@@ -577,11 +537,11 @@ static int parse_upstream_item(struct cfg *x, const yaml_node_t *item,
 	static const char *const keys[] = { "address", "port", "transport",
 					    "name", "pin", "ca", "dane", NULL };
 	struct dns_conf *d = &x->c->dns;
-	if (check_item_keys(x, item, key, keys) != 0)
+	if (cfg_check_item_keys(x, item, key, keys) != 0)
 		return -1;
 	struct dns_upstream_conf u = { .transport = DNS_UPSTREAM_UDP };
-	const yaml_node_t *tn = item_value(x, item, "transport");
-	const char *t = tn ? need_scalar(x, tn, key) : "udp";
+	const yaml_node_t *tn = cfg_item_value(x, item, "transport");
+	const char *t = tn ? cfg_need_scalar(x, tn, key) : "udp";
 	if (!t)
 		return -1;
 	if (strcmp(t, "tcp") == 0)
@@ -589,19 +549,19 @@ static int parse_upstream_item(struct cfg *x, const yaml_node_t *item,
 	else if (strcmp(t, "dot") == 0)
 		u.transport = DNS_UPSTREAM_DOT;
 	else if (strcmp(t, "udp") != 0)
-		return fail(x, tn, "upstream.transport",
+		return cfg_fail(x, tn, "upstream.transport",
 			    "expected udp, tcp or dot, not \"%s\"", t);
 	if (parse_address(x, item, key,
 			  u.transport == DNS_UPSTREAM_DOT ? 853 : 53,
 			  &u.addr) != 0 ||
 	    parse_upstream_tls(x, item, &u) != 0)
 		return -1;
-	struct dns_upstream_conf *arr = grow_array(d->upstreams,
+	struct dns_upstream_conf *arr = cfg_grow_array(d->upstreams,
 						   &d->n_upstreams, sizeof(u));
 	if (!arr) {
 		free(u.name);
 		free(u.ca_file);
-		return fail(x, item, key, "out of memory");
+		return cfg_fail(x, item, key, "out of memory");
 	}
 	d->upstreams = arr;
 	arr[d->n_upstreams - 1] = u;
@@ -612,17 +572,17 @@ static int parse_local_data_item(struct cfg *x, const yaml_node_t *item,
 				 const char *key)
 {
 	struct dns_conf *d = &x->c->dns;
-	const char *s = need_scalar(x, item, key);
+	const char *s = cfg_need_scalar(x, item, key);
 	if (!s)
 		return -1;
-	struct dns_local_data_conf *arr = grow_array(d->data, &d->n_data,
+	struct dns_local_data_conf *arr = cfg_grow_array(d->data, &d->n_data,
 						     sizeof(*arr));
 	if (!arr)
-		return fail(x, item, key, "out of memory");
+		return cfg_fail(x, item, key, "out of memory");
 	d->data = arr;
 	struct dns_local_data_conf *e = &arr[d->n_data - 1];
-	e->text = dup_str(x, item, s);
-	e->origin.file = dup_str(x, item, x->file);
+	e->text = cfg_dup_str(x, item, s);
+	e->origin.file = cfg_dup_str(x, item, x->file);
 	e->origin.line = (unsigned)item->start_mark.line + 1;
 	return e->text && e->origin.file ? 0 : -1;
 }
@@ -647,36 +607,36 @@ static int parse_local_zone_item(struct cfg *x, const yaml_node_t *item,
 {
 	static const char *const keys[] = { "name", "file", "type", NULL };
 	struct dns_conf *d = &x->c->dns;
-	if (check_item_keys(x, item, key, keys) != 0)
+	if (cfg_check_item_keys(x, item, key, keys) != 0)
 		return -1;
-	const yaml_node_t *nn = item_value(x, item, "name");
-	const yaml_node_t *fn = item_value(x, item, "file");
-	const yaml_node_t *tn = item_value(x, item, "type");
-	const char *name = nn ? need_scalar(x, nn, "local-zones.name") : NULL;
-	const char *file = fn ? need_scalar(x, fn, "local-zones.file") : NULL;
-	const char *type = tn ? need_scalar(x, tn, "local-zones.type") : "static";
+	const yaml_node_t *nn = cfg_item_value(x, item, "name");
+	const yaml_node_t *fn = cfg_item_value(x, item, "file");
+	const yaml_node_t *tn = cfg_item_value(x, item, "type");
+	const char *name = nn ? cfg_need_scalar(x, nn, "local-zones.name") : NULL;
+	const char *file = fn ? cfg_need_scalar(x, fn, "local-zones.file") : NULL;
+	const char *type = tn ? cfg_need_scalar(x, tn, "local-zones.type") : "static";
 	uint8_t wire[DNS_MAX_NAME];
 	enum dns_zone_type t;
 	if (!name)
-		return nn ? -1 : fail(x, item, key, "name is missing");
+		return nn ? -1 : cfg_fail(x, item, key, "name is missing");
 	if ((fn && !file) || !type)
 		return -1;
 	if (dns_name_from_str(name, wire) < 0)
-		return fail(x, nn, "local-zones.name",
+		return cfg_fail(x, nn, "local-zones.name",
 			    "\"%s\" is not a domain name", name);
 	if (zone_type(type, &t) != 0)
-		return fail(x, tn, "local-zones.type", "expected static, "
+		return cfg_fail(x, tn, "local-zones.type", "expected static, "
 			    "transparent, nxdomain or refuse");
-	struct dns_local_zone_conf *arr = grow_array(d->zones, &d->n_zones,
+	struct dns_local_zone_conf *arr = cfg_grow_array(d->zones, &d->n_zones,
 						     sizeof(*arr));
 	if (!arr)
-		return fail(x, item, key, "out of memory");
+		return cfg_fail(x, item, key, "out of memory");
 	d->zones = arr;
 	struct dns_local_zone_conf *z = &arr[d->n_zones - 1];
 	z->type = t;
-	z->name = dup_str(x, nn, name);
+	z->name = cfg_dup_str(x, nn, name);
 	z->file = file ? util_path_relative_to(x->file, file) : NULL;
-	z->origin.file = dup_str(x, item, x->file);
+	z->origin.file = cfg_dup_str(x, item, x->file);
 	z->origin.line = (unsigned)item->start_mark.line + 1;
 	return z->name && (!file || z->file) && z->origin.file ? 0 : -1;
 }
@@ -687,7 +647,7 @@ static int parse_local_zone_item(struct cfg *x, const yaml_node_t *item,
 static int parse_auto_path(struct cfg *x, const yaml_node_t *n,
 			   const char *key, char **out)
 {
-	const char *s = need_scalar(x, n, key);
+	const char *s = cfg_need_scalar(x, n, key);
 	if (!s)
 		return -1;
 	free(*out);
@@ -695,9 +655,9 @@ static int parse_auto_path(struct cfg *x, const yaml_node_t *n,
 	if (strcmp(s, "auto") == 0)
 		return 0;
 	if (!*s)
-		return fail(x, n, key, "expected auto or a file");
+		return cfg_fail(x, n, key, "expected auto or a file");
 	*out = util_path_relative_to(x->file, s);
-	return *out ? 0 : fail(x, n, key, "out of memory");
+	return *out ? 0 : cfg_fail(x, n, key, "out of memory");
 }
 
 static int parse_tls_certificate(struct cfg *x, const yaml_node_t *n,
@@ -715,17 +675,17 @@ static int parse_tls_address(struct cfg *x, const yaml_node_t *n,
 			     const char *key)
 {
 	struct tls_conf *t = &x->c->tls;
-	const char *s = need_scalar(x, n, key);
+	const char *s = cfg_need_scalar(x, n, key);
 	struct util_addr a;
 	if (!s)
 		return -1;
 	if (util_addr_parse(s, 0, &a) != 0)
-		return fail(x, n, key, "\"%s\" is not an IPv4 or IPv6 "
+		return cfg_fail(x, n, key, "\"%s\" is not an IPv4 or IPv6 "
 			    "address", s);
-	struct util_addr *arr = grow_array(t->addresses, &t->n_addresses,
+	struct util_addr *arr = cfg_grow_array(t->addresses, &t->n_addresses,
 					   sizeof(a));
 	if (!arr)
-		return fail(x, n, key, "out of memory");
+		return cfg_fail(x, n, key, "out of memory");
 	t->addresses = arr;
 	arr[t->n_addresses - 1] = a;
 	return 0;
@@ -735,7 +695,7 @@ static int parse_tls_addresses(struct cfg *x, const yaml_node_t *n,
 			       const char *key)
 {
 	x->c->tls.addresses_given = true;
-	return each_item(x, n, key, parse_tls_address);
+	return cfg_each_item(x, n, key, parse_tls_address);
 }
 
 static int parse_client_certs(struct cfg *x, const yaml_node_t *n,
@@ -781,21 +741,21 @@ static const struct field tls_fields[] = {
 
 static int parse_tls(struct cfg *x, const yaml_node_t *n)
 {
-	return parse_fields(x, n, "tls", tls_fields);
+	return cfg_parse_fields(x, n, "tls", tls_fields);
 }
 
 /* ------------------------------------------------------------------ doh, http */
 
 static int parse_doh_path(struct cfg *x, const yaml_node_t *n, const char *key)
 {
-	const char *s = need_scalar(x, n, key);
+	const char *s = cfg_need_scalar(x, n, key);
 	if (!s)
 		return -1;
 	if (s[0] != '/' || strchr(s, '?') || strchr(s, '{') || strlen(s) > 200)
-		return fail(x, n, key, "expected a path such as /dns-query");
+		return cfg_fail(x, n, key, "expected a path such as /dns-query");
 	free(x->c->doh_path);
 	x->c->doh_path = strdup(s);
-	return x->c->doh_path ? 0 : fail(x, n, key, "out of memory");
+	return x->c->doh_path ? 0 : cfg_fail(x, n, key, "out of memory");
 }
 
 static const struct field doh_fields[] = {
@@ -805,23 +765,23 @@ static const struct field doh_fields[] = {
 
 static int parse_doh(struct cfg *x, const yaml_node_t *n)
 {
-	return parse_fields(x, n, "doh", doh_fields);
+	return cfg_parse_fields(x, n, "doh", doh_fields);
 }
 
 /* One address or prefix appended to a list of subnets. */
-static int append_subnet(struct cfg *x, const yaml_node_t *n, const char *key,
+int cfg_append_subnet(struct cfg *x, const yaml_node_t *n, const char *key,
 			 struct util_subnet **list, size_t *count)
 {
-	const char *s = need_scalar(x, n, key);
+	const char *s = cfg_need_scalar(x, n, key);
 	struct util_subnet net;
 	if (!s)
 		return -1;
 	if (util_subnet_parse(s, &net) != 0)
-		return fail(x, n, key, "\"%s\" is not an address or a prefix "
+		return cfg_fail(x, n, key, "\"%s\" is not an address or a prefix "
 			    "such as 10.0.0.0/8", s);
-	struct util_subnet *arr = grow_array(*list, count, sizeof(net));
+	struct util_subnet *arr = cfg_grow_array(*list, count, sizeof(net));
 	if (!arr)
-		return fail(x, n, key, "out of memory");
+		return cfg_fail(x, n, key, "out of memory");
 	*list = arr;
 	arr[*count - 1] = net;
 	return 0;
@@ -831,7 +791,7 @@ static int parse_subnet_item(struct cfg *x, const yaml_node_t *n,
 			     const char *key)
 {
 	struct http_conf *h = &x->c->http;
-	return append_subnet(x, n, key, &h->metrics_allow, &h->n_metrics_allow);
+	return cfg_append_subnet(x, n, key, &h->metrics_allow, &h->n_metrics_allow);
 }
 
 static int parse_metrics_allow(struct cfg *x, const yaml_node_t *n,
@@ -840,7 +800,7 @@ static int parse_metrics_allow(struct cfg *x, const yaml_node_t *n,
 	free(x->c->http.metrics_allow);	/* the list replaces the default */
 	x->c->http.metrics_allow = NULL;
 	x->c->http.n_metrics_allow = 0;
-	return each_item(x, n, key, parse_subnet_item);
+	return cfg_each_item(x, n, key, parse_subnet_item);
 }
 
 static const struct field http_fields[] = {
@@ -856,18 +816,18 @@ static const struct field http_fields[] = {
 
 static int parse_http(struct cfg *x, const yaml_node_t *n)
 {
-	return parse_fields(x, n, "http", http_fields);
+	return cfg_parse_fields(x, n, "http", http_fields);
 }
 
 /* ------------------------------------------------------------------ est */
 
 static int parse_approval(struct cfg *x, const yaml_node_t *n, const char *key)
 {
-	const char *s = need_scalar(x, n, key);
+	const char *s = cfg_need_scalar(x, n, key);
 	if (!s)
 		return -1;
 	if (strcmp(s, "manual") != 0 && strcmp(s, "auto") != 0)
-		return fail(x, n, key, "expected auto or manual");
+		return cfg_fail(x, n, key, "expected auto or manual");
 	x->c->est.manual_approval = strcmp(s, "manual") == 0;
 	return 0;
 }
@@ -876,27 +836,27 @@ static int parse_domain_item(struct cfg *x, const yaml_node_t *n,
 			     const char *key)
 {
 	struct est_section *e = &x->c->est;
-	const char *s = need_scalar(x, n, key);
+	const char *s = cfg_need_scalar(x, n, key);
 	uint8_t wire[DNS_MAX_NAME];
 	if (!s)
 		return -1;
 	if (dns_name_from_str(s, wire) < 2)
-		return fail(x, n, key, "\"%s\" is not a domain name", s);
-	char **arr = grow_array(e->allowed_domains, &e->n_allowed_domains,
+		return cfg_fail(x, n, key, "\"%s\" is not a domain name", s);
+	char **arr = cfg_grow_array(e->allowed_domains, &e->n_allowed_domains,
 				sizeof(*arr));
 	if (!arr)
-		return fail(x, n, key, "out of memory");
+		return cfg_fail(x, n, key, "out of memory");
 	e->allowed_domains = arr;
 	size_t len = strlen(s);
 	arr[e->n_allowed_domains - 1] = strndup(s, s[len - 1] == '.' ? len - 1
 								    : len);
-	return arr[e->n_allowed_domains - 1] ? 0 : fail(x, n, key, "out of memory");
+	return arr[e->n_allowed_domains - 1] ? 0 : cfg_fail(x, n, key, "out of memory");
 }
 
 static int parse_allowed_domains(struct cfg *x, const yaml_node_t *n,
 				 const char *key)
 {
-	return each_item(x, n, key, parse_domain_item);
+	return cfg_each_item(x, n, key, parse_domain_item);
 }
 
 static const struct field est_fields[] = {
@@ -916,7 +876,7 @@ static const struct field est_fields[] = {
 
 static int parse_est(struct cfg *x, const yaml_node_t *n)
 {
-	return parse_fields(x, n, "est", est_fields);
+	return cfg_parse_fields(x, n, "est", est_fields);
 }
 
 /* ------------------------------------------------------------------ enroll */
@@ -927,15 +887,15 @@ static int parse_backup_pin(struct cfg *x, const yaml_node_t *n,
 			    const char *key)
 {
 	uint8_t pin[PKI_DIGEST_LEN];
-	const char *s = need_scalar(x, n, key);
+	const char *s = cfg_need_scalar(x, n, key);
 	if (!s)
 		return -1;
 	if (pki_pin_parse(s, pin) != 0)
-		return fail(x, n, key, "\"%s\" is not a base64 SHA-256 SPKI "
+		return cfg_fail(x, n, key, "\"%s\" is not a base64 SHA-256 SPKI "
 			    "pin", s);
 	free(x->c->enroll.backup_pin);
 	x->c->enroll.backup_pin = strdup(s);
-	return x->c->enroll.backup_pin ? 0 : fail(x, n, key, "out of memory");
+	return x->c->enroll.backup_pin ? 0 : cfg_fail(x, n, key, "out of memory");
 }
 
 static const struct field enroll_fields[] = {
@@ -950,7 +910,7 @@ static const struct field enroll_fields[] = {
 
 static int parse_enroll(struct cfg *x, const yaml_node_t *n)
 {
-	return parse_fields(x, n, "enroll", enroll_fields);
+	return cfg_parse_fields(x, n, "enroll", enroll_fields);
 }
 
 /* ------------------------------------------------------------------ discovery */
@@ -965,20 +925,20 @@ static const struct field discovery_fields[] = {
 
 static int parse_discovery(struct cfg *x, const yaml_node_t *n)
 {
-	return parse_fields(x, n, "discovery", discovery_fields);
+	return cfg_parse_fields(x, n, "discovery", discovery_fields);
 }
 
 /* ------------------------------------------------------------------ dnssec */
 
-static int push_string(struct cfg *x, const yaml_node_t *n, const char *key,
+int cfg_push_string(struct cfg *x, const yaml_node_t *n, const char *key,
 		       char ***v, size_t *count, char *value)
 {
 	if (!value)
-		return fail(x, n, key, "out of memory");
+		return cfg_fail(x, n, key, "out of memory");
 	char **arr = realloc(*v, (*count + 2) * sizeof(*arr));
 	if (!arr) {
 		free(value);
-		return fail(x, n, key, "out of memory");
+		return cfg_fail(x, n, key, "out of memory");
 	}
 	arr[(*count)++] = value;
 	arr[*count] = NULL;
@@ -990,12 +950,12 @@ static int parse_trust_anchor(struct cfg *x, const yaml_node_t *n,
 			      const char *key)
 {
 	struct dns_dnssec_conf *d = &x->c->dns.dnssec;
-	const char *s = need_scalar(x, n, key);
+	const char *s = cfg_need_scalar(x, n, key);
 	if (!s)
 		return -1;
 	if (!*s)
-		return fail(x, n, key, "must not be empty");
-	return push_string(x, n, key, &d->trust_anchors, &d->n_trust_anchors,
+		return cfg_fail(x, n, key, "must not be empty");
+	return cfg_push_string(x, n, key, &d->trust_anchors, &d->n_trust_anchors,
 			   util_path_relative_to(x->file, s));
 }
 
@@ -1004,25 +964,25 @@ static int parse_negative_anchor(struct cfg *x, const yaml_node_t *n,
 {
 	struct dns_dnssec_conf *d = &x->c->dns.dnssec;
 	uint8_t wire[DNS_MAX_NAME];
-	const char *s = need_scalar(x, n, key);
+	const char *s = cfg_need_scalar(x, n, key);
 	if (!s)
 		return -1;
 	if (dns_name_from_str(s, wire) < 0)
-		return fail(x, n, key, "\"%s\" is not a domain name", s);
-	return push_string(x, n, key, &d->negative, &d->n_negative, strdup(s));
+		return cfg_fail(x, n, key, "\"%s\" is not a domain name", s);
+	return cfg_push_string(x, n, key, &d->negative, &d->n_negative, strdup(s));
 }
 
 static int parse_trust_anchors(struct cfg *x, const yaml_node_t *n,
 			       const char *key)
 {
 	x->c->trust_anchors_given = true;
-	return each_item(x, n, key, parse_trust_anchor);
+	return cfg_each_item(x, n, key, parse_trust_anchor);
 }
 
 static int parse_negative_anchors(struct cfg *x, const yaml_node_t *n,
 				  const char *key)
 {
-	return each_item(x, n, key, parse_negative_anchor);
+	return cfg_each_item(x, n, key, parse_negative_anchor);
 }
 
 static const struct field dnssec_fields[] = {
@@ -1037,341 +997,53 @@ static const struct field dnssec_fields[] = {
 
 static int parse_dnssec(struct cfg *x, const yaml_node_t *n)
 {
-	return parse_fields(x, n, "dnssec", dnssec_fields);
-}
-
-/* ------------------------------------------------------------------ policy */
-
-/* A list of strings, or one string where one is natural. */
-static int string_list(struct cfg *x, const yaml_node_t *n, const char *key,
-		       bool path, char ***v, size_t *count)
-{
-	const char *one = scalar(n);
-	if (one && !*one)
-		return fail(x, n, key, "must not be empty");
-	if (one)
-		return push_string(x, n, key, v, count,
-				   path ? util_path_relative_to(x->file, one)
-					: strdup(one));
-	if (!n || n->type != YAML_SEQUENCE_NODE)
-		return fail(x, n, key, "expected a list");
-	for (yaml_node_item_t *i = n->data.sequence.items.start;
-	     i < n->data.sequence.items.top; i++) {
-		const yaml_node_t *item = node(x, *i);
-		const char *s = need_scalar(x, item, key);
-		if (!s)
-			return -1;
-		if (!*s)
-			return fail(x, item, key, "must not be empty");
-		if (push_string(x, item, key, v, count,
-				path ? util_path_relative_to(x->file, s)
-				     : strdup(s)) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int check_domains(struct cfg *x, const yaml_node_t *n, const char *key,
-			 char *const *names, size_t count)
-{
-	uint8_t wire[DNS_MAX_NAME];
-	for (size_t i = 0; i < count; i++) {
-		const char *s = names[i];
-		if (strncmp(s, "*.", 2) == 0)
-			s += 2;
-		if (dns_name_from_str(s, wire) < 2)
-			return fail(x, n, key, "\"%s\" is not a domain name",
-				    names[i]);
-	}
-	return 0;
-}
-
-static int parse_mud_mode(struct cfg *x, const yaml_node_t *n, const char *key,
-			  enum policy_mud_mode *mode)
-{
-	bool b;
-	const char *s = need_scalar(x, n, key);
-	if (!s)
-		return -1;
-	if (strcmp(s, "required") == 0)
-		*mode = POLICY_MUD_REQUIRED;
-	else if (strcmp(s, "optional") == 0)
-		*mode = POLICY_MUD_OPTIONAL;
-	else if (strcmp(s, "off") == 0 || (util_parse_bool(s, &b) == 0 && !b))
-		*mode = POLICY_MUD_OFF;
-	else
-		return fail(x, n, key, "expected required, optional or off");
-	return 0;
-}
-
-static int parse_profile_value(struct cfg *x, struct policy_profile_conf *p,
-			       const char *k, const yaml_node_t *v)
-{
-	char key[96];
-	snprintf(key, sizeof(key), "profiles.%s.%s", p->name, k);
-	if (strcmp(k, "blocklists") == 0)
-		return string_list(x, v, key, true, &p->blocklists,
-				   &p->n_blocklists);
-	if (strcmp(k, "block") == 0)
-		return string_list(x, v, key, false, &p->block, &p->n_block) ||
-		       check_domains(x, v, key, p->block, p->n_block);
-	if (strcmp(k, "allow") == 0)
-		return string_list(x, v, key, false, &p->allow, &p->n_allow) ||
-		       check_domains(x, v, key, p->allow, p->n_allow);
-	if (strcmp(k, "mud") == 0)
-		return parse_mud_mode(x, v, key, &p->mud);
-	return fail(x, v, key, "unknown key");
-}
-
-static int parse_profile(struct cfg *x, const yaml_node_t *kn,
-			 const yaml_node_t *vn)
-{
-	struct policy_conf *pc = &x->c->policy;
-	const char *name = scalar(kn);
-	if (!*name || strlen(name) > 63)
-		return fail(x, kn, "profiles", "a profile name has 1 to 63 "
-			    "characters");
-	struct policy_profile_conf *arr = grow_array(
-		pc->profiles, &pc->n_profiles, sizeof(*arr));
-	if (!arr)
-		return fail(x, kn, "profiles", "out of memory");
-	pc->profiles = arr;
-	struct policy_profile_conf *p = &arr[pc->n_profiles - 1];
-	p->line = (unsigned)kn->start_mark.line + 1;
-	if (!(p->name = dup_str(x, kn, name)))
-		return -1;
-	if (scalar(vn) && !*scalar(vn))
-		return 0;	/* "default:" with nothing after it */
-	if (check_mapping(x, vn, "profiles") != 0)
-		return -1;
-	for (yaml_node_pair_t *q = vn->data.mapping.pairs.start;
-	     q < vn->data.mapping.pairs.top; q++)
-		if (parse_profile_value(x, p, scalar(node(x, q->key)),
-					node(x, q->value)) != 0)
-			return -1;
-	return 0;
-}
-
-static int parse_profiles(struct cfg *x, const yaml_node_t *n)
-{
-	if (check_mapping(x, n, "profiles") != 0)
-		return -1;
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	     p < n->data.mapping.pairs.top; p++)
-		if (parse_profile(x, node(x, p->key), node(x, p->value)) != 0)
-			return -1;
-	return 0;
-}
-
-static int parse_client_subnet(struct cfg *x, const yaml_node_t *n,
-			       const char *key)
-{
-	struct policy_client_conf *r = x->current;
-	return append_subnet(x, n, key, &r->subnets, &r->n_subnets);
-}
-
-static int parse_client_flag(struct cfg *x, const yaml_node_t *item,
-			     const char *k, bool *out)
-{
-	const yaml_node_t *n = item_value(x, item, k);
-	char key[64];
-	snprintf(key, sizeof(key), "clients.%s", k);
-	if (!n)
-		return 0;
-	const char *s = need_scalar(x, n, key);
-	if (!s)
-		return -1;
-	if (util_parse_bool(s, out) != 0)
-		return fail(x, n, key, "expected true or false");
-	return 0;
-}
-
-static int parse_client_text(struct cfg *x, const yaml_node_t *item,
-			     const char *k, char **out)
-{
-	const yaml_node_t *n = item_value(x, item, k);
-	char key[64];
-	snprintf(key, sizeof(key), "clients.%s", k);
-	if (!n)
-		return 0;
-	const char *s = need_scalar(x, n, key);
-	if (!s)
-		return -1;
-	if (!*s || strlen(s) > 63)
-		return fail(x, n, key, "expected 1 to 63 characters");
-	return (*out = dup_str(x, n, s)) ? 0 : -1;
-}
-
-static int parse_client_item(struct cfg *x, const yaml_node_t *item,
-			     const char *key)
-{
-	static const char *const keys[] = {
-		"subnet", "device", "client-id", "certificate-profile",
-		"certificate-mud", "profile", NULL,
-	};
-	struct policy_conf *pc = &x->c->policy;
-	if (check_item_keys(x, item, key, keys) != 0)
-		return -1;
-	struct policy_client_conf *arr = grow_array(
-		pc->clients, &pc->n_clients, sizeof(*arr));
-	if (!arr)
-		return fail(x, item, key, "out of memory");
-	pc->clients = arr;
-	struct policy_client_conf *r = &arr[pc->n_clients - 1];
-	r->line = (unsigned)item->start_mark.line + 1;
-	x->current = r;
-	const yaml_node_t *sn = item_value(x, item, "subnet");
-	if (sn && (scalar(sn) ? parse_client_subnet(x, sn, "clients.subnet")
-			      : each_item(x, sn, "clients.subnet",
-					  parse_client_subnet)) != 0)
-		return -1;
-	if (parse_client_text(x, item, "device", &r->device) ||
-	    parse_client_text(x, item, "client-id", &r->client_id) ||
-	    parse_client_text(x, item, "profile", &r->profile) ||
-	    parse_client_flag(x, item, "certificate-profile",
-			      &r->certificate_profile) ||
-	    parse_client_flag(x, item, "certificate-mud", &r->certificate_mud))
-		return -1;
-	if (!r->profile && !r->certificate_profile)
-		return fail(x, item, key, "needs a profile (or "
-			    "certificate-profile: true)");
-	if (r->profile && r->certificate_profile)
-		return fail(x, item, key, "profile and certificate-profile "
-			    "exclude each other");
-	return 0;
-}
-
-static int parse_clients(struct cfg *x, const yaml_node_t *n)
-{
-	return each_item(x, n, "clients", parse_client_item);
-}
-
-static int parse_mud_signers(struct cfg *x, const yaml_node_t *n,
-			     const char *key)
-{
-	struct policy_mud_conf *m = &x->c->policy.mud;
-	return string_list(x, n, key, true, &m->signers, &m->n_signers);
-}
-
-static int parse_mud_fetch_ca(struct cfg *x, const yaml_node_t *n,
-			      const char *key)
-{
-	struct policy_mud_conf *m = &x->c->policy.mud;
-	return string_list(x, n, key, true, &m->fetch_ca, &m->n_fetch_ca);
-}
-
-static int parse_block_rcode(struct cfg *x, const yaml_node_t *n,
-			     const char *key)
-{
-	const char *s = need_scalar(x, n, key);
-	if (!s)
-		return -1;
-	if (strcasecmp(s, "nxdomain") == 0)
-		x->c->policy.mud.block_rcode = DNS_RCODE_NXDOMAIN;
-	else if (strcasecmp(s, "refused") == 0)
-		x->c->policy.mud.block_rcode = DNS_RCODE_REFUSED;
-	else
-		return fail(x, n, key, "expected nxdomain or refused");
-	return 0;
-}
-
-static const struct field mud_fields[] = {
-	{ .key = "signers", .type = F_CUSTOM, .parse = parse_mud_signers },
-	{ .key = "require-signature", .type = F_BOOL,
-	  .offset = CFG(policy.mud.require_signature) },
-	{ .key = "fetch", .type = F_BOOL, .offset = CFG(policy.mud.fetch) },
-	{ .key = "fetch-ca", .type = F_CUSTOM, .parse = parse_mud_fetch_ca },
-	{ .key = "fetch-timeout", .type = F_DURATION_MS,
-	  .offset = CFG(policy.mud.fetch_timeout_ms), .min = 1000,
-	  .max = 600000 },
-	{ .key = "retry", .type = F_DURATION_MS,
-	  .offset = CFG(policy.mud.retry_ms), .min = 1000,
-	  .max = 7 * 86400000ULL },
-	{ .key = "block-rcode", .type = F_CUSTOM, .parse = parse_block_rcode },
-	{ .key = "nftables", .type = F_BOOL, .offset = CFG(policy.mud.nftables) },
-	{ .key = "nftables-table", .type = F_STRING,
-	  .offset = CFG(policy.mud.nftables_table) },
-	{ NULL },
-};
-
-static int parse_mud(struct cfg *x, const yaml_node_t *n)
-{
-	return parse_fields(x, n, "mud", mud_fields);
-}
-
-/* Every profile a rule names exists; "default" need not be written. */
-static int finish_policy(struct cfg *x)
-{
-	struct policy_conf *pc = &x->c->policy;
-	for (size_t i = 0; i < pc->n_clients; i++) {
-		const char *p = pc->clients[i].profile;
-		if (p && policy_conf_profile(pc, p) < 0 &&
-		    strcmp(p, "default") != 0) {
-			snprintf(x->err, x->errlen, "%s:%u: clients.profile: "
-				 "no profile named \"%s\"", x->file,
-				 pc->clients[i].line, p);
-			return -1;
-		}
-	}
-	if (!pc->mud.nftables_table &&
-	    !(pc->mud.nftables_table = strdup("anchord")))
-		return fail(x, NULL, "mud.nftables-table", "out of memory");
-	/* It goes into nft commands: a plain identifier, nothing more. */
-	const char *t = pc->mud.nftables_table;
-	size_t n = strlen(t);
-	if (n == 0 || n > 63 || !isalpha((unsigned char)t[0]) ||
-	    strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		      "0123456789_") != n)
-		return fail(x, NULL, "mud.nftables-table", "\"%s\": letters, "
-			    "digits and '_', starting with a letter, at most 63",
-			    t);
-	return 0;
+	return cfg_parse_fields(x, n, "dnssec", dnssec_fields);
 }
 
 /* ------------------------------------------------------------------ sections */
 
 static int parse_server(struct cfg *x, const yaml_node_t *n)
 {
-	return parse_fields(x, n, "server", server_fields);
+	return cfg_parse_fields(x, n, "server", server_fields);
 }
 
 static int parse_cache(struct cfg *x, const yaml_node_t *n)
 {
-	return parse_fields(x, n, "cache", cache_fields);
+	return cfg_parse_fields(x, n, "cache", cache_fields);
 }
 
 static int parse_log(struct cfg *x, const yaml_node_t *n)
 {
-	return parse_fields(x, n, "log", log_fields);
+	return cfg_parse_fields(x, n, "log", log_fields);
 }
 
 static int parse_listen(struct cfg *x, const yaml_node_t *n)
 {
-	return each_item(x, n, "listen", parse_listen_item);
+	return cfg_each_item(x, n, "listen", parse_listen_item);
 }
 
 static int parse_upstream(struct cfg *x, const yaml_node_t *n)
 {
-	const char *s = scalar(n);
+	const char *s = cfg_scalar(n);
 	if (s) {
 		if (strcmp(s, "system") != 0)
-			return fail(x, n, "upstream", "expected \"system\" or "
+			return cfg_fail(x, n, "upstream", "expected \"system\" or "
 				    "a list of servers");
 		x->c->upstream_system = true;
 		return 0;
 	}
 	x->c->upstream_system = false;
-	return each_item(x, n, "upstream", parse_upstream_item);
+	return cfg_each_item(x, n, "upstream", parse_upstream_item);
 }
 
 static int parse_local_data(struct cfg *x, const yaml_node_t *n)
 {
-	return each_item(x, n, "local-data", parse_local_data_item);
+	return cfg_each_item(x, n, "local-data", parse_local_data_item);
 }
 
 static int parse_local_zones(struct cfg *x, const yaml_node_t *n)
 {
-	return each_item(x, n, "local-zones", parse_local_zone_item);
+	return cfg_each_item(x, n, "local-zones", parse_local_zone_item);
 }
 
 static const struct section {
@@ -1392,9 +1064,9 @@ static const struct section {
 	{ "local-zones", parse_local_zones },
 	{ "dnssec", parse_dnssec },
 	{ "log", parse_log },
-	{ "profiles", parse_profiles },
-	{ "clients", parse_clients },
-	{ "mud", parse_mud },
+	{ "profiles", cfg_parse_profiles },
+	{ "clients", cfg_parse_clients },
+	{ "mud", cfg_parse_mud },
 };
 
 static int parse_root(struct cfg *x)
@@ -1402,18 +1074,18 @@ static int parse_root(struct cfg *x)
 	const yaml_node_t *root = yaml_document_get_root_node(x->doc);
 	if (!root)
 		return 0;	/* an empty file: every default */
-	if (check_mapping(x, root, NULL) != 0)
+	if (cfg_check_mapping(x, root, NULL) != 0)
 		return -1;
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
 	     p < root->data.mapping.pairs.top; p++) {
-		const yaml_node_t *kn = node(x, p->key);
-		const char *k = scalar(kn);
+		const yaml_node_t *kn = cfg_node(x, p->key);
+		const char *k = cfg_scalar(kn);
 		size_t i = 0;
 		while (i < ARRAY_SIZE(sections) && strcmp(sections[i].name, k))
 			i++;
 		if (i == ARRAY_SIZE(sections))
-			return fail(x, kn, k, "unknown section");
-		if (sections[i].parse(x, node(x, p->value)) != 0)
+			return cfg_fail(x, kn, k, "unknown section");
+		if (sections[i].parse(x, cfg_node(x, p->value)) != 0)
 			return -1;
 	}
 	return 0;
@@ -1482,7 +1154,7 @@ static int system_upstreams(struct cfg *x)
 	struct anchord_config *c = x->c;
 	FILE *fp = fopen(RESOLV_CONF, "r");
 	if (!fp)
-		return fail(x, NULL, "upstream", "system: %s: %s", RESOLV_CONF,
+		return cfg_fail(x, NULL, "upstream", "system: %s: %s", RESOLV_CONF,
 			    strerror(errno));
 	char line[512];
 	while (fgets(line, sizeof(line), fp)) {
@@ -1492,7 +1164,7 @@ static int system_upstreams(struct cfg *x)
 		    util_addr_parse(addr, 53, &u.addr) != 0 ||
 		    is_own_listener(c, &u.addr))
 			continue;
-		void *arr = grow_array(c->dns.upstreams, &c->dns.n_upstreams,
+		void *arr = cfg_grow_array(c->dns.upstreams, &c->dns.n_upstreams,
 				       sizeof(u));
 		if (!arr)
 			break;
@@ -1501,7 +1173,7 @@ static int system_upstreams(struct cfg *x)
 	}
 	fclose(fp);
 	if (c->dns.n_upstreams == 0)
-		return fail(x, NULL, "upstream", "system: no usable nameserver "
+		return cfg_fail(x, NULL, "upstream", "system: no usable nameserver "
 			    "in %s", RESOLV_CONF);
 	return 0;
 }
@@ -1545,7 +1217,7 @@ static int default_tls_addresses(struct anchord_config *c)
 				(struct sockaddr *)&a.ss);
 		if (seen)
 			continue;
-		struct util_addr *arr = grow_array(c->tls.addresses,
+		struct util_addr *arr = cfg_grow_array(c->tls.addresses,
 						   &c->tls.n_addresses,
 						   sizeof(a));
 		if (!arr)
@@ -1601,16 +1273,16 @@ static int finish_dnssec(struct cfg *x)
 {
 	struct dns_conf *d = &x->c->dns;
 	if (d->dnssec.validation && !x->c->trust_anchors_given &&
-	    push_string(x, NULL, "dnssec.trust-anchors",
+	    cfg_push_string(x, NULL, "dnssec.trust-anchors",
 			&d->dnssec.trust_anchors, &d->dnssec.n_trust_anchors,
 			strdup(ANCHORD_ROOT_KEY)) != 0)
 		return -1;
 	if (d->dnssec.validation && d->dnssec.n_trust_anchors == 0)
-		return fail(x, NULL, "dnssec.trust-anchors", "validation needs "
+		return cfg_fail(x, NULL, "dnssec.trust-anchors", "validation needs "
 			    "at least one trust anchor");
 	for (size_t i = 0; i < d->n_upstreams; i++)
 		if (d->upstreams[i].dane && !d->dnssec.validation)
-			return fail(x, NULL, "upstream.dane", "needs "
+			return cfg_fail(x, NULL, "upstream.dane", "needs "
 				    "dnssec.validation: true");
 	return 0;
 }
@@ -1629,39 +1301,39 @@ static int finish(struct cfg *x)
 {
 	struct anchord_config *c = x->c;
 	if (c->n_listen == 0 && default_listeners(c) != 0)
-		return fail(x, NULL, "listen", "out of memory");
+		return cfg_fail(x, NULL, "listen", "out of memory");
 	if (c->upstream_system && system_upstreams(x) != 0)
 		return -1;
 	if (!c->upstream_system && c->dns.n_upstreams == 0)
-		return fail(x, NULL, "upstream", "no upstream server given");
+		return cfg_fail(x, NULL, "upstream", "no upstream server given");
 	if (c->dns.min_ttl > c->dns.max_ttl)
-		return fail(x, NULL, "cache.min-ttl", "larger than cache.max-ttl");
+		return cfg_fail(x, NULL, "cache.min-ttl", "larger than cache.max-ttl");
 	if (!c->tls.certificate != !c->tls.key)
-		return fail(x, NULL, "tls", "certificate and key are both auto "
+		return cfg_fail(x, NULL, "tls", "certificate and key are both auto "
 			    "or both files");
 	if (!c->tls.ca_certificate != !c->tls.ca_key)
-		return fail(x, NULL, "tls", "ca-certificate and ca-key go "
+		return cfg_fail(x, NULL, "tls", "ca-certificate and ca-key go "
 			    "together");
 	if (!c->tls.addresses_given && default_tls_addresses(c) != 0)
-		return fail(x, NULL, "tls.addresses", "out of memory");
+		return cfg_fail(x, NULL, "tls.addresses", "out of memory");
 	if (!c->doh_path || ddr_add_records(c) != 0)
-		return fail(x, NULL, "listen", "out of memory");
-	if (finish_dnssec(x) != 0 || finish_policy(x) != 0)
+		return cfg_fail(x, NULL, "listen", "out of memory");
+	if (finish_dnssec(x) != 0 || cfg_finish_policy(x) != 0)
 		return -1;
 	if (!c->queries_file && default_queries_file(c) != 0)
-		return fail(x, NULL, "log.queries-file", "path too long");
+		return cfg_fail(x, NULL, "log.queries-file", "path too long");
 	char why[256];
 	if (discovery_add_records(c, why, sizeof(why)) != 0)
-		return fail(x, NULL, "discovery", "%s", why);
+		return cfg_fail(x, NULL, "discovery", "%s", why);
 	if (c->tls.publish_tlsa && !config_has_tls(c))
-		return fail(x, NULL, "tls.publish-tlsa", "there is no TLS "
+		return cfg_fail(x, NULL, "tls.publish-tlsa", "there is no TLS "
 			    "listener to publish");
 	/* One daemon, one socket: next to its own state unless told. */
 	if (!c->control) {
 		size_t n = strlen(c->state_dir) + sizeof("/control.sock");
 		c->control = malloc(n);
 		if (!c->control)
-			return fail(x, NULL, "server.control", "out of memory");
+			return cfg_fail(x, NULL, "server.control", "out of memory");
 		snprintf(c->control, n, "%s/control.sock", c->state_dir);
 	}
 	/* edns-tcp-keepalive (RFC 7828) advertises the idle timeout. */
@@ -1691,7 +1363,7 @@ static int load(yaml_parser_t *parser, const char *name,
 			 .errlen = errlen, .c = out };
 	int ret = (out->name && out->state_dir && out->file)
 			  ? parse_root(&x)
-			  : fail(&x, NULL, NULL, "out of memory");
+			  : cfg_fail(&x, NULL, NULL, "out of memory");
 	if (ret == 0)
 		ret = finish(&x);
 	yaml_document_delete(&doc);
