@@ -177,25 +177,40 @@ build-fuzz/fuzz_%: build-fuzz/tests/fuzz/fuzz_%.o build-fuzz/libanchord.a
 
 fuzz-build: $(FUZZ_BINS)
 
-# check-fuzz replays each seed corpus and fuzzes briefly; make fuzz runs long.
+# The same targets built for source-based coverage (no sanitizers), to
+# replay the working corpora and report line coverage of the parsers.
+COV_FLAGS := -g -O1 -fprofile-instr-generate -fcoverage-mapping
+COV_LIB_OBJS := $(LIB_SRCS:%.c=build-fuzzcov/%.o)
+COV_BINS := $(FUZZ_BINS:build-fuzz/%=build-fuzzcov/%)
+
+build-fuzzcov/%.o: %.c config.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(ALL_CPPFLAGS) -DFUZZING -std=c11 $(COV_FLAGS) \
+		-fsanitize=fuzzer-no-link $(LIB_CFLAGS) -c -o $@ $<
+
+build-fuzzcov/libanchord.a: $(COV_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+build-fuzzcov/fuzz_%: build-fuzzcov/tests/fuzz/fuzz_%.o build-fuzzcov/libanchord.a
+	$(FUZZ_CC) $(COV_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIB_LIBS)
+
+fuzz-coverage: $(COV_BINS)
+	sh tests/fuzz/coverage.sh $(COV_BINS:build-fuzzcov/%=%)
+
+# check-fuzz replays each seed corpus and fuzzes briefly; make fuzz runs
+# long (FUZZ_TIME seconds per target; FUZZ_TARGETS picks some). Both print
+# executions and coverage per target and add them to build-fuzz/ledger.tsv;
+# make fuzz-ledger totals it.
 check-fuzz: $(FUZZ_BINS)
-	@set -e; for f in $(FUZZ_BINS); do n=$${f#build-fuzz/}; \
-		work=build-fuzz/corpus/$$n; mkdir -p $$work; \
-		echo "== $$n ($(FUZZ_CHECK_TIME)s)"; \
-		$$f -max_total_time=$(FUZZ_CHECK_TIME) -timeout=5 \
-			-artifact_prefix=build-fuzz/$$n- \
-			-print_final_stats=1 $$work tests/fuzz/corpus/$$n \
-			2>build-fuzz/$$n.log || { tail -40 build-fuzz/$$n.log; exit 1; }; \
-		grep -E 'stat::number_of_executed_units' build-fuzz/$$n.log; \
-	done
+	sh tests/fuzz/run.sh $(FUZZ_CHECK_TIME) $(FUZZ_BINS:build-fuzz/%=%)
 
 fuzz: $(FUZZ_BINS)
-	@set -e; for f in $(FUZZ_BINS); do n=$${f#build-fuzz/}; \
-		work=build-fuzz/corpus/$$n; mkdir -p $$work; \
-		echo "== $$n ($(FUZZ_TIME)s)"; \
-		$$f -max_total_time=$(FUZZ_TIME) -timeout=5 -print_final_stats=1 \
-			-artifact_prefix=build-fuzz/$$n- $$work tests/fuzz/corpus/$$n; \
-	done
+	sh tests/fuzz/run.sh $(FUZZ_TIME) \
+		$(or $(FUZZ_TARGETS),$(FUZZ_BINS:build-fuzz/%=%))
+
+fuzz-ledger:
+	@sh tests/fuzz/ledger.sh
 
 # ---------------------------------------------------------------- install
 install: all install-units
@@ -246,7 +261,7 @@ deps:
 	contrib/install-deps.sh build
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-fuzzcov
 
 distclean: clean
 	rm -rf config.mk config.log config.status configure autom4te.cache \
@@ -283,6 +298,6 @@ bench-est: all
 # Keep intermediate objects (unit test and fuzz objects) between runs.
 .SECONDARY:
 
-.PHONY: all run check check-unit check-contrib check-integration check-fuzz check-valgrind \
+.PHONY: all run check check-unit check-contrib check-integration check-fuzz fuzz-ledger fuzz-coverage check-valgrind \
 	check-vectors deps-test fuzz fuzz-build install install-units deps clean distclean \
 	help bench-pake bench-est bench-policy
