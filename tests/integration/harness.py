@@ -281,11 +281,12 @@ class Relay:
 
     mode: "forward" (optionally after delay seconds), "drop" (never
     answers), "garbage" (answers random bytes), "truncate" (answers with TC
-    and no records), "servfail", "strip-rrsig" (forwards, then removes
+    and no records), "truncate-only" (the same, and never answers over
+    TCP), "servfail", "strip-rrsig" (forwards, then removes
     every RRSIG from the answer, as a DNSSEC-oblivious middlebox would),
     "strip-nsec" (the same for NSEC and NSEC3 records).
     It records what it was asked: the source port and ID of every UDP
-    query, and every question.
+    query, and every question. mode and delay may change while it runs.
     """
 
     def __init__(self, upstream_port, mode="forward", delay=0.0):
@@ -326,7 +327,9 @@ class Relay:
             r = dns.message.make_response(q)
             r.set_rcode(dns.rcode.SERVFAIL)
             return r.to_wire()
-        if self.mode == "truncate" and not over_tcp:
+        if self.mode == "truncate-only" and over_tcp:
+            return None
+        if self.mode in ("truncate", "truncate-only") and not over_tcp:
             r = dns.message.make_response(q)
             r.flags |= dns.flags.TC
             return r.to_wire()
