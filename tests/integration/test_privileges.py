@@ -17,6 +17,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 
 import dns.message
@@ -154,6 +155,24 @@ def test_an_unknown_user_is_refused(nsd, workdir, started):
     assert a.proc.wait(timeout=30) != 0
     a.log_fd.close()
     assert 'server.user: no user "no-such-anchord-user"' in a.log()
+
+
+def test_nftables_keeps_only_cap_net_admin(workdir):
+    """mud.nftables writes the firewall's sets over netlink after the
+    drop: CAP_NET_ADMIN alone stays (in a namespace of the test's own, as
+    test_pep.py does, so the host's ruleset is never touched)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = subprocess.run(["unshare", "--net", "--", sys.executable,
+                          os.path.join(here, "pep_netns.py"), workdir, USER],
+                         capture_output=True, text=True, timeout=180,
+                         cwd=os.getcwd(), env=dict(os.environ,
+                                                   PYTHONPATH=here))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert '"127.0.0.21"' in out.stdout      # the set was written
+    uid = re.search(r"^Uid:\s+(\d+)", out.stdout, re.M).group(1)
+    cap = re.search(r"^CapEff:\s+([0-9a-f]+)", out.stdout, re.M).group(1)
+    assert int(uid) == pwd.getpwnam(USER).pw_uid
+    assert int(cap, 16) == 1 << 12, cap      # CAP_NET_ADMIN, nothing else
 
 
 # ------------------------------------------------------------------ file modes
