@@ -54,13 +54,17 @@ static const char *const secret_files[] = {
 	STORE_FILE, STORE_FILE "-wal", STORE_FILE "-shm",
 };
 
+/* The state directory may be a symbolic link to one; a secret file that
+ * is a link is the administrator's arrangement, and left alone. */
 static int tighten(const char *path, unsigned want, bool is_dir)
 {
 	struct stat st;
-	if (lstat(path, &st) != 0)
+	if ((is_dir ? stat(path, &st) : lstat(path, &st)) != 0)
 		return errno == ENOENT ? 0 : -errno;
-	if (is_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+	if (is_dir && !S_ISDIR(st.st_mode))
 		return -EINVAL;
+	if (!is_dir && !S_ISREG(st.st_mode))
+		return 0;
 	unsigned mode = st.st_mode & 07777;
 	if (!(mode & ~want))
 		return 0;
@@ -87,8 +91,7 @@ int privileges_secure_state(const char *state_dir)
 			continue;
 		ret = tighten(path, 0600, false);
 		if (ret != 0) {
-			log_error("daemon", "%s: %s", path, ret == -EINVAL ?
-				  "not a regular file" : strerror(-ret));
+			log_error("daemon", "%s: %s", path, strerror(-ret));
 			return -1;
 		}
 	}
