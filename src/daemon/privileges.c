@@ -103,6 +103,10 @@ int privileges_secure_state(const char *state_dir)
 int privileges_lookup(const char *user, struct privileges_user *out)
 {
 	struct passwd *pw = getpwnam(user);
+	if (strlen(user) >= sizeof(out->name)) {
+		log_error("daemon", "server.user: \"%s\" is too long", user);
+		return -1;
+	}
 	if (!pw) {
 		log_error("daemon", "server.user: no user \"%s\"", user);
 		return -1;
@@ -168,7 +172,9 @@ int privileges_drop(const struct privileges_user *u, bool keep_net_admin)
 	    initgroups(u->name, u->gid) != 0 || setgid(u->gid) != 0 ||
 	    setuid(u->uid) != 0 ||
 	    keep_only_cap(keep_net_admin ? CAP_NET_ADMIN : -1) != 0 ||
-	    (keep_net_admin && prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L) != 0)) {
+	    (keep_net_admin && prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L) != 0) ||
+	    /* anchord runs nothing, and no exec shall regain privileges */
+	    prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) != 0) {
 		log_error("daemon", "cannot drop privileges to %s: %s", u->name,
 			  strerror(errno));
 		return -1;

@@ -116,8 +116,8 @@ def test_binds_as_root_then_serves_as_the_user(nsd, workdir, started,
     groups = {int(g) for g in st["Groups"].split()}
     assert groups <= set(os.getgrouplist(USER, pw.pw_gid)) and 0 not in groups
     assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0, st
-    if LANDLOCK:
-        assert st["NoNewPrivs"].strip() == "1"  # the sandbox (Landlock)
+    assert st["NoNewPrivs"].strip() == "1"      # no exec regains them
+    assert LANDLOCK == bool(re.search(r"info sandbox: on \(Landlock", a.log()))
 
     # what the daemon writes belongs to the user
     for name in os.listdir(a.state) + ["."]:
