@@ -76,8 +76,22 @@ static int tighten(const char *path, unsigned want, bool is_dir)
 	return 0;
 }
 
+/* A directory others may create files in (/tmp) is shared: making it
+ * 0700, or giving it to server.user, would break the system. */
+static bool shared_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && (st.st_mode & (S_ISVTX | S_IWOTH));
+}
+
 int privileges_secure_state(const char *state_dir)
 {
+	if (shared_dir(state_dir)) {
+		log_error("daemon", "server.state-dir %s is shared (others may "
+			  "write in it): give anchord a directory of its own",
+			  state_dir);
+		return -1;
+	}
 	int ret = tighten(state_dir, 0700, true);
 	if (ret != 0) {
 		log_error("daemon", "server.state-dir %s: %s", state_dir,

@@ -213,6 +213,17 @@ def test_keys_are_private_and_loose_modes_are_tightened(nsd, workdir,
     assert dot_answer(a, "local.anchord.test").answer
 
 
+def test_a_shared_state_dir_is_refused(nsd, workdir):
+    a = Anchord(workdir, [upstream(nsd.port)])
+    os.mkdir(a.state)
+    os.chmod(a.state, 0o1777)       # like /tmp
+    a.start(wait=False)
+    assert a.proc.wait(timeout=30) != 0
+    a.log_fd.close()
+    assert f"server.state-dir {a.state} is shared" in a.log()
+    assert mode(a.state) == 0o1777 and os.listdir(a.state) == []
+
+
 # ------------------------------------------------------------------ secrets
 
 def pem_body(path):
