@@ -25,7 +25,7 @@
 
 const char *const config_known_keys[] = {
 	"server.name", "server.state-dir", "server.workers", "server.user",
-	"server.control",
+	"server.control", "server.sandbox",
 	"server.tcp-idle-timeout", "server.max-connections-per-client",
 	"server.max-pipelined", "server.edns-buffer-size",
 	"listen.address", "listen.port", "listen.kind",
@@ -135,6 +135,17 @@ int cfg_check_mapping(struct cfg *x, const yaml_node_t *n, const char *key)
 /* ------------------------------------------------------------------ typed fields */
 
 
+static int parse_sandbox(struct cfg *x, const yaml_node_t *n, const char *key)
+{
+	const char *s = cfg_need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	if (strcmp(s, "auto") != 0 && strcmp(s, "off") != 0)
+		return cfg_fail(x, n, key, "expected auto or off");
+	x->c->sandbox = strcmp(s, "auto") == 0;
+	return 0;
+}
+
 static const struct field server_fields[] = {
 	{ .key = "name", .type = F_NAME, .offset = CFG(name) },
 	{ .key = "state-dir", .type = F_PATH, .offset = CFG(state_dir) },
@@ -142,6 +153,7 @@ static const struct field server_fields[] = {
 	{ .key = "workers", .type = F_WORKERS, .offset = CFG(workers), .min = 1,
 	  .max = 256 },
 	{ .key = "user", .type = F_STRING, .offset = CFG(user) },
+	{ .key = "sandbox", .type = F_CUSTOM, .parse = parse_sandbox },
 	{ .key = "tcp-idle-timeout", .type = F_DURATION_MS,
 	  .offset = CFG(tcp_idle_timeout_ms), .min = 100, .max = 3600000 },
 	{ .key = "max-connections-per-client", .type = F_UINT,
@@ -1101,6 +1113,7 @@ static void set_defaults(struct anchord_config *c)
 	c->name = strdup(host);
 	c->state_dir = strdup(ANCHORD_STATE_DIR);
 	c->workers = 1;
+	c->sandbox = true;
 	c->tcp_idle_timeout_ms = 10000;
 	c->max_connections_per_client = 256;
 	c->max_pipelined = 128;

@@ -11,6 +11,7 @@
 #include "util/util.h"
 
 #include <jansson.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* ------------------------------------------------------------------ configuration */
@@ -89,6 +90,7 @@ struct anchord_config {
 	char *control;			/**< the control socket's path */
 	unsigned workers;
 	char *user;			/**< drop privileges to this user */
+	bool sandbox;			/**< server.sandbox: auto (Landlock) */
 	uint64_t tcp_idle_timeout_ms;
 	unsigned max_connections_per_client;
 	unsigned max_pipelined;
@@ -251,6 +253,30 @@ void workers_set_devices(struct daemon_workers *ws,
 			 struct device_directory *d);
 
 /* ------------------------------------------------------------------ control socket */
+
+/* ------------------------------------------------------------------ privileges */
+
+/** server.user, looked up once while /etc/passwd is at hand. */
+struct privileges_user {
+	char name[64];
+	uid_t uid;
+	gid_t gid;
+};
+
+/** The state directory 0700 and its secret files 0600: looser modes are
+ *  tightened, each with a warning. -1 (logged) when that fails. */
+int privileges_secure_state(const char *state_dir);
+/** Look server.user up; -1 (logged) if there is no such user. */
+int privileges_lookup(const char *user, struct privileges_user *out);
+/** Give the state directory, its files and the query log to the user. */
+int privileges_hand_over(const struct privileges_user *u,
+			 const char *state_dir, const char *querylog);
+/** Become the user; only CAP_NET_ADMIN may stay, and only when asked. */
+int privileges_drop(const struct privileges_user *u, bool keep_net_admin);
+/** server.sandbox: confine filesystem writes with Landlock where the
+ *  kernel has it (logs whether it is on). Call before any thread starts.
+ *  -1 (logged) when the kernel has Landlock but it could not be set up. */
+int sandbox_apply(const struct anchord_config *c);
 
 /** Run one command line; returns the JSON reply (the caller frees it). */
 typedef json_t *(*control_fn)(void *ctx, const char *line);

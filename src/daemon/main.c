@@ -19,8 +19,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -138,23 +136,15 @@ static struct dns_env *build_env(struct anchord_config *conf, const char *cert)
 	return env;
 }
 
-static int drop_privileges(const char *user)
+/* Root's work is done (ports bound, query log open): confine the
+ * writes, give the state to server.user and become it. */
+static int settle_privileges(const struct anchord_config *c,
+			     const struct privileges_user *u, bool as_user)
 {
-	if (!user || geteuid() != 0)
-		return 0;
-	struct passwd *pw = getpwnam(user);
-	if (!pw) {
-		log_error("daemon", "server.user: no user \"%s\"", user);
+	if (as_user && privileges_hand_over(u, c->state_dir, c->log_queries ?
+					    c->queries_file : NULL) != 0)
 		return -1;
-	}
-	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0) {
-		log_error("daemon", "cannot drop privileges to %s: %s", user,
-			  strerror(errno));
-		return -1;
-	}
-	log_info("daemon", "running as user %s", user);
-	return 0;
+	return as_user ? privileges_drop(u, c->policy.mud.nftables) : 0;
 }
 
 static void log_pin(const char *cert)
@@ -601,12 +591,18 @@ static int open_querylog(struct daemon *d)
 static int run(struct daemon *d)
 {
 	char err[ERRLEN];
+	struct privileges_user user = { .name = "" };
+	bool as_user = d->conf.user && geteuid() == 0;
+	if (as_user && privileges_lookup(d->conf.user, &user) != 0)
+		return 1;
 	int ret = util_mkdir_p(d->conf.state_dir, 0700);
 	if (ret != 0) {
 		log_error("daemon", "server.state-dir %s: %s", d->conf.state_dir,
 			  strerror(-ret));
 		return 1;
 	}
+	if (privileges_secure_state(d->conf.state_dir) != 0)
+		return 1;
 	if (config_has_tls(&d->conf) && (open_store(d) != 0 ||
 					 !(d->tls = build_tls(d, &d->conf))))
 		return 1;
@@ -625,7 +621,9 @@ static int run(struct daemon *d)
 		log_error("daemon", "%s", d->cache ? err : "out of memory");
 		return 1;
 	}
-	if (open_querylog(d) != 0 || drop_privileges(d->conf.user) != 0)
+	/* Landlock before the query log's writer thread, which inherits it */
+	if (sandbox_apply(&d->conf) != 0 || open_querylog(d) != 0 ||
+	    settle_privileges(&d->conf, &user, as_user) != 0)
 		return 1;
 	raise_fd_limit();
 	d->loop = uv_default_loop();

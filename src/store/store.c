@@ -241,8 +241,10 @@ int store_open(const char *path, struct store **out, char *err,
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK ||
 	    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK ||
+	    /* temporary tables in memory: anchord's sandbox lets it write
+	     * in the state directory only, not in /tmp */
 	    exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-		    "PRAGMA foreign_keys = ON;") != 0 ||
+		    "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;") != 0 ||
 	    migrate(s) != 0) {
 		snprintf(err, errlen, "%s: %s", path,
 			 s->err[0] ? s->err : sqlite3_errmsg(s->db));

@@ -19,7 +19,7 @@ from mudserver import ZONE_EXTRA, MudServer, Signer
 DEVICE = "127.0.0.5"
 
 
-def main(workdir):
+def main(workdir, user=None):
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     nsd = Nsd(workdir + "/nsd", extra_zone=ZONE_EXTRA).start()
     web = MudServer(workdir + "/web")
@@ -27,7 +27,9 @@ def main(workdir):
     a = None
     try:
         url = web.publish("thermo.json", signer)
-        a = Anchord(workdir + "/anchord", [upstream(nsd.port)], config_extra=f"""
+        server_extra = f"  user: {user}" if user else ""
+        a = Anchord(workdir + "/anchord", [upstream(nsd.port)],
+                    server_extra=server_extra, config_extra=f"""
 profiles:
   iot: {{ mud: required }}
 clients:
@@ -68,6 +70,8 @@ mud:
                       a.log())
                 return 1
             print(listed(family, address))
+        with open(f"/proc/{a.proc.pid}/status") as f:   # test_privileges
+            print("".join(l for l in f if l.startswith(("Uid:", "CapEff:"))))
         return 0
     finally:
         if a:
@@ -77,4 +81,4 @@ mud:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(*sys.argv[1:3]))

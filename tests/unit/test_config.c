@@ -31,6 +31,7 @@ static void minimal_and_defaults(void **state)
 	assert_int_equal(c.dns.edns_udp_size, 1232);
 	assert_int_equal(c.tcp_idle_timeout_ms, 10000);
 	assert_int_equal(c.dns.tcp_keepalive_100ms, 100);
+	assert_true(c.sandbox);				/* auto */
 	config_free(&c);
 }
 
@@ -43,6 +44,7 @@ static void full(void **state)
 		"  state-dir: state\n"
 		"  workers: 2\n"
 		"  tcp-idle-timeout: 2500ms\n"
+		"  sandbox: off\n"
 		"listen:\n"
 		"  - { address: 127.0.0.1, port: 8053, kind: dns }\n"
 		"  - address: \"::1\"\n"
@@ -62,6 +64,7 @@ static void full(void **state)
 	assert_string_equal(c.state_dir, "/etc/anchord/state");
 	assert_int_equal(c.workers, 2);
 	assert_int_equal(c.tcp_idle_timeout_ms, 2500);
+	assert_false(c.sandbox);
 	assert_int_equal(c.n_listen, 2);
 	assert_int_equal(c.dns.n_upstreams, 2);
 	assert_int_equal(c.dns.upstreams[0].transport, DNS_UPSTREAM_TCP);
@@ -71,7 +74,7 @@ static void full(void **state)
 	assert_int_equal(c.dns.serve_stale, 0);
 	assert_int_equal(c.dns.max_ttl, 3600);
 	assert_int_equal(c.dns.n_data, 1);
-	assert_int_equal(c.dns.data[0].origin.line, 15);
+	assert_int_equal(c.dns.data[0].origin.line, 16);
 	assert_int_equal(c.dns.n_zones, 2);
 	assert_string_equal(c.dns.zones[0].file, "/etc/anchord/corp.zone");
 	assert_int_equal(c.dns.zones[1].type, DNS_ZONE_NXDOMAIN);
@@ -112,6 +115,8 @@ static void errors(void **state)
 		     "local-zones.type: expected static");
 	expect_error(MINIMAL "cache: { min-ttl: 2h, max-ttl: 1h }\n",
 		     "cache.min-ttl: larger than cache.max-ttl");
+	expect_error(MINIMAL "server: { sandbox: landlock }\n",
+		     "server.sandbox: expected auto or off");
 	expect_error("server: [\n", "YAML syntax error");
 	expect_error("- just\n- a list\n", "expected a mapping");
 }
