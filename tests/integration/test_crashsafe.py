@@ -1,0 +1,299 @@
+"""Crash safety and storage faults of enrollment.
+
+A certificate is answered only after the transaction that records it (the
+certificate, its spent token and its audit entry) has committed: a client
+holding a certificate can count on the store knowing it, whenever the
+daemon dies. These tests kill anchord with SIGKILL in the middle of a
+stream of EST enrollments and check, after each restart, that every
+certificate a client received is in the store and that the store holds no
+half of an enrollment. A certificate whose response was lost with the
+daemon is in the store and its token is spent: the client asks again with
+a new token (the administrator may revoke the orphan), which is the
+documented behaviour (README, "Crash safety").
+
+The storage faults run anchord with its state directory on a small tmpfs
+in a private mount namespace (we are root in the test environment): a full
+file system and a read-only one must give the client a 503 that says why,
+leave nothing half-written, keep DNS answering, and heal once the space is
+back.
+
+The random kill points come from a seeded generator; the seed is printed
+(and taken from ANCHORD_CRASH_SEED when set) so a failure replays."""
+import base64
+import hashlib
+import http.client
+import os
+import random
+import re
+import shutil
+import signal
+import sqlite3
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import NameOID
+
+from harness import (ANCHORCTL, ANCHORD, LOCALHOST, WRAPPER, query,
+                     upstream, wait_until)
+
+ANCHOR_ENROLL = os.path.join(os.path.dirname(ANCHORD), "anchor-enroll")
+ENROLL_PATH = "/.well-known/est/simpleenroll"
+ADN = "dns.anchord.test"
+EST_CONFIG = "est:\n  allowed-domains: [devices.anchord.test]\n"
+CLIENTS = 4
+ROUNDS = 5
+
+
+def seed():
+    value = int(os.environ.get("ANCHORD_CRASH_SEED") or
+                random.SystemRandom().randrange(1 << 32))
+    print(f"crash seed {value} (replay: ANCHORD_CRASH_SEED={value})")
+    return value
+
+
+# ------------------------------------------------------------------ clients
+
+def csr_body(cn):
+    """A fresh P-256 key's PKCS#10 request, base64 as EST sends it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])).sign(
+        key, hashes.SHA256())
+    return base64.encodebytes(csr.public_bytes(serialization.Encoding.DER))
+
+
+def post_enroll(a, token, body, timeout=15):
+    """(status, body) of one simpleenroll; raises when the connection
+    breaks before a whole response arrived."""
+    ctx = ssl.create_default_context(cafile=a.ca)
+    ctx.check_hostname = False
+    conn = http.client.HTTPSConnection(LOCALHOST, a.https_port, context=ctx,
+                                       timeout=timeout)
+    try:
+        conn.request("POST", ENROLL_PATH, body=body, headers={
+            "Content-Type": "application/pkcs10",
+            "Authorization": "Bearer " + token})
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def serial_of(body):
+    """The hex serial (as the store writes it) of a certs-only reply."""
+    der = base64.b64decode(b"".join(body.split()))
+    certs = pkcs7.load_der_pkcs7_certificates(der)
+    assert len(certs) == 1
+    return format(certs[0].serial_number, "032x")
+
+
+def token_hash(token):
+    return hashlib.sha256(token.encode()).digest()
+
+
+def anchorctl(a, *args, check=True, ns=None):
+    cmd = [ANCHORCTL, "-c", a.conf] + list(args)
+    if ns:      # inside the daemon's mount namespace
+        cmd = ["nsenter", "-t", str(ns), "-m", "--"] + cmd
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if check:
+        assert out.returncode == 0, out.stderr
+    return out
+
+
+def new_tokens(a, n, ns=None):
+    return anchorctl(a, "token", "new", "--count", str(n), ns=ns).stdout.split()
+
+
+def listed_serials(a, ns=None):
+    return {line.split()[0] for line in
+            anchorctl(a, "cert", "list", ns=ns).stdout.splitlines()
+            if line.strip()}
+
+
+# ------------------------------------------------------------------ the daemon
+
+def kill9(a):
+    """SIGKILL, by pid: no cleanup of any kind runs."""
+    os.kill(a.proc.pid, signal.SIGKILL)
+    a.proc.wait(30)
+    a.proc = None
+    a.log_fd.close()
+
+
+def start(a, prefix=()):
+    """Like Anchord.start, with an optional command in front (the mount
+    namespace); the checker wrapper, if any, still runs the daemon."""
+    a.log_fd = open(a.logfile, "ab")
+    a.proc = subprocess.Popen(list(prefix) + WRAPPER + [ANCHORD, "-c", a.conf],
+                              stdout=a.log_fd, stderr=subprocess.STDOUT)
+    ok = wait_until(lambda: query("local.anchord.test", port=a.port,
+                                  timeout=0.3).answer, timeout=30)
+    assert ok, "anchord did not start:\n" + a.log()
+    return a
+
+
+def resolves(a):
+    return query("local.anchord.test", port=a.port, timeout=2).answer
+
+
+# ------------------------------------------------------------------ the store
+
+def store_path(a, ns=None):
+    path = os.path.join(a.state, "store.sqlite")
+    return f"/proc/{ns}/root{path}" if ns else path
+
+
+def open_store(a, ns=None):
+    db = sqlite3.connect(f"file:{store_path(a, ns)}?mode=ro", uri=True,
+                         timeout=10)
+    db.execute("PRAGMA busy_timeout = 10000")
+    return db
+
+
+def check_consistent(a, ns=None):
+    """Nothing half-written: the file is sound, every spent EST token has
+    exactly its certificate and every certificate its spent token and its
+    audit entry. Tokens made without --device name the certificate's
+    identity after the first 8 bytes of their hash (est.c, auth_token).
+    Returns the serials the store holds."""
+    db = open_store(a, ns)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        spent = {"token:" + h.hex()[:16] for (h,) in db.execute(
+            "SELECT hash FROM tokens WHERE purpose = 'est' AND used_at != 0 "
+            "AND device = ''")}
+        certs = {}
+        for serial, identity in db.execute(
+                "SELECT serial, identity FROM certificates"):
+            certs[serial] = identity
+        by_token = {i for i in certs.values() if i.startswith("token:")}
+        token_certs = [i for i in certs.values()
+                       if i.startswith("token:") and i in spent]
+        assert len(token_certs) == len(set(token_certs)), "a token twice"
+        anonymous = {i for i in by_token if len(i) == 22 and
+                     re.fullmatch(r"token:[0-9a-f]{16}", i)}
+        assert spent == anonymous, (
+            f"spent tokens without a certificate: {spent - anonymous}; "
+            f"certificates without a spent token: {anonymous - spent}")
+        audited = {m.group(1) for (d,) in db.execute(
+            "SELECT detail FROM audit WHERE action = 'issued'")
+            for m in [re.match(r"serial ([0-9a-f]+) ", d)] if m}
+        assert set(certs) <= audited, set(certs) - audited
+        # a device's certificate needs its device (PAKE enrollment)
+        devices = {n for (n,) in db.execute("SELECT name FROM devices")}
+        for serial, identity in certs.items():
+            if identity.startswith("token:") and identity not in anonymous:
+                assert identity[len("token:"):] in devices, (serial, identity)
+        return set(certs)
+    finally:
+        db.close()
+
+
+def token_used(a, token, ns=None):
+    db = open_store(a, ns)
+    try:
+        row = db.execute("SELECT used_at FROM tokens WHERE hash = ?",
+                         (token_hash(token),)).fetchone()
+        return row is not None and row[0] != 0
+    finally:
+        db.close()
+
+
+# ------------------------------------------------------------------ crash safety
+
+class Stream:
+    """CLIENTS threads enrolling one fresh token and key after another
+    until told to stop or the daemon is gone."""
+
+    def __init__(self, a, tokens, tag):
+        self.a, self.tokens, self.tag = a, tokens, tag
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.issued = {}        # token -> serial: a certificate arrived
+        self.refused = {}       # token -> (status, body)
+        self.lost = []          # tokens whose answer never came
+        self.threads = [threading.Thread(target=self.client, args=(i,))
+                        for i in range(CLIENTS)]
+
+    def take(self):
+        with self.lock:
+            return self.tokens.pop() if self.tokens else None
+
+    def client(self, i):
+        n = 0
+        while not self.stop.is_set():
+            token = self.take()
+            if token is None:
+                return
+            n += 1
+            body = csr_body(f"crash-{self.tag}-{i}-{n}")
+            try:
+                status, reply = post_enroll(self.a, token, body)
+            except (OSError, http.client.HTTPException):
+                with self.lock:
+                    self.lost.append(token)
+                return
+            with self.lock:
+                if status == 200:
+                    self.issued[token] = serial_of(reply)
+                else:
+                    self.refused[token] = (status, reply)
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)
+            assert not t.is_alive()
+
+
+def test_sigkill_during_est_enrollments_loses_no_issued_certificate(
+        nsd, make_anchord):
+    rng = random.Random(seed())
+    a = make_anchord([upstream(nsd.port)], https=True, config_extra=EST_CONFIG)
+    tokens = new_tokens(a, 600)
+    received, lost = {}, []
+    for rnd in range(ROUNDS):
+        delay = rng.uniform(0.05, 0.8)
+        with Stream(a, tokens, rnd) as s:
+            time.sleep(delay)
+            kill9(a)
+        print(f"round {rnd}: killed after {delay * 1000:.0f} ms: "
+              f"{len(s.issued)} issued, {len(s.lost)} lost, "
+              f"{len(s.refused)} refused")
+        # every answer that came whole was a certificate
+        assert not s.refused, s.refused
+        received.update(s.issued)
+        lost += s.lost
+        start(a)                # the same state directory, every time
+        stored = check_consistent(a)
+        assert set(received.values()) <= stored, \
+            set(received.values()) - stored
+        assert set(received.values()) <= listed_serials(a)
+        for token in s.issued:
+            assert token_used(a, token)
+    assert len(received) > 0
+    # A lost answer either spent its token together with a certificate
+    # the store keeps, or spent nothing: that token still enrolls.
+    unspent = [t for t in lost if not token_used(a, t)]
+    print(f"{len(lost)} answers lost: {len(lost) - len(unspent)} with their "
+          "certificate recorded, the other tokens still good")
+    for token in unspent[:4]:
+        status, reply = post_enroll(a, token, csr_body("crash-retry"))
+        assert status == 200, reply
+        assert serial_of(reply) in listed_serials(a)
+    check_consistent(a)
+    assert resolves(a)
