@@ -159,40 +159,37 @@ def open_store(a, ns=None):
 
 
 def check_consistent(a, ns=None):
-    """Nothing half-written: the file is sound, every spent EST token has
-    exactly its certificate and every certificate its spent token and its
-    audit entry. Tokens made without --device name the certificate's
-    identity after the first 8 bytes of their hash (est.c, auth_token).
-    Returns the serials the store holds."""
+    """Nothing half-written: the file is sound; every spent EST token has
+    exactly one certificate and every certificate its spent token and its
+    audit entry (one transaction, est.c record); a device's token names
+    its device, which exists, and a used code has its device (one
+    transaction, enroll/service.c cpace_grant). A token without a device
+    names its certificate's identity after the first 8 bytes of its hash
+    (est.c auth_token). Returns the serials the store holds."""
     db = open_store(a, ns)
     try:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
-        spent = {"token:" + h.hex()[:16] for (h,) in db.execute(
-            "SELECT hash FROM tokens WHERE purpose = 'est' AND used_at != 0 "
-            "AND device = ''")}
-        certs = {}
-        for serial, identity in db.execute(
-                "SELECT serial, identity FROM certificates"):
-            certs[serial] = identity
-        by_token = {i for i in certs.values() if i.startswith("token:")}
-        token_certs = [i for i in certs.values()
-                       if i.startswith("token:") and i in spent]
-        assert len(token_certs) == len(set(token_certs)), "a token twice"
-        anonymous = {i for i in by_token if len(i) == 22 and
-                     re.fullmatch(r"token:[0-9a-f]{16}", i)}
-        assert spent == anonymous, (
-            f"spent tokens without a certificate: {spent - anonymous}; "
-            f"certificates without a spent token: {anonymous - spent}")
+        spent = sorted("token:" + (device or h.hex()[:16])
+                       for h, device in db.execute(
+                           "SELECT hash, device FROM tokens WHERE "
+                           "purpose = 'est' AND used_at != 0"))
+        certs = dict(db.execute("SELECT serial, identity FROM certificates"))
+        assert spent == sorted(certs.values()), (
+            "spent tokens and certificates differ: "
+            f"{set(spent) ^ set(certs.values())}")
         audited = {m.group(1) for (d,) in db.execute(
             "SELECT detail FROM audit WHERE action = 'issued'")
             for m in [re.match(r"serial ([0-9a-f]+) ", d)] if m}
         assert set(certs) <= audited, set(certs) - audited
-        # a device's certificate needs its device (PAKE enrollment)
-        devices = {n for (n,) in db.execute("SELECT name FROM devices")}
-        for serial, identity in certs.items():
-            if identity.startswith("token:") and identity not in anonymous:
-                assert identity[len("token:"):] in devices, (serial, identity)
+        devices = dict(db.execute("SELECT name, owner FROM devices"))
+        for (device,) in db.execute("SELECT device FROM tokens WHERE "
+                                    "purpose = 'est' AND device != ''"):
+            assert device in devices, f"a token for a missing {device}"
+        used_codes = {"code:" + c for (c,) in db.execute(
+            "SELECT id FROM codes WHERE used_at != 0")}
+        assert used_codes == {o for o in devices.values()
+                              if o.startswith("code:")}
         return set(certs)
     finally:
         db.close()
@@ -297,3 +294,36 @@ def test_sigkill_during_est_enrollments_loses_no_issued_certificate(
         assert serial_of(reply) in listed_serials(a)
     check_consistent(a)
     assert resolves(a)
+
+
+def test_sigkill_during_code_enrollments(nsd, make_anchord, tmp_path):
+    """The same with anchor-enroll: the PAKE records the device and its
+    token, EST then issues; kill -9 lands anywhere in that."""
+    rng = random.Random(seed())
+    a = make_anchord([upstream(nsd.port)], https=True, dot=True)
+    for rnd in range(2):
+        runs = []
+        for i in range(4):
+            out = anchorctl(a, "code", "new", "--device",
+                            f"crash-{rnd}-{i}").stdout
+            uri = re.search(r"^uri: (\S+)$", out, re.M).group(1)
+            runs.append(subprocess.Popen(
+                [ANCHOR_ENROLL, "enroll", uri,
+                 "--state", str(tmp_path / f"s{rnd}-{i}"),
+                 "--out", str(tmp_path / f"o{rnd}-{i}"),
+                 "--resolve", f"{ADN}:{a.https_port}:{LOCALHOST}"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        # an enrollment takes some 100 ms here: kill early enough to land
+        # inside some of them
+        delay = rng.uniform(0.05, 0.4)
+        time.sleep(delay)
+        kill9(a)
+        outputs = [r.communicate(timeout=120)[0] for r in runs]
+        got = [m.group(1) for o in outputs
+               for m in [re.search(r"certificate ([0-9a-f]+)", o)] if m]
+        print(f"round {rnd}: killed after {delay * 1000:.0f} ms: {len(got)} "
+              f"of {len(runs)} clients got a certificate")
+        start(a)
+        stored = check_consistent(a)
+        assert set(got) <= stored, "\n".join(outputs)
+        assert set(got) <= listed_serials(a)
