@@ -277,9 +277,30 @@ int store_commit(struct store *s)
 	return run(s, prepare(s, "COMMIT", ""), "commit");
 }
 
+bool store_in_transaction(struct store *s)
+{
+	return !sqlite3_get_autocommit(s->db);
+}
+
+/* Cleanup after a failure: it keeps the error that caused it (a ROLLBACK
+ * after SQLITE_FULL would otherwise report "no transaction is active"),
+ * and does nothing when SQLite already rolled the transaction back, as it
+ * may on SQLITE_FULL, SQLITE_IOERR or SQLITE_NOMEM. */
+static void undo_quietly(struct store *s, const char *const *sql, size_t n)
+{
+	if (!store_in_transaction(s))
+		return;
+	char cause[sizeof(s->err)];
+	memcpy(cause, s->err, sizeof(cause));
+	for (size_t i = 0; i < n; i++)
+		run(s, prepare(s, sql[i], ""), "rollback");
+	memcpy(s->err, cause, sizeof(cause));
+}
+
 void store_rollback(struct store *s)
 {
-	run(s, prepare(s, "ROLLBACK", ""), "rollback");
+	static const char *const sql[] = { "ROLLBACK" };
+	undo_quietly(s, sql, ARRAY_SIZE(sql));
 }
 
 int store_savepoint(struct store *s)
@@ -295,8 +316,8 @@ int store_keep(struct store *s)
 void store_undo(struct store *s)
 {
 	/* back to the savepoint, which the release then ends */
-	run(s, prepare(s, "ROLLBACK TO part", ""), "savepoint");
-	run(s, prepare(s, "RELEASE part", ""), "savepoint");
+	static const char *const sql[] = { "ROLLBACK TO part", "RELEASE part" };
+	undo_quietly(s, sql, ARRAY_SIZE(sql));
 }
 
 /* ------------------------------------------------------------------ statements */
