@@ -146,14 +146,23 @@ def resolves(a):
 
 # ------------------------------------------------------------------ the store
 
-def store_path(a, ns=None):
-    path = os.path.join(a.state, "store.sqlite")
-    return f"/proc/{ns}/root{path}" if ns else path
-
-
 def open_store(a, ns=None):
-    db = sqlite3.connect(f"file:{store_path(a, ns)}?mode=ro", uri=True,
-                         timeout=10)
+    """A read-only connection to the store. Inside a mount namespace, to
+    a copy taken while no enrollment runs: SQLite resolves the magic
+    /proc/PID/root link to our own "/" and would miss the tmpfs."""
+    path = os.path.join(a.state, "store.sqlite")
+    if ns:
+        copy = os.path.join(a.dir, "store-copy")
+        shutil.rmtree(copy, ignore_errors=True)
+        os.makedirs(copy)
+        for suffix in ("", "-wal"):
+            src = f"/proc/{ns}/root{path}{suffix}"
+            if os.path.exists(src):
+                shutil.copyfile(src, os.path.join(copy, "store.sqlite" +
+                                                  suffix))
+        path = os.path.join(copy, "store.sqlite")
+        return sqlite3.connect(path, timeout=10)
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     db.execute("PRAGMA busy_timeout = 10000")
     return db
 
@@ -327,3 +336,76 @@ def test_sigkill_during_code_enrollments(nsd, make_anchord, tmp_path):
         stored = check_consistent(a)
         assert set(got) <= stored, "\n".join(outputs)
         assert set(got) <= listed_serials(a)
+
+
+# ------------------------------------------------------------------ storage faults
+
+def in_tmpfs(a, size):
+    """The command that gives anchord a private mount namespace with a
+    tmpfs of size bytes on its state directory."""
+    os.makedirs(a.state, exist_ok=True)
+    script = ('mount -t tmpfs -o size=%d,mode=0700 tmpfs "$0" && exec "$@"'
+              % size)
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            script, a.state]
+
+
+def ns_sh(a, script):
+    """A shell command inside the daemon's mount namespace."""
+    return subprocess.run(["nsenter", "-t", str(a.proc.pid), "-m", "--",
+                           "sh", "-c", script], capture_output=True,
+                          text=True, timeout=60)
+
+
+def enroll_until_refused(a, tokens, tries):
+    """Enroll with one token after another until one is refused: the
+    tokens that got certificates, and the refused (token, status, body)."""
+    issued = {}
+    for n in range(tries):
+        token = tokens.pop()
+        status, body = post_enroll(a, token, csr_body(f"fault-{n}"))
+        if status != 200:
+            return issued, (token, status, body)
+        issued[token] = serial_of(body)
+    return issued, None
+
+
+def test_full_disk_refuses_enrollment_clearly_and_heals(nsd, make_anchord):
+    a = make_anchord([upstream(nsd.port)], https=True, config_extra=EST_CONFIG,
+                     start=False)
+    start(a, in_tmpfs(a, 4 << 20))
+    ns = a.proc.pid
+    a.trust_anchor = f"/proc/{ns}/root{a.state}/ca.pem"
+    tokens = new_tokens(a, 300, ns=ns)
+    issued, refused = enroll_until_refused(a, tokens, 2)
+    assert refused is None and len(issued) == 2
+
+    filled = ns_sh(a, f"cat /dev/zero > {a.state}/filler")
+    assert "No space left" in filled.stderr, filled.stderr
+    more, refused = enroll_until_refused(a, tokens, 250)
+    issued.update(more)
+    assert refused, "the full file system never refused a certificate"
+    token, status, body = refused
+    print(f"refused after {len(more)} more: {status} {body!r}")
+    assert status == 503 and b"could not be recorded" in body, body
+    assert wait_until(lambda: re.search(
+        r"est: recording [0-9a-f]+: .*database or disk is full", a.log()))
+    # several at once: each gets its certificate, or a 503 and keeps its
+    # token (a batch that SQLite rolls back must not half commit)
+    with Stream(a, tokens[-8:], "full") as s:
+        pass
+    del tokens[-8:]
+    assert not s.lost
+    assert all(st == 503 for st, _ in s.refused.values()), s.refused
+    issued.update(s.issued)
+    assert a.alive() and resolves(a)
+    stored = check_consistent(a, ns)
+    assert set(issued.values()) <= stored
+    for t in [token] + list(s.refused):
+        assert not token_used(a, t, ns), "a refused request spent its token"
+
+    ns_sh(a, f"rm {a.state}/filler")
+    status, body = post_enroll(a, token, csr_body("fault-again"))
+    assert status == 200, body          # the refused token is still good
+    assert serial_of(body) in listed_serials(a, ns=ns)
+    check_consistent(a, ns)
