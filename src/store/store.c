@@ -146,9 +146,42 @@ int store_schema_version(void)
 	return (int)ARRAY_SIZE(migrations);
 }
 
+/* Which step of SQLite's I/O failed: "disk I/O error" alone does not
+ * tell a full, read-only or broken disk apart. */
+static const char *io_step(int extended)
+{
+	switch (extended) {
+	case SQLITE_IOERR_READ: case SQLITE_IOERR_SHORT_READ: return "read";
+	case SQLITE_IOERR_WRITE: return "write";
+	case SQLITE_IOERR_FSYNC: case SQLITE_IOERR_DIR_FSYNC: return "fsync";
+	case SQLITE_IOERR_TRUNCATE: return "truncate";
+	case SQLITE_IOERR_SHMOPEN: case SQLITE_IOERR_SHMSIZE:
+	case SQLITE_IOERR_SHMMAP: case SQLITE_IOERR_SHMLOCK:
+		return "shared-memory index";
+	default: return NULL;
+	}
+}
+
+/* SQLite's message, with what the system said when it is known. */
+static void describe(sqlite3 *db, char *out, size_t cap)
+{
+	int ext = sqlite3_extended_errcode(db), sys = sqlite3_system_errno(db);
+	int code = ext & 0xff;
+	const char *step = code == SQLITE_IOERR ? io_step(ext) : NULL;
+	bool os = code == SQLITE_IOERR || code == SQLITE_FULL ||
+		  code == SQLITE_READONLY;
+	snprintf(out, cap, "%s%s%s%s%s%s", sqlite3_errmsg(db),
+		 step || (os && sys > 0) ? " (" : "", step ? step : "",
+		 step && os && sys > 0 ? ": " : "",
+		 os && sys > 0 ? strerror(sys) : "",
+		 step || (os && sys > 0) ? ")" : "");
+}
+
 static int fail(struct store *s, const char *what)
 {
-	snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
+	char why[192];
+	describe(s->db, why, sizeof(why));
+	snprintf(s->err, sizeof(s->err), "%s: %s", what, why);
 	return -1;
 }
 
@@ -162,8 +195,8 @@ static int exec(struct store *s, const char *sql)
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
-	snprintf(s->err, sizeof(s->err), "%s", msg ? msg : "error");
-	sqlite3_free(msg);
+	sqlite3_free(msg);	/* the connection's message says as much */
+	describe(s->db, s->err, sizeof(s->err));
 	return -1;
 }
 
@@ -226,6 +259,17 @@ static int create_private(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* SQLite quietly opens a file it may not write read-only; the store
+ * would then fail later, on its first change, and less clearly. */
+static int check_writable(struct store *s, const char *path)
+{
+	if (sqlite3_db_readonly(s->db, "main") != 1)
+		return 0;
+	snprintf(s->err, sizeof(s->err), "cannot write it (%s)",
+		 access(path, W_OK) != 0 ? strerror(errno) : "read-only");
+	return -1;
+}
+
 int store_open(const char *path, struct store **out, char *err,
 	       size_t errlen)
 {
@@ -240,12 +284,15 @@ int store_open(const char *path, struct store **out, char *err,
 	}
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK ||
+	    check_writable(s, path) != 0 ||
 	    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK ||
 	    exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 		    "PRAGMA foreign_keys = ON;") != 0 ||
 	    migrate(s) != 0) {
+		if (!s->err[0] && s->db)
+			describe(s->db, s->err, sizeof(s->err));
 		snprintf(err, errlen, "%s: %s", path,
-			 s->err[0] ? s->err : sqlite3_errmsg(s->db));
+			 s->err[0] ? s->err : "out of memory");
 		store_close(s);
 		return -1;
 	}
