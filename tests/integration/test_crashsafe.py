@@ -409,3 +409,97 @@ def test_full_disk_refuses_enrollment_clearly_and_heals(nsd, make_anchord):
     assert status == 200, body          # the refused token is still good
     assert serial_of(body) in listed_serials(a, ns=ns)
     check_consistent(a, ns)
+
+
+
+def on_ext4(a, image):
+    """A private mount namespace with the ext4 file system in image on the
+    state directory, made read-only on errors as /var/lib usually is."""
+    os.makedirs(a.state, exist_ok=True)
+    script = 'mount -o loop,errors=remount-ro "$1" "$0" && shift && exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            script, a.state, image]
+
+
+def test_state_turning_read_only_refuses_enrollment_clearly(
+        nsd, make_anchord, tmp_path):
+    """A disk error makes the state file system read-only under the
+    daemon (ext4 errors=remount-ro; a plain mount -o remount,ro is refused
+    while the store is open for writing). Enrollment must fail with a 503
+    that says why, DNS go on, nothing be half-written; once the file
+    system is repaired and anchord restarted, the refused token works."""
+    image = str(tmp_path / "state.ext4")
+    with open(image, "wb") as f:
+        f.truncate(16 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", image], check=True, timeout=60)
+    a = make_anchord([upstream(nsd.port)], https=True, config_extra=EST_CONFIG,
+                     start=False)
+    start(a, on_ext4(a, image))
+    ns = a.proc.pid
+    a.trust_anchor = f"/proc/{ns}/root{a.state}/ca.pem"
+    tokens = new_tokens(a, 40, ns=ns)
+    issued, refused = enroll_until_refused(a, tokens, 2)
+    assert refused is None
+
+    # written back first, so that SQLite's shared-memory index must fault
+    # its pages writable again on the read-only file system
+    broke = ns_sh(a, "sync; dev=$(findmnt -n -o SOURCE " + a.state + ") && "
+                  "echo 1 > /sys/fs/ext4/${dev##*/}/trigger_fs_error && "
+                  "findmnt -n -o OPTIONS " + a.state)
+    assert broke.returncode == 0 and re.match(
+        r"ro,|.*emergency_ro", broke.stdout), broke
+    more, refused = enroll_until_refused(a, tokens, 3)
+    assert not more and refused
+    token, status, body = refused
+    print(f"read-only: {status} {body!r}")
+    assert status == 503 and b"could not be recorded" in body, body
+    assert wait_until(lambda: re.search(
+        r"est: recording [0-9a-f]+: .*(readonly|read-only|I/O error)",
+        a.log())), a.log()
+    with Stream(a, tokens[-8:], "ro") as s:
+        pass
+    assert not s.lost and not s.issued
+    assert all(st == 503 for st, _ in s.refused.values()), s.refused
+    assert a.alive() and resolves(a)
+    stored = check_consistent(a, ns)
+    assert set(issued.values()) <= stored
+    assert not token_used(a, token, ns)
+    a.stop()                            # cleanly, on a read-only store
+
+    # repaired, remounted, restarted: what was issued is there, the
+    # refused token is still good
+    fsck = subprocess.run(["e2fsck", "-f", "-y", image], capture_output=True,
+                          text=True, timeout=60)
+    assert fsck.returncode in (0, 1), fsck.stdout + fsck.stderr
+    start(a, on_ext4(a, image))
+    ns = a.proc.pid
+    a.trust_anchor = f"/proc/{ns}/root{a.state}/ca.pem"
+    assert set(issued.values()) <= check_consistent(a, ns)
+    status, body = post_enroll(a, token, csr_body("ro-again"))
+    assert status == 200, body
+    assert serial_of(body) in listed_serials(a, ns=ns)
+
+
+def test_read_only_state_at_start_is_refused_clearly(nsd, make_anchord):
+    """SQLite would open a store it cannot write read-only without a word,
+    and fail at the first change; anchord refuses to start instead and
+    says why (the store also holds the audit log, devices and MUD
+    bindings: running on without them is not an option)."""
+    a = make_anchord([upstream(nsd.port)], https=True, config_extra=EST_CONFIG)
+    a.stop()
+    script = ('mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && '
+              'exec "$@"')
+    a.log_fd = open(a.logfile, "ab")
+    a.proc = subprocess.Popen(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+         a.state] + WRAPPER + [ANCHORD, "-c", a.conf],
+        stdout=a.log_fd, stderr=subprocess.STDOUT)
+    code = a.proc.wait(60)
+    a.proc = None
+    a.log_fd.close()
+    assert code != 0
+    assert re.search(r"store\.sqlite: cannot write it \(Read-only file system\)",
+                     a.log()), a.log()
+    a.check_log()
+    start(a)                    # writable again: it starts, the store intact
+    check_consistent(a)
