@@ -1,8 +1,10 @@
 /*  anchord - store/store.c: the SQLite store.
  *
- *  WAL journal with synchronous=NORMAL: a committed transaction survives
+ *  WAL journal with synchronous=FULL: a committed transaction survives
  *  the process being killed at any moment (it sits in the WAL, which the
- *  next open replays), and writers do not block readers. Several anchord
+ *  next open replays) and, the WAL being synced at each commit, the loss
+ *  of power too: a certificate is answered only after its commit, and one
+ *  the store forgot could never be revoked. Writers do not block readers. Several anchord
  *  workers and anchorctl use the file at once; the busy timeout makes them
  *  queue for the write lock instead of failing.
  */
@@ -286,7 +288,7 @@ int store_open(const char *path, struct store **out, char *err,
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK ||
 	    check_writable(s, path) != 0 ||
 	    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK ||
-	    exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+	    exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 		    "PRAGMA foreign_keys = ON;") != 0 ||
 	    migrate(s) != 0) {
 		if (!s->err[0] && s->db)
