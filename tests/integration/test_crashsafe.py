@@ -9,7 +9,7 @@ certificate a client received is in the store and that the store holds no
 half of an enrollment. A certificate whose response was lost with the
 daemon is in the store and its token is spent: the client asks again with
 a new token (the administrator may revoke the orphan), which is the
-documented behaviour (README, "Crash safety").
+documented behaviour (README, "Running it"; anchord(8)).
 
 The storage faults run anchord with its state directory on a small tmpfs
 in a private mount namespace (we are root in the test environment): a full
