@@ -310,21 +310,25 @@ def test_sigkill_during_code_enrollments(nsd, make_anchord, tmp_path):
     token, EST then issues; kill -9 lands anywhere in that."""
     rng = random.Random(seed())
     a = make_anchord([upstream(nsd.port)], https=True, dot=True)
+
+    def enroll(name):
+        out = anchorctl(a, "code", "new", "--device", name).stdout
+        uri = re.search(r"^uri: (\S+)$", out, re.M).group(1)
+        return subprocess.Popen(
+            [ANCHOR_ENROLL, "enroll", uri, "--state", str(tmp_path / name),
+             "--out", str(tmp_path / (name + "-out")),
+             "--resolve", f"{ADN}:{a.https_port}:{LOCALHOST}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    # how long one enrollment takes here (a sanitizer build is slower),
+    # so that the kills land inside enrollments
+    began = time.monotonic()
+    first = enroll("crash-first")
+    assert first.wait(120) == 0, first.communicate()[0]
+    took = time.monotonic() - began
     for rnd in range(2):
-        runs = []
-        for i in range(4):
-            out = anchorctl(a, "code", "new", "--device",
-                            f"crash-{rnd}-{i}").stdout
-            uri = re.search(r"^uri: (\S+)$", out, re.M).group(1)
-            runs.append(subprocess.Popen(
-                [ANCHOR_ENROLL, "enroll", uri,
-                 "--state", str(tmp_path / f"s{rnd}-{i}"),
-                 "--out", str(tmp_path / f"o{rnd}-{i}"),
-                 "--resolve", f"{ADN}:{a.https_port}:{LOCALHOST}"],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-        # an enrollment takes some 100 ms here: kill early enough to land
-        # inside some of them
-        delay = rng.uniform(0.05, 0.4)
+        runs = [enroll(f"crash-{rnd}-{i}") for i in range(4)]
+        delay = rng.uniform(0.1, 1.5) * took
         time.sleep(delay)
         kill9(a)
         outputs = [r.communicate(timeout=120)[0] for r in runs]
