@@ -544,7 +544,10 @@ static void cpace_grant(struct call *c, struct session *s,
 	struct store_device d;
 	bool reg = strcmp(row->purpose, "register") == 0;
 	if (store_begin(st) != 0) {
-		respond_error(c->ex, 503, "the store is busy");
+		/* busy beyond the timeout, or a full or read-only disk */
+		log_error("enroll", "enrolling with code %s: %s", s->name,
+			  store_error(st));
+		respond_error(c->ex, 503, "could not record the enrollment");
 		return;
 	}
 	int rc = store_code_use(st, s->name, time(NULL),

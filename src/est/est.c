@@ -588,9 +588,12 @@ static void issue_work(uv_work_t *w)
 static void answer_recorded(struct job *j, int ret, const char *store_err)
 {
 	if (ret != 0) {
-		log_error("est", "recording %s: %s", j->out.serial, store_err);
 		/* a racing request used the token, or the disk failed */
-		job_error(j, j->auth == AUTH_TOKEN && ret == 1 ? 401 : 503,
+		bool token_gone = j->auth == AUTH_TOKEN && ret == 1;
+		log_error("est", "recording %s: %s", j->out.serial,
+			  token_gone ? "the token was used meanwhile"
+				     : store_err);
+		job_error(j, token_gone ? 401 : 503,
 			  "the certificate could not be recorded");
 		return;
 	}
@@ -603,8 +606,29 @@ static void answer_recorded(struct job *j, int ret, const char *store_err)
 	job_free(j);
 }
 
-/* Record what this turn of the loop issued, in one transaction. A
- * client that left gets nothing recorded, and its token stays good. */
+/* Record the batch's jobs inside the open transaction; 0 when the
+ * transaction is still there to commit, else -1 and the first error in
+ * err. SQLite may roll the whole transaction back by itself on a full or
+ * failing disk: what follows must then not be recorded outside it, each
+ * change committing on its own, nor those before be answered. */
+static int record_all(struct est_service *est, struct job *list, char *err,
+		      size_t errlen)
+{
+	for (struct job *j = list; j; j = j->next) {
+		if (j->work_ret == -2)
+			continue;	/* the client left */
+		j->work_ret = record(j);
+		if (j->work_ret < 0 && !err[0])
+			snprintf(err, errlen, "%s", store_error(est->store));
+		if (!store_in_transaction(est->store))
+			return -1;
+	}
+	return 0;
+}
+
+/* Record what this turn of the loop issued, in one transaction, and
+ * answer only once it committed. A client that left gets nothing
+ * recorded, and its token stays good. */
 static void record_batch(uv_check_t *c)
 {
 	struct est_service *est = c->data;
@@ -612,16 +636,20 @@ static void record_batch(uv_check_t *c)
 	est->batch = NULL;
 	est->batch_tail = &est->batch;
 	uv_check_stop(c);
-	int begun = store_begin(est->store);
 	for (struct job *j = list; j; j = j->next) {
 		j->busy = false;
-		j->work_ret = !j->ex ? -2 : begun != 0 ? -1 : record(j);
+		j->work_ret = j->ex ? -1 : -2;
 	}
-	int committed = begun == 0 ? store_commit(est->store) : -1;
-	if (begun == 0 && committed != 0)
+	char err[256] = "";
+	int committed = store_begin(est->store);
+	if (committed != 0)
+		snprintf(err, sizeof(err), "%s", store_error(est->store));
+	else if (record_all(est, list, err, sizeof(err)) != 0)
+		committed = -1;
+	else if ((committed = store_commit(est->store)) != 0)
+		snprintf(err, sizeof(err), "%s", store_error(est->store));
+	if (committed != 0)
 		store_rollback(est->store);
-	char err[256];
-	snprintf(err, sizeof(err), "%s", store_error(est->store));
 	for (struct job *j = list, *next; j; j = next) {
 		next = j->next;
 		if (j->work_ret == -2)

@@ -1,8 +1,10 @@
 /*  anchord - store/store.c: the SQLite store.
  *
- *  WAL journal with synchronous=NORMAL: a committed transaction survives
+ *  WAL journal with synchronous=FULL: a committed transaction survives
  *  the process being killed at any moment (it sits in the WAL, which the
- *  next open replays), and writers do not block readers. Several anchord
+ *  next open replays) and, the WAL being synced at each commit, the loss
+ *  of power too: a certificate is answered only after its commit, and one
+ *  the store forgot could never be revoked. Writers do not block readers. Several anchord
  *  workers and anchorctl use the file at once; the busy timeout makes them
  *  queue for the write lock instead of failing.
  */
@@ -146,9 +148,42 @@ int store_schema_version(void)
 	return (int)ARRAY_SIZE(migrations);
 }
 
+/* Which step of SQLite's I/O failed: "disk I/O error" alone does not
+ * tell a full, read-only or broken disk apart. */
+static const char *io_step(int extended)
+{
+	switch (extended) {
+	case SQLITE_IOERR_READ: case SQLITE_IOERR_SHORT_READ: return "read";
+	case SQLITE_IOERR_WRITE: return "write";
+	case SQLITE_IOERR_FSYNC: case SQLITE_IOERR_DIR_FSYNC: return "fsync";
+	case SQLITE_IOERR_TRUNCATE: return "truncate";
+	case SQLITE_IOERR_SHMOPEN: case SQLITE_IOERR_SHMSIZE:
+	case SQLITE_IOERR_SHMMAP: case SQLITE_IOERR_SHMLOCK:
+		return "shared-memory index";
+	default: return NULL;
+	}
+}
+
+/* SQLite's message, with what the system said when it is known. */
+static void describe(sqlite3 *db, char *out, size_t cap)
+{
+	int ext = sqlite3_extended_errcode(db), sys = sqlite3_system_errno(db);
+	int code = ext & 0xff;
+	const char *step = code == SQLITE_IOERR ? io_step(ext) : NULL;
+	bool os = code == SQLITE_IOERR || code == SQLITE_FULL ||
+		  code == SQLITE_READONLY;
+	snprintf(out, cap, "%s%s%s%s%s%s", sqlite3_errmsg(db),
+		 step || (os && sys > 0) ? " (" : "", step ? step : "",
+		 step && os && sys > 0 ? ": " : "",
+		 os && sys > 0 ? strerror(sys) : "",
+		 step || (os && sys > 0) ? ")" : "");
+}
+
 static int fail(struct store *s, const char *what)
 {
-	snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
+	char why[192];
+	describe(s->db, why, sizeof(why));
+	snprintf(s->err, sizeof(s->err), "%s: %s", what, why);
 	return -1;
 }
 
@@ -162,8 +197,8 @@ static int exec(struct store *s, const char *sql)
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
-	snprintf(s->err, sizeof(s->err), "%s", msg ? msg : "error");
-	sqlite3_free(msg);
+	sqlite3_free(msg);	/* the connection's message says as much */
+	describe(s->db, s->err, sizeof(s->err));
 	return -1;
 }
 
@@ -226,6 +261,17 @@ static int create_private(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* SQLite quietly opens a file it may not write read-only; the store
+ * would then fail later, on its first change, and less clearly. */
+static int check_writable(struct store *s, const char *path)
+{
+	if (sqlite3_db_readonly(s->db, "main") != 1)
+		return 0;
+	snprintf(s->err, sizeof(s->err), "cannot write it (%s)",
+		 access(path, W_OK) != 0 ? strerror(errno) : "read-only");
+	return -1;
+}
+
 int store_open(const char *path, struct store **out, char *err,
 	       size_t errlen)
 {
@@ -240,14 +286,17 @@ int store_open(const char *path, struct store **out, char *err,
 	}
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK ||
+	    check_writable(s, path) != 0 ||
 	    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS) != SQLITE_OK ||
 	    /* temporary tables in memory: anchord's sandbox lets it write
 	     * in the state directory only, not in /tmp */
-	    exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+	    exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 		    "PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;") != 0 ||
 	    migrate(s) != 0) {
+		if (!s->err[0] && s->db)
+			describe(s->db, s->err, sizeof(s->err));
 		snprintf(err, errlen, "%s: %s", path,
-			 s->err[0] ? s->err : sqlite3_errmsg(s->db));
+			 s->err[0] ? s->err : "out of memory");
 		store_close(s);
 		return -1;
 	}
@@ -279,9 +328,30 @@ int store_commit(struct store *s)
 	return run(s, prepare(s, "COMMIT", ""), "commit");
 }
 
+bool store_in_transaction(struct store *s)
+{
+	return !sqlite3_get_autocommit(s->db);
+}
+
+/* Cleanup after a failure: it keeps the error that caused it (a ROLLBACK
+ * after SQLITE_FULL would otherwise report "no transaction is active"),
+ * and does nothing when SQLite already rolled the transaction back, as it
+ * may on SQLITE_FULL, SQLITE_IOERR or SQLITE_NOMEM. */
+static void undo_quietly(struct store *s, const char *const *sql, size_t n)
+{
+	if (!store_in_transaction(s))
+		return;
+	char cause[sizeof(s->err)];
+	memcpy(cause, s->err, sizeof(cause));
+	for (size_t i = 0; i < n; i++)
+		run(s, prepare(s, sql[i], ""), "rollback");
+	memcpy(s->err, cause, sizeof(cause));
+}
+
 void store_rollback(struct store *s)
 {
-	run(s, prepare(s, "ROLLBACK", ""), "rollback");
+	static const char *const sql[] = { "ROLLBACK" };
+	undo_quietly(s, sql, ARRAY_SIZE(sql));
 }
 
 int store_savepoint(struct store *s)
@@ -297,8 +367,8 @@ int store_keep(struct store *s)
 void store_undo(struct store *s)
 {
 	/* back to the savepoint, which the release then ends */
-	run(s, prepare(s, "ROLLBACK TO part", ""), "savepoint");
-	run(s, prepare(s, "RELEASE part", ""), "savepoint");
+	static const char *const sql[] = { "ROLLBACK TO part", "RELEASE part" };
+	undo_quietly(s, sql, ARRAY_SIZE(sql));
 }
 
 /* ------------------------------------------------------------------ statements */

@@ -32,7 +32,12 @@ int store_schema_version(void);
 /** Group several changes into one transaction (BEGIN IMMEDIATE). */
 int store_begin(struct store *s);
 int store_commit(struct store *s);
+/** Keeps store_error() as the failure that led here left it. */
 void store_rollback(struct store *s);
+/** False once SQLite has rolled a transaction back by itself, as it may
+ *  when the disk is full or failing: later changes would then be made
+ *  outside any transaction, each on its own. */
+bool store_in_transaction(struct store *s);
 /** Inside a transaction, changes that stand or fall together while the
  *  transaction goes on (SAVEPOINT): undo them with store_undo, or keep
  *  them with store_keep. Not nested. */

@@ -198,6 +198,34 @@ static void savepoints_keep_or_undo_parts(void **state)
 	store_close(s);
 }
 
+/* Cleanup keeps the failure that called for it, and knows when the
+ * transaction is over already (SQLite may end it on a full disk). */
+static void rollback_keeps_the_cause(void **state)
+{
+	struct store *s = fresh();
+	const uint8_t der[] = { 0x30, 0x00 };
+	struct store_cert a = cert("a1", "token:a");
+	assert_false(store_in_transaction(s));
+	assert_int_equal(store_cert_add(s, &a, der, sizeof(der)), 0);
+	assert_int_equal(store_begin(s), 0);
+	assert_true(store_in_transaction(s));
+	assert_int_equal(store_savepoint(s), 0);
+	assert_int_equal(store_cert_add(s, &a, der, sizeof(der)), -1);
+	char cause[256];
+	snprintf(cause, sizeof(cause), "%s", store_error(s));
+	assert_non_null(strstr(cause, "UNIQUE"));
+	store_undo(s);
+	assert_string_equal(store_error(s), cause);
+	assert_true(store_in_transaction(s));
+	store_rollback(s);
+	assert_string_equal(store_error(s), cause);
+	assert_false(store_in_transaction(s));
+	store_rollback(s);		/* nothing left to roll back: quiet */
+	store_undo(s);
+	assert_string_equal(store_error(s), cause);
+	store_close(s);
+}
+
 static int count_audit(void *ctx, const struct store_audit_entry *e)
 {
 	(*(int *)ctx)++;
@@ -484,6 +512,7 @@ int main(void)
 		cmocka_unit_test(certificates_and_revocation),
 		cmocka_unit_test(pending_requests),
 		cmocka_unit_test(savepoints_keep_or_undo_parts),
+		cmocka_unit_test(rollback_keeps_the_cause),
 		cmocka_unit_test(audit_log_is_append_only),
 		cmocka_unit_test(commits_survive_visitors),
 		cmocka_unit_test(users_and_records),
