@@ -755,3 +755,41 @@ def write_tmp(a, data):
     with open(path, "wb") as f:
         f.write(data)
     return path
+
+
+# ------------------------------------------------------------------ 6. never reading
+
+@pytest.mark.parametrize("listener", ["tcp", "dot"])
+def test_a_client_that_never_reads_is_closed(anchord, listener):
+    """3,000 queries with 2 KB answers (6 MB) on one connection whose
+    client reads nothing: once the kernel's buffers are full, answers
+    queue in anchord up to a bound and then the connection is closed,
+    instead of memory growing for as long as the client sends."""
+    a = anchord()
+    queries = b""
+    for i in range(3000):
+        w = dns.message.make_query("big." + ZONE, "TXT", id=i).to_wire()
+        queries += struct.pack("!H", len(w)) + w
+    one = len(query("big." + ZONE, "TXT", port=a.port, tcp=True).to_wire())
+    socks = []
+
+    def send_and_never_read(stop, result):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.bind((ATTACKER, 0))
+        s.connect((LOCALHOST, a.port if listener == "tcp" else a.dot_port))
+        if listener == "dot":
+            s = tls_context().wrap_socket(s, server_hostname="x")
+        socks.append(s)
+        s.sendall(queries)
+        stop.wait(10 * SLOW)
+
+    with attack(send_and_never_read):
+        assert wait_until(lambda: socks, timeout=DEADLINE)
+        assert_good_clients_answered(a)
+        time.sleep(1)
+        got, still_open = wait_closed(socks, DEADLINE)
+    assert still_open == 0
+    assert len(got[0]) < 3000 * one // 2
+    close_all(socks)
+    assert_good_clients_answered(a)
