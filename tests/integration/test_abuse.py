@@ -335,6 +335,42 @@ def test_half_a_client_hello_is_closed_by_the_handshake_timeout(anchord):
     assert_good_clients_answered(a)
 
 
+def test_slowloris_filling_the_listener_does_not_lock_clients_out(
+        nsd, make_anchord):
+    """More stalled handshakes than the DoT listener takes, with a long
+    handshake timeout: each new client makes room by closing the
+    longest-quiet connection, so a good client is still served."""
+    port, dot_port = free_port(), free_port()
+    a = make_anchord([upstream(nsd.port)], port=port, https=True,
+                     listen=[f"{{ address: {LOCALHOST}, port: {port} }}",
+                             f"{{ address: {LOCALHOST}, port: {dot_port}, "
+                             "kind: dot, max-connections: 100 }"],
+                     config_extra="tls: { handshake-timeout: 60s }")
+    a.dot_port = dot_port
+    half = client_hello()
+    half = half[:len(half) // 2]
+    socks = []
+
+    def stall(stop, result):
+        for i in range(150):
+            s = connect_from(dot_port, source=f"127.0.0.{2 + i % 3}")
+            s.sendall(half)
+            socks.append(s)
+
+    with attack(stall):
+        for _ in range(3):
+            assert_good_clients_answered(a)
+    assert metric(a, 'anchord_connections{kind="dot"}') <= 100
+    assert metric(a, 'anchord_connections{kind="dot"}') >= 90
+    # the oldest ones were closed to make room, the newest are still open
+    _, still_open = wait_closed(socks[:40], DEADLINE)
+    assert still_open == 0
+    _, still_open = wait_closed(socks[-20:], 0.5)
+    assert still_open == 20
+    close_all(socks)
+    assert_good_clients_answered(a)
+
+
 def test_a_partial_length_prefix_is_closed_by_the_idle_timeout(anchord):
     """One byte of the two-byte length, then nothing: plain TCP and DoT."""
     a = anchord(server_extra="  tcp-idle-timeout: %ds" % STALL)
