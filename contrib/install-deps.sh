@@ -14,7 +14,7 @@ BUILD_PKGS="gcc make libc6-dev autoconf pkg-config
 	libyaml-dev libjansson-dev libsqlite3-dev libcurl4-gnutls-dev
 	libqrencode-dev libpng-dev libnftables-dev libcmocka-dev"
 TEST_PKGS="nsd knot-dnsutils bind9-dnsutils ldnsutils gnutls-bin curl stubby
-	python3 python3-pytest python3-pytest-timeout python3-dnspython
+	python3 python3-pytest python3-pytest-timeout python3-dnspython python3-h2
 	clang libclang-rt-14-dev valgrind iproute2 sqlite3 dnsperf nghttp2-client
 	systemd man-db nftables openssl"
 BENCH_PKGS="unbound knot-resolver dnsdist linux-perf"

@@ -28,6 +28,7 @@ struct h2_state {
 	bool in_feed;
 	uint64_t window_ms;
 	unsigned control_frames;
+	bool abuse_counted;		/* once per connection */
 };
 
 struct h2_stream {
@@ -75,6 +76,15 @@ static void flush(struct http_conn *h)
 		stream_conn_close(h->conn);	/* after GOAWAY */
 }
 
+/* The h2_abuse counter counts connections, not the frames of a flood. */
+static void note_abuse(struct http_conn *h)
+{
+	if (!h->h2s->abuse_counted) {
+		h->h2s->abuse_counted = true;
+		h->stats->h2_abuse++;
+	}
+}
+
 /* SETTINGS and PING each cost an ACK: a client sending floods of them
  * gets GOAWAY (ENHANCE_YOUR_CALM). */
 static int count_control_frame(struct http_conn *h)
@@ -87,7 +97,7 @@ static int count_control_frame(struct http_conn *h)
 	}
 	if (++s->control_frames <= CONTROL_FRAMES_PER_SECOND)
 		return 0;
-	h->stats->h2_abuse++;
+	note_abuse(h);
 	log_debug("http", "HTTP/2 control frame flood: ending the connection");
 	nghttp2_session_terminate_session(s->session,
 					  NGHTTP2_ENHANCE_YOUR_CALM);
@@ -214,6 +224,20 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *f,
 	}
 }
 
+/* nghttp2 ends a rapid-reset client (CVE-2023-44487) by itself, with a
+ * GOAWAY it sends without telling anyone: INTERNAL_ERROR from its
+ * RST_STREAM rate limit, ENHANCE_YOUR_CALM from its other flood checks
+ * (and from count_control_frame, counted there already). */
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *f,
+			 void *user)
+{
+	if (f->hd.type == NGHTTP2_GOAWAY &&
+	    (f->goaway.error_code == NGHTTP2_INTERNAL_ERROR ||
+	     f->goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM))
+		note_abuse(user);
+	return 0;
+}
+
 static void exchange_gone(struct h2_stream *st)
 {
 	struct net_http_exchange *ex = st->ex;
@@ -270,6 +294,7 @@ static nghttp2_session_callbacks *make_callbacks(void)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb,
 		on_data_chunk);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 		on_stream_close);
 	return cb;
@@ -347,8 +372,8 @@ int h2_feed(struct http_conn *h, const uint8_t *data, size_t len)
 	ssize_t n = nghttp2_session_mem_recv(s->session, data, len);
 	s->in_feed = false;
 	if (n < 0) {
-		if (n == NGHTTP2_ERR_FLOODED || n == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
-			h->stats->h2_abuse += n == NGHTTP2_ERR_FLOODED;
+		if (n == NGHTTP2_ERR_FLOODED)
+			note_abuse(h);
 		log_debug("http", "HTTP/2: %s", nghttp2_strerror((int)n));
 		return -1;
 	}
