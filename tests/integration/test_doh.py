@@ -265,13 +265,16 @@ def h2_connect(a):
 
 
 def read_until_closed(s, conn, timeout=5):
-    """Returns True when the server sent GOAWAY or closed."""
-    s.settimeout(timeout)
+    """Returns True when the server sent GOAWAY or closed within timeout
+    seconds; a server that just goes quiet is not one that closed."""
     end = time.time() + timeout
     while time.time() < end:
+        s.settimeout(max(0.01, end - time.time()))
         try:
             data = s.recv(65535)
-        except (ConnectionResetError, ssl.SSLError, socket.timeout):
+        except socket.timeout:
+            return False
+        except (ConnectionResetError, ssl.SSLError):
             return True
         if not data:
             return True
