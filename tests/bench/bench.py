@@ -297,7 +297,8 @@ def unbound_conf(work, name, threads, cert, key, ports, upstream_port):
     if "dot" in ports:
         tickets = os.path.join(work, "unbound-tickets.key")
         if not os.path.exists(tickets):
-            write(tickets, os.urandom(80).hex()[:80])
+            with open(tickets, "wb") as f:     # 80 random bytes
+                f.write(os.urandom(80))
         tls_lines = f"""  interface: {ADDRESS}@{ports['dot']}
   interface: {ADDRESS}@{ports['doh']}
   tls-port: {ports['dot']}
@@ -388,9 +389,13 @@ def dnsdist_start(procs, work, workers, cert, key, cpus):
              "setACL({'127.0.0.0/8'})",
              f"setLocal('{local}', {{ reusePort = true }})"]
     lines += [f"addLocal('{local}', {{ reusePort = true }})"] * (workers - 1)
+    # One DoT front-end: its connections are served by the N TCP worker
+    # threads, and one front-end has one set of ticket keys, so every
+    # worker resumes every ticket. DoH (h2o) runs in its front-end's
+    # thread: N of them.
+    lines.append(f"addTLSLocal('{ADDRESS}:{PORTS['dot']}', '{cert}', "
+                 f"'{key}')")
     for _ in range(workers):
-        lines.append(f"addTLSLocal('{ADDRESS}:{PORTS['dot']}', '{cert}', "
-                     f"'{key}', {{ reusePort = true }})")
         lines.append(f"addDOHLocal('{ADDRESS}:{PORTS['doh']}', '{cert}', "
                      f"'{key}', '/dns-query', {{ reusePort = true }})")
     lines += [
@@ -423,7 +428,8 @@ SETTINGS = {
                "have (see notes), tcp-idle-timeout 600 s, ticket key file",
     "kresd": "N kresd processes on one cache dir, cache.size 256 MB, "
              "tcp_in_idle 600 s, shared ticket secret",
-    "dnsdist": f"N UDP/DoT/DoH listeners (reusePort), N TCP threads, "
+    "dnsdist": f"N UDP and DoH listeners (reusePort), one DoT listener "
+               "served by N TCP threads, "
                f"packet cache {DNSDIST_CACHE_ENTRIES} entries, TCP recv "
                "timeout 600 s, no per-client limit; backend Unbound "
                "(1 thread, 128m+128m)",
@@ -609,6 +615,9 @@ def available_transports(peer, transports):
     return usable, missing
 
 
+KEEP_LOGS = " (see the logs)"
+
+
 def bench_peer(procs, work, results, notes, peer, workers, cert, key):
     cpus = "0" if workers == 1 else "0-1"
     log(f"== {peer}, {workers} worker(s), CPUs {cpus}")
@@ -624,7 +633,7 @@ def bench_peer(procs, work, results, notes, peer, workers, cert, key):
     try:
         if not wait_answer(PORTS["udp"], "udp", 30):
             notes.append(f"{peer} {workers}w did not answer over UDP: "
-                         f"skipped (logs in {work})")
+                         f"skipped" + KEEP_LOGS)
             return
         wanted = list(TRANSPORTS)
         if "handshakes" in PARTS or "idle" in PARTS:
@@ -836,7 +845,8 @@ def main():
                     bench_peer(procs, work, results, notes, peer, workers,
                                cert, key)
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
-                    notes.append(f"{peer} {workers}w failed: {e}")
+                    notes.append(f"{peer} {workers}w failed: {e}" +
+                                 KEEP_LOGS)
     except KeyboardInterrupt:
         notes.append("interrupted")
     finally:
@@ -852,8 +862,7 @@ def main():
     for note in notes:
         print("note: " + note)
     print(f"CSV: {path}")
-    if any(("failed" in n or "did not" in n or "interrupted" in n)
-           for n in notes):
+    if any(n.endswith(KEEP_LOGS) for n in notes) or "interrupted" in notes:
         print(f"logs kept in {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
