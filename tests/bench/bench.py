@@ -121,11 +121,11 @@ class Processes:
 
     def stop(self, proc):
         if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGTERM)
+            proc.terminate()    # SIGTERM to its pid
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
+                proc.kill()
                 proc.wait()
         if proc in self.running:
             self.running.remove(proc)
@@ -143,7 +143,8 @@ def run_client(argv, cpus=CLIENT_CPU, timeout=None):
     try:
         out, _ = proc.communicate(timeout=timeout)
     except BaseException:
-        os.kill(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()         # by its pid, once it is certain to be ours
         proc.wait()
         raise
     return out
@@ -470,7 +471,7 @@ def measure_cached(work, transport):
     warm(work)
     out = run_client(dnsperf_argv(
         transport, PORTS[transport], f"{work}/queries.txt",
-        ["-c", "100", "-q", "1000", "-l", str(DURATION)]),
+        ["-c", "100", "-q", "1000", "-l", f"{DURATION:g}"]),
         timeout=DURATION + 60)
     return dnsperf_stats(out)
 
@@ -486,7 +487,7 @@ def measure_latency(work, transport):
     out = run_client(dnsperf_argv(
         transport, PORTS[transport], f"{work}/queries.txt",
         ["-c", "100", "-q", "1000", "-Q", str(LATENCY_QPS), "-l",
-         str(DURATION), "-v"]), timeout=DURATION + 60)
+         f"{DURATION:g}", "-v"]), timeout=DURATION + 60)
     latencies = []
     for line in out.splitlines():
         fields = line.split()
@@ -506,14 +507,14 @@ def measure_uncached(work, tag):
     datafile = uncached_queries(work, tag)
     out = run_client(dnsperf_argv(
         "udp", PORTS["udp"], datafile,
-        ["-n", "1", "-c", "100", "-q", "1000", "-l", str(DURATION)]),
+        ["-n", "1", "-c", "100", "-q", "1000", "-l", f"{DURATION:g}"]),
         timeout=DURATION + 60)
     return dnsperf_stats(out)
 
 
 def measure_handshakes(mode):
     out = run_client([os.path.join(BUILD, "tls_handshakes"), ADDRESS,
-                      str(PORTS["dot"]), str(DURATION),
+                      str(PORTS["dot"]), f"{DURATION:g}",
                       str(HANDSHAKE_THREADS), mode], timeout=DURATION + 60)
     fields = dict(item.split("=") for item in out.split()
                   if "=" in item and item.count("=") == 1)
@@ -819,7 +820,10 @@ def stop_on_sigterm(signum, frame):
 def main():
     check_setting()
     nofile = raise_file_limit()
+    # Ctrl-C and kill stop the run and every process it started; SIGINT
+    # explicitly, since a shell's background job inherits it ignored.
     signal.signal(signal.SIGTERM, stop_on_sigterm)
+    signal.signal(signal.SIGINT, stop_on_sigterm)
     work = tempfile.mkdtemp(prefix="anchord-bench-")
     procs = Processes()
     results = Results()
@@ -835,7 +839,7 @@ def main():
         start_nsd(procs, work)
         out = run_client(dnsperf_argv(
             "udp", NSD_PORT, f"{work}/queries.txt",
-            ["-c", "100", "-q", "1000", "-l", str(DURATION)]), cpus="0",
+            ["-c", "100", "-q", "1000", "-l", f"{DURATION:g}"]), cpus="0",
             timeout=DURATION + 60)
         nsd_qps = dnsperf_stats(out)["qps"]
         results.add("nsd", 1, "cached", "udp", 1, nsd_qps, "qps")
