@@ -33,6 +33,12 @@ is measured:
              the server kept open. Connection limits and idle timeouts of
              every resolver are raised for this (printed).
 
+A transport on which most queries go unanswered is n/a in the table (the
+figure goes to the CSV as *-failed): dnsdist 1.7.3's DoH (h2o) answers
+one query in flight per HTTP/2 connection (dnsperf -c 1 -q 1: 1.6k qps)
+but stalls with several (-c 1 -q 10: 3 of 13 answered), as with -q 1000
+over -c 100 here.
+
 Pinning: the server on CPU 0 (1 worker) or CPUs 0-1 (2 workers), dnsperf
 and the other clients on CPU 1 (with 2 workers the client shares a core, so
 the client may be the limit), NSD on CPU 1. NSD's own UDP rate (dnsperf on
