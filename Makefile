@@ -186,7 +186,7 @@ COV_BINS := $(FUZZ_BINS:build-fuzz/%=build-fuzzcov/%)
 build-fuzzcov/%.o: %.c config.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(ALL_CPPFLAGS) -DFUZZING -std=c11 $(COV_FLAGS) \
-		-fsanitize=fuzzer-no-link $(LIB_CFLAGS) -c -o $@ $<
+		-fsanitize=fuzzer-no-link $(LIB_CFLAGS) -MMD -MP -c -o $@ $<
 
 build-fuzzcov/libanchord.a: $(COV_LIB_OBJS)
 	@rm -f $@
@@ -194,6 +194,9 @@ build-fuzzcov/libanchord.a: $(COV_LIB_OBJS)
 
 build-fuzzcov/fuzz_%: build-fuzzcov/tests/fuzz/fuzz_%.o build-fuzzcov/libanchord.a
 	$(FUZZ_CC) $(COV_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LIB_LIBS)
+
+-include $(COV_LIB_OBJS:.o=.d) \
+	$(FUZZ_SRCS:tests/fuzz/%.c=build-fuzzcov/tests/fuzz/%.d)
 
 fuzz-coverage: $(COV_BINS)
 	sh tests/fuzz/coverage.sh $(COV_BINS:build-fuzzcov/%=%)
