@@ -8,7 +8,8 @@
 # with the target's log tail; the artifact is build-fuzz/NAME-crash-*.
 # Every run appends "date target seconds executions cov features corpus"
 # to build-fuzz/ledger.tsv, so executions can be totalled over time
-# (tests/fuzz/ledger.sh prints the totals).
+# (tests/fuzz/ledger.sh prints the totals). Run one instance per target at
+# a time: the log and the working corpus are the target's.
 set -eu
 secs=$1; shift
 dir=build-fuzz
@@ -23,7 +24,8 @@ for n in "$@"; do
 		tail -40 "$log"; echo "fuzz: $n failed, see $log" >&2; exit 1
 	fi
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-	last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1)
+	# a target may print binary input to its log: -a reads it as text
+	last=$(grep -aE '^#[0-9]+.*cov: ' "$log" | tail -1)
 	cov=$(echo "$last" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
 	ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 	files=$(ls "$work" | wc -l)
