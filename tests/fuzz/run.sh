@@ -3,6 +3,9 @@
 #
 #   tests/fuzz/run.sh SECONDS [TARGET...]     (default: every built target)
 #
+# FUZZ_RUNS=N also stops each target after N executions, whichever comes
+# first (to top a target up to a total without overshooting).
+#
 # Each target fuzzes its working corpus (build-fuzz/corpus/NAME, kept
 # between runs) seeded from tests/fuzz/corpus/NAME. A crash stops the run
 # with the target's log tail; the artifact is build-fuzz/NAME-crash-*.
@@ -19,7 +22,7 @@ for n in "$@"; do
 	bin=$dir/$n; work=$dir/corpus/$n; log=$dir/$n.log
 	mkdir -p "$work"
 	if ! "$bin" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 \
-		-artifact_prefix="$dir/$n-" -print_final_stats=1 \
+		-artifact_prefix="$dir/$n-" -print_final_stats=1 ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} \
 		"$work" "tests/fuzz/corpus/$n" >"$log" 2>&1; then
 		tail -40 "$log"; echo "fuzz: $n failed, see $log" >&2; exit 1
 	fi
