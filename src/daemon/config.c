@@ -36,6 +36,7 @@ const char *const config_known_keys[] = {
 	"tls.publish-tlsa",
 	"est.enabled", "est.validity", "est.approval", "est.retry-after",
 	"est.require-pop-linking", "est.basic-auth", "est.allowed-domains",
+	"est.manufacturer-trust",
 	"enroll.enabled", "enroll.code-ttl", "enroll.max-failures",
 	"enroll.backup-pin",
 	"doh.path",
@@ -871,6 +872,27 @@ static int parse_allowed_domains(struct cfg *x, const yaml_node_t *n,
 	return cfg_each_item(x, n, key, parse_domain_item);
 }
 
+static int parse_manufacturer_item(struct cfg *x, const yaml_node_t *n,
+				   const char *key)
+{
+	struct est_section *e = &x->c->est;
+	const char *s = cfg_need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	if (!*s)
+		return cfg_fail(x, n, key, "must not be empty");
+	return cfg_push_string(x, n, key, &e->manufacturer_trust,
+			       &e->n_manufacturer_trust,
+			       util_path_relative_to(x->file, s));
+}
+
+/* PEM files of the manufacturer CAs whose IDevIDs may enroll. */
+static int parse_manufacturer_trust(struct cfg *x, const yaml_node_t *n,
+				    const char *key)
+{
+	return cfg_each_item(x, n, key, parse_manufacturer_item);
+}
+
 static const struct field est_fields[] = {
 	{ .key = "enabled", .type = F_BOOL, .offset = CFG(est.enabled) },
 	{ .key = "validity", .type = F_DURATION_S, .offset = CFG(est.validity),
@@ -883,6 +905,8 @@ static const struct field est_fields[] = {
 	{ .key = "basic-auth", .type = F_BOOL, .offset = CFG(est.basic_auth) },
 	{ .key = "allowed-domains", .type = F_CUSTOM,
 	  .parse = parse_allowed_domains },
+	{ .key = "manufacturer-trust", .type = F_CUSTOM,
+	  .parse = parse_manufacturer_trust },
 	{ NULL },
 };
 
@@ -1439,6 +1463,9 @@ void config_free(struct anchord_config *c)
 	for (size_t i = 0; i < c->est.n_allowed_domains; i++)
 		free(c->est.allowed_domains[i]);
 	free(c->est.allowed_domains);
+	for (size_t i = 0; i < c->est.n_manufacturer_trust; i++)
+		free(c->est.manufacturer_trust[i]);
+	free(c->est.manufacturer_trust);
 	free(c->enroll.backup_pin);
 	free(c->discovery.domain);
 	free(c->discovery.instance);

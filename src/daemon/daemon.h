@@ -56,6 +56,8 @@ struct est_section {
 	bool basic_auth;
 	char **allowed_domains;
 	size_t n_allowed_domains;
+	char **manufacturer_trust;	/**< PEM files of IDevID issuers */
+	size_t n_manufacturer_trust;
 };
 
 /** The enroll section. */

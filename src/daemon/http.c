@@ -447,6 +447,9 @@ static int add_est(struct http_services *sv, uv_loop_t *loop,
 		.basic_auth = c->est.basic_auth,
 		.allowed_domains = c->est.allowed_domains,
 		.n_allowed_domains = c->est.n_allowed_domains,
+		.manufacturer_trust =
+			(const char *const *)c->est.manufacturer_trust,
+		.n_manufacturer_trust = c->est.n_manufacturer_trust,
 	};
 	char err[512];
 	sv->est = est_service_new(loop, &ec, err, sizeof(err));

@@ -234,6 +234,8 @@ static struct net_tls_server *build_tls(struct daemon *d,
 		.handshake_timeout_ms = c->tls.handshake_timeout_ms,
 		.crl = crl.data,
 		.crl_len = crl.size,
+		.any_client_issuer = c->est.enabled &&
+				     c->est.n_manufacturer_trust > 0,
 	};
 	struct net_tls_server *tls = net_tls_server_new(&tc, err, sizeof(err));
 	sodium_memzero(secret, sizeof(secret));

@@ -6,11 +6,15 @@
  *  EST user's password (HTTP Basic, Argon2id, checked on libuv's thread
  *  pool so the loop never waits). A CSR that carries challengePassword must
  *  carry the TLS channel binding of this very connection (RFC 7030 3.5: tls-
- *  unique, or tls-exporter under TLS 1.3). Issuing, using the token and
+ *  unique, or tls-exporter under TLS 1.3). An IoT device may instead
+ *  present its factory IDevID (est/idevid.c): its certificate (the
+ *  LDevID) then carries the IDevID's serialNumber and MUD URL, and so does
+ *  every renewal. Issuing, using the token and
  *  recording the certificate are one store transaction: a client never
  *  receives a certificate the store does not have.
  */
 #include "est/est.h"
+#include "est/internal.h"
 #include "pki/pki.h"
 #include "store/store.h"
 
@@ -50,6 +54,7 @@ struct est_service {
 	bool recorder_open;
 	unsigned basic_inflight;	/* Argon2id checks on the pool */
 	struct job *batch, **batch_tail;
+	struct est_manufacturers *manufacturers;	/* or NULL: no IoT */
 };
 
 /* ------------------------------------------------------------------ base64 */
@@ -271,7 +276,7 @@ static void op_crls(struct est_service *est, struct net_http_exchange *ex)
 
 /* ------------------------------------------------------------------ enrollment jobs */
 
-enum auth_kind { AUTH_NONE, AUTH_TOKEN, AUTH_CERT, AUTH_BASIC };
+enum auth_kind { AUTH_NONE, AUTH_TOKEN, AUTH_CERT, AUTH_BASIC, AUTH_IDEVID };
 
 /* An enrollment request. The CPU-heavy steps (checking the request's
  * signature, issuing) run on libuv's thread pool so that DNS on this
@@ -298,6 +303,8 @@ struct job {
 	char identity[160];		/* "token:...", "user:...", "cert:..." */
 	char common_name[128];
 	char profile[64];
+	char device_serial[128];	/* the subject serialNumber to issue */
+	char mud_url[256];		/* the MUD URL extension to issue */
 	uint8_t token[32];		/* SHA-256 of the bearer token */
 	char user[128];
 	char password[256];
@@ -572,6 +579,7 @@ static void issue_work(uv_work_t *w)
 		.dns_sans = j->csr.n_dns_sans ? san_ptrs : NULL,
 		.n_dns_sans = j->csr.n_dns_sans,
 		.validity_days = est->conf.validity_days, .client_auth = true,
+		.serial_number = j->device_serial, .mud_url = j->mud_url,
 	};
 	if (pki_issue(est->ca, &req, &j->out, j->why, sizeof(j->why)) != 0)
 		return;
@@ -830,12 +838,52 @@ static bool cert_usable(struct job *j, const struct net_peer_cert *cert)
 	       c.revoked_at == 0;
 }
 
+/* Re-enrollment keeps what the certificate says of the device: an
+ * LDevID stays bound to its serial and its MUD file. */
 static void auth_cert(struct job *j, const struct net_peer_cert *cert)
 {
 	j->auth = AUTH_CERT;
 	memcpy(j->current_spki, cert->spki_sha256, PKI_DIGEST_LEN);
 	snprintf(j->identity, sizeof(j->identity), "cert:%s", cert->subject_cn);
 	snprintf(j->common_name, sizeof(j->common_name), "%s", cert->subject_cn);
+	snprintf(j->device_serial, sizeof(j->device_serial), "%s",
+		 cert->device_serial);
+	snprintf(j->mud_url, sizeof(j->mud_url), "%s", cert->mud_url);
+	authenticated(j);
+}
+
+static void refuse_idevid(struct job *j, enum est_idevid_result r,
+			  const char *why)
+{
+	log_info("est", "IDevID refused: %s", why);
+	if (r == EST_IDEVID_NOT_ALLOWED)
+		store_audit(j->est->store, "est", "idevid-refused", why);
+	job_error(j, r == EST_IDEVID_ERROR ? 503 : 403, why);
+}
+
+/* An IoT device's factory certificate, from a trusted manufacturer and
+ * admitted by the allow-list: its LDevID copies serial and MUD URL. */
+static void auth_idevid(struct job *j, struct net_conn *conn)
+{
+	struct net_der chain[8];
+	unsigned n = net_conn_peer_chain(conn, chain, 8);
+	struct est_idevid dev;
+	char why[640];
+	enum est_idevid_result r = est_idevid_check(j->est->manufacturers,
+		j->est->store, chain, n, &dev, why, sizeof(why));
+	if (r != EST_IDEVID_OK) {
+		refuse_idevid(j, r, why);
+		return;
+	}
+	j->auth = AUTH_IDEVID;
+	snprintf(j->identity, sizeof(j->identity), "idevid:%s", dev.serial);
+	snprintf(j->common_name, sizeof(j->common_name), "%s",
+		 dev.common_name[0] ? dev.common_name : dev.serial);
+	snprintf(j->profile, sizeof(j->profile), "%s", dev.profile);
+	snprintf(j->device_serial, sizeof(j->device_serial), "%s", dev.serial);
+	snprintf(j->mud_url, sizeof(j->mud_url), "%s", dev.mud_url);
+	log_debug("est", "IDevID %s of \"%s\" admitted by rule %lld",
+		  dev.serial, dev.issuer, (long long)dev.rule);
 	authenticated(j);
 }
 
@@ -857,6 +905,8 @@ static void authenticate(struct job *j)
 		auth_basic(j, auth + 6);
 	} else if (cert_ok) {
 		auth_cert(j, cert);
+	} else if (cert->present && !cert->verified && j->est->manufacturers) {
+		auth_idevid(j, conn);
 	} else {
 		job_unauthorized(j);
 	}
@@ -1029,6 +1079,13 @@ struct est_service *est_service_new(uv_loop_t *loop, const struct est_conf *c,
 		est_service_free(est);
 		return NULL;
 	}
+	if (c->n_manufacturer_trust &&
+	    !(est->manufacturers = est_manufacturers_load(
+		      c->manufacturer_trust, c->n_manufacturer_trust, err,
+		      errlen))) {
+		est_service_free(est);
+		return NULL;
+	}
 	uv_check_init(loop, &est->recorder);
 	est->recorder.data = est;
 	est->recorder_open = true;
@@ -1061,6 +1118,7 @@ void est_service_free(struct est_service *est)
 		uv_run(est->loop, UV_RUN_NOWAIT);
 	}
 	pki_ca_free(est->ca);
+	est_manufacturers_free(est->manufacturers);
 	store_close(est->store);
 	free(est->cacerts);
 	free(est->crls);

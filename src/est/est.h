@@ -26,6 +26,10 @@ struct est_conf {
 	bool basic_auth;		/**< HTTP Basic for EST users */
 	char **allowed_domains;		/**< DNS SANs may lie below these */
 	size_t n_allowed_domains;
+	const char *const *manufacturer_trust;	/**< PEM files of IDevID
+					 *   issuers (802.1AR), with the
+					 *   allow-list of anchorctl iot allow */
+	size_t n_manufacturer_trust;
 };
 
 struct pki_ca;

@@ -60,6 +60,8 @@ bool tls_conn_alpn_is(const struct tls_conn *t, const char *proto);
 int tls_conn_channel_binding(const struct tls_conn *t, uint8_t *out,
 			     size_t cap, bool *tls13);
 const struct net_peer_cert *tls_conn_peer(const struct tls_conn *t);
+unsigned tls_conn_peer_chain(const struct tls_conn *t,
+			     struct net_der *chain, unsigned cap);
 uint64_t tls_conn_handshake_timeout(const struct tls_conn *t);
 /** Send close_notify when the session is healthy (before the stream
  *  closes). */

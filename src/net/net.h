@@ -79,6 +79,11 @@ struct net_tls_server_conf {
 	uint64_t handshake_timeout_ms;
 	const uint8_t *crl;		/**< DER CRL of client_ca_file, or NULL */
 	size_t crl_len;
+	bool any_client_issuer;		/**< do not name client_ca_file in the
+					 *   certificate request: IDevIDs chain
+					 *   to manufacturers, and a client
+					 *   that filters by the names would
+					 *   send none */
 };
 
 /** Credentials and settings of TLS listeners: built once, shared by every
@@ -155,6 +160,8 @@ struct net_peer_cert {
 	uint8_t spki_sha256[NET_PIN_LEN];
 	char subject_cn[64];
 	char serial[41];		/**< hex */
+	char device_serial[65];		/**< subject serialNumber (2.5.4.5),
+					 *   an 802.1AR device serial, or "" */
 	char mud_url[256];		/**< id-pe-mud-url (RFC 8520 10),
 					 *   "" when absent */
 	uint8_t mud_signer[NET_MUD_SIGNER_MAX];	/**< id-pe-mudsigner: the
@@ -317,6 +324,11 @@ const struct util_addr *net_conn_remote(const struct net_conn *conn);
 const struct util_addr *net_conn_local(const struct net_conn *conn);
 /** TLS: the client's certificate (present false on plain TCP). */
 const struct net_peer_cert *net_conn_peer_cert(const struct net_conn *conn);
+/** The certificate chain the client presented, leaf first, at most cap
+ *  of it (the DER stays valid while the connection does); returns how
+ *  many, 0 without TLS or a certificate. */
+unsigned net_conn_peer_chain(const struct net_conn *conn,
+			     struct net_der *chain, unsigned cap);
 bool net_conn_encrypted(const struct net_conn *conn);
 /** The channel binding of the connection's TLS session: tls-exporter
  *  (RFC 9266) under TLS 1.3, tls-unique (RFC 5929) under TLS 1.2. Returns

@@ -633,6 +633,12 @@ const struct net_peer_cert *net_conn_peer_cert(const struct net_conn *c)
 	return c->tls ? tls_conn_peer(c->tls) : &none;
 }
 
+unsigned net_conn_peer_chain(const struct net_conn *c,
+			     struct net_der *chain, unsigned cap)
+{
+	return c->tls ? tls_conn_peer_chain(c->tls, chain, cap) : 0;
+}
+
 bool net_conn_encrypted(const struct net_conn *c)
 {
 	return c->tls != NULL;

@@ -44,6 +44,7 @@ struct net_tls_server {
 	uint8_t ticket_buf[64];
 	enum net_client_cert_mode client_certs;
 	uint64_t handshake_timeout_ms;
+	bool any_client_issuer;
 };
 
 struct net_tls_client {
@@ -176,6 +177,7 @@ struct net_tls_server *net_tls_server_new(const struct net_tls_server_conf *c,
 	atomic_init(&t->refs, 1);
 	t->client_certs = c->client_certs;
 	t->handshake_timeout_ms = c->handshake_timeout_ms;
+	t->any_client_issuer = c->any_client_issuer;
 	if (c->ticket_secret) {
 		memcpy(t->ticket_buf, c->ticket_secret, sizeof(t->ticket_buf));
 		t->ticket.data = t->ticket_buf;
@@ -253,6 +255,8 @@ struct tls_conn *tls_conn_server(struct net_tls_server *srv,
 	t->client_certs = client_certs >= 0
 		? (enum net_client_cert_mode)client_certs : srv->client_certs;
 	gnutls_certificate_server_set_request(t->s, modes[t->client_certs]);
+	if (srv->any_client_issuer)
+		gnutls_certificate_send_x509_rdn_sequence(t->s, 1);
 	if (ret >= 0 && srv->ticket.size)
 		ret = gnutls_session_ticket_enable_server(t->s, &srv->ticket);
 	if (ret < 0) {
@@ -262,34 +266,7 @@ struct tls_conn *tls_conn_server(struct net_tls_server *srv,
 	return t;
 }
 
-#define OID_MUD_URL "1.3.6.1.5.5.7.1.25"
 #define OID_MUD_SIGNER "1.3.6.1.5.5.7.1.30"
-
-/* id-pe-mud-url is a DER IA5String: tag 22, a short or one-byte long
- * length (the URL is at most 255 octets), then the text. */
-static void read_mud_url(gnutls_x509_crt_t crt, char *out, size_t cap)
-{
-	uint8_t der[300];
-	size_t len = sizeof(der);
-	unsigned critical;
-	out[0] = '\0';
-	if (gnutls_x509_crt_get_extension_by_oid(crt, OID_MUD_URL, 0, der, &len,
-						 &critical) < 0 || len < 2 ||
-	    der[0] != 0x16)
-		return;
-	size_t n = der[1], start = 2;
-	if (n == 0x81 && len >= 3) {
-		n = der[2];
-		start = 3;
-	}
-	if (n >= 0x80 || start + n != len || n >= cap)
-		return;
-	for (size_t i = 0; i < n; i++)
-		if (der[start + i] < 0x21 || der[start + i] > 0x7e)
-			return;		/* a URL has no spaces or controls */
-	memcpy(out, der + start, n);
-	out[n] = '\0';
-}
 
 /* id-pe-mudsigner is a Name: kept as DER, compared as DER with the MUD
  * file signer's subject. One that does not fit is ignored, with a note. */
@@ -335,8 +312,14 @@ static int check_client_cert(struct tls_conn *t)
 				sodium_bin2hex(t->peer.serial,
 					       sizeof(t->peer.serial), serial,
 					       slen);
-			read_mud_url(crt, t->peer.mud_url,
-				     sizeof(t->peer.mud_url));
+			len = sizeof(t->peer.device_serial);
+			if (gnutls_x509_crt_get_dn_by_oid(crt,
+				PKI_OID_SERIAL_NUMBER, 0, 0,
+				t->peer.device_serial, &len) < 0)
+				t->peer.device_serial[0] = '\0';
+			pki_crt_ia5_extension(crt, PKI_OID_MUD_URL,
+					      t->peer.mud_url,
+					      sizeof(t->peer.mud_url));
 			read_mud_signer(crt, &t->peer);
 			gnutls_x509_crt_deinit(crt);
 		}
@@ -782,6 +765,20 @@ bool tls_conn_alpn_is(const struct tls_conn *t, const char *proto)
 const struct net_peer_cert *tls_conn_peer(const struct tls_conn *t)
 {
 	return &t->peer;
+}
+
+unsigned tls_conn_peer_chain(const struct tls_conn *t,
+			     struct net_der *chain, unsigned cap)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *certs = t->ready
+		? gnutls_certificate_get_peers(t->s, &n) : NULL;
+	if (!certs)
+		return 0;
+	n = MIN(n, cap);
+	for (unsigned i = 0; i < n; i++)
+		chain[i] = (struct net_der){ certs[i].data, certs[i].size };
+	return n;
 }
 
 uint64_t tls_conn_handshake_timeout(const struct tls_conn *t)

@@ -331,10 +331,58 @@ static int set_usage(gnutls_x509_crt_t crt, const struct pki_issue *r)
 	return ret;
 }
 
+void pki_crt_ia5_extension(void *crt, const char *oid, char *out, size_t cap)
+{
+	uint8_t der[300];
+	size_t len = sizeof(der);
+	unsigned critical;
+	out[0] = '\0';
+	if (gnutls_x509_crt_get_extension_by_oid(crt, oid, 0, der, &len,
+						 &critical) < 0 || len < 2 ||
+	    der[0] != 0x16)
+		return;
+	size_t n = der[1], start = 2;
+	if (n == 0x81 && len >= 3) {
+		n = der[2];
+		start = 3;
+	}
+	if (n >= 0x80 && start == 2)
+		return;			/* a longer form than 255 octets need */
+	if (start + n != len || n >= cap)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (der[start + i] < 0x21 || der[start + i] > 0x7e)
+			return;
+	memcpy(out, der + start, n);
+	out[n] = '\0';
+}
+
+/* An IA5String extension value (id-pe-mud-url): the URL is at most 255
+ * octets, so the length is short or one long-form byte. */
+static int set_ia5_extension(gnutls_x509_crt_t crt, const char *oid,
+			     const char *text)
+{
+	size_t n = strlen(text), head = n < 0x80 ? 2 : 3;
+	uint8_t der[3 + 255];
+	if (n > 255)
+		return GNUTLS_E_INVALID_REQUEST;
+	der[0] = 0x16;
+	der[1] = n < 0x80 ? (uint8_t)n : 0x81;
+	der[2] = (uint8_t)n;
+	memcpy(der + head, text, n);
+	return gnutls_x509_crt_set_extension_by_oid(crt, oid, der, head + n, 0);
+}
+
 static int set_identity(gnutls_x509_crt_t crt, const struct pki_issue *r)
 {
 	int ret = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME,
 		0, r->common_name, (unsigned)strlen(r->common_name));
+	if (ret >= 0 && r->serial_number && r->serial_number[0])
+		ret = gnutls_x509_crt_set_dn_by_oid(crt, PKI_OID_SERIAL_NUMBER,
+			0, r->serial_number,
+			(unsigned)strlen(r->serial_number));
+	if (ret >= 0 && r->mud_url && r->mud_url[0])
+		ret = set_ia5_extension(crt, PKI_OID_MUD_URL, r->mud_url);
 	for (size_t i = 0; ret >= 0 && i < r->n_dns_sans; i++)
 		ret = gnutls_x509_crt_set_subject_alt_name(crt,
 			GNUTLS_SAN_DNSNAME, r->dns_sans[i],

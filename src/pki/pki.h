@@ -110,6 +110,9 @@ struct pki_issue {
 	size_t n_dns_sans;
 	unsigned validity_days;
 	bool client_auth, server_auth;
+	const char *serial_number;	/**< subject serialNumber (2.5.4.5, an
+					 *   802.1AR device serial), or NULL */
+	const char *mud_url;		/**< id-pe-mud-url extension, or NULL */
 };
 
 struct pki_issued {
@@ -119,6 +122,15 @@ struct pki_issued {
 	uint8_t spki_sha256[PKI_DIGEST_LEN];
 	int64_t not_before, not_after;
 };
+
+#define PKI_OID_SERIAL_NUMBER "2.5.4.5"
+#define PKI_OID_MUD_URL "1.3.6.1.5.5.7.1.25"
+#define PKI_OID_MASA_URL "1.3.6.1.5.5.7.1.32"
+
+/** An IA5String extension of a certificate (gnutls_x509_crt_t), such as
+ *  id-pe-mud-url or id-pe-masa-url, as text: "" when absent, too long or
+ *  not printable (a URL has no spaces or controls). */
+void pki_crt_ia5_extension(void *crt, const char *oid, char *out, size_t cap);
 
 /** Safe to call from several threads with the same CA (and pki_crl with
  *  it meanwhile): the CA's signing is serialized. */

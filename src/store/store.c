@@ -141,6 +141,14 @@ static const char *const migrations[] = {
 	"  BEGIN UPDATE mud_changes SET n = n + 1; END;"
 	"CREATE TRIGGER mud_bind_del AFTER DELETE ON mud_bindings "
 	"  BEGIN UPDATE mud_changes SET n = n + 1; END;",
+	/* 4: which IDevIDs (802.1AR) may enroll: by issuer, serial, pattern */
+	"CREATE TABLE iot_allow ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  issuer TEXT NOT NULL,"
+	"  serial TEXT NOT NULL,"
+	"  pattern INTEGER NOT NULL,"
+	"  profile TEXT NOT NULL,"
+	"  added_at INTEGER NOT NULL);",
 };
 
 int store_schema_version(void)
@@ -483,6 +491,7 @@ struct visit {
 		store_code_fn code;
 		store_device_fn device;
 		store_pending_fn pending;
+		store_iot_allow_fn iot_allow;
 	} fn;
 	void *ctx;
 };
@@ -1237,4 +1246,48 @@ int store_mud_file_each(struct store *s, store_mud_file_fn fn, void *ctx)
 				   "fetched_at, expires_at FROM mud_files "
 				   "ORDER BY url", ""),
 			visit_mud_file, &v, "listing MUD files");
+}
+
+/* ------------------------------------------------------------------ IoT */
+
+int store_iot_allow_add(struct store *s, struct store_iot_allow *a)
+{
+	if (run(s, prepare(s, "INSERT INTO iot_allow (issuer, serial, "
+			   "pattern, profile, added_at) VALUES (?, ?, ?, ?, ?)",
+			   "ssisi", a->issuer, a->serial, (int64_t)a->pattern,
+			   a->profile, a->added_at), "allowing IDevIDs") != 0)
+		return -1;
+	a->id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_iot_allow_del(struct store *s, int64_t id)
+{
+	if (run(s, prepare(s, "DELETE FROM iot_allow WHERE id = ?", "i", id),
+		"removing an IDevID rule") != 0)
+		return -1;
+	return sqlite3_changes(s->db) ? 0 : 1;
+}
+
+static int visit_iot_allow(void *arg, sqlite3_stmt *st)
+{
+	const struct visit *v = arg;
+	struct store_iot_allow a = {
+		.id = sqlite3_column_int64(st, 0),
+		.pattern = sqlite3_column_int(st, 3) != 0,
+		.added_at = sqlite3_column_int64(st, 5),
+	};
+	copy_text(a.issuer, sizeof(a.issuer), st, 1);
+	copy_text(a.serial, sizeof(a.serial), st, 2);
+	copy_text(a.profile, sizeof(a.profile), st, 4);
+	return v->fn.iot_allow(v->ctx, &a);
+}
+
+int store_iot_allow_each(struct store *s, store_iot_allow_fn fn, void *ctx)
+{
+	struct visit v = { .fn.iot_allow = fn, .ctx = ctx };
+	return each_row(s, prepare(s, "SELECT id, issuer, serial, pattern, "
+				   "profile, added_at FROM iot_allow "
+				   "ORDER BY id", ""),
+			visit_iot_allow, &v, "listing IDevID rules");
 }

@@ -261,3 +261,25 @@ struct store_mud_file {
 int store_mud_file_put(struct store *s, const struct store_mud_file *f);
 typedef int (*store_mud_file_fn)(void *ctx, const struct store_mud_file *f);
 int store_mud_file_each(struct store *s, store_mud_file_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------ IoT */
+
+/** A rule that lets devices with an 802.1AR IDevID enroll (anchorctl iot
+ *  allow): from one manufacturer CA (its subject DN, RFC 4514; "" for any
+ *  in est.manufacturer-trust), with one serial (subject serialNumber), a
+ *  shell pattern of serials, or any ("" ), into a profile. */
+struct store_iot_allow {
+	int64_t id;
+	char issuer[512];
+	char serial[128];
+	bool pattern;			/**< serial is an fnmatch(3) pattern */
+	char profile[64];		/**< "" : the default rules decide */
+	int64_t added_at;
+};
+
+/** Fills a->id. */
+int store_iot_allow_add(struct store *s, struct store_iot_allow *a);
+/** 1 when there was no such rule. */
+int store_iot_allow_del(struct store *s, int64_t id);
+typedef int (*store_iot_allow_fn)(void *ctx, const struct store_iot_allow *a);
+int store_iot_allow_each(struct store *s, store_iot_allow_fn fn, void *ctx);

@@ -4,6 +4,7 @@
  *  on the store there, which the daemon shares (SQLite in WAL mode: both
  *  may use it at once). Every change it makes goes to the audit log.
  */
+#include "tools/anchorctl.h"
 #include "daemon/daemon.h"
 #include "enroll/enroll.h"
 #include "pki/pki.h"
@@ -29,14 +30,6 @@
 #include <unistd.h>
 
 #define TOKEN_BYTES 32
-
-struct ctl {
-	struct anchord_config conf;
-	struct store *store;
-	char actor[96];
-	int argc;
-	char **argv;			/* the command's own arguments */
-};
 
 static void usage(FILE *out)
 {
@@ -83,11 +76,12 @@ static void usage(FILE *out)
 		"  mud show [--json]            bindings and MUD files\n"
 		"  mud fetch [URL]              fetch MUD files now\n"
 		"  events                       PEP events as JSON lines, until\n"
-		"                               interrupted\n",
+		"                               interrupted\n"
+		"  iot allow [--issuer CA.pem|DN] [--pattern GLOB] [--profile P]\n"
+		"            [SERIAL...]        let IDevIDs enroll (802.1AR)\n"
+		"  iot list | iot remove ID\n",
 		ANCHORD_CONFIG);
 }
-
-static void tell_daemon(struct ctl *c);
 
 static int open_store(struct ctl *c)
 {
@@ -102,7 +96,7 @@ static int open_store(struct ctl *c)
 	return 0;
 }
 
-static int audit(struct ctl *c, const char *action, const char *detail)
+int audit(struct ctl *c, const char *action, const char *detail)
 {
 	if (store_audit(c->store, c->actor, action, detail) != 0) {
 		fprintf(stderr, "anchorctl: %s\n", store_error(c->store));
@@ -112,7 +106,7 @@ static int audit(struct ctl *c, const char *action, const char *detail)
 }
 
 /* --name VALUE among the command's arguments, or NULL. */
-static const char *option(struct ctl *c, const char *name)
+const char *option(struct ctl *c, const char *name)
 {
 	for (int i = 0; i + 1 < c->argc; i++)
 		if (strcmp(c->argv[i], name) == 0)
@@ -120,7 +114,7 @@ static const char *option(struct ctl *c, const char *name)
 	return NULL;
 }
 
-static bool flag(struct ctl *c, const char *name)
+bool flag(struct ctl *c, const char *name)
 {
 	for (int i = 0; i < c->argc; i++)
 		if (strcmp(c->argv[i], name) == 0)
@@ -945,7 +939,7 @@ static int control_simple(struct ctl *c, const char *cmd)
 
 /* After a revocation: the daemon polls the store anyway, but need not
  * wait for it. Quiet when the daemon is not running. */
-static void tell_daemon(struct ctl *c)
+void tell_daemon(struct ctl *c)
 {
 	char why[512];
 	json_decref(control_call(c, "refresh", why, sizeof(why)));
@@ -1415,6 +1409,9 @@ static const struct command {
 	{ { "mud", "show" }, cmd_mud_show, true },
 	{ { "mud", "fetch" }, cmd_mud_fetch, false },
 	{ { "events" }, cmd_events, false },
+	{ { "iot", "allow" }, cmd_iot_allow, true },
+	{ { "iot", "list" }, cmd_iot_list, true },
+	{ { "iot", "remove" }, cmd_iot_remove, true },
 };
 
 /* The command whose words start the arguments; *used says how many. */
