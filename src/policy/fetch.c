@@ -235,19 +235,38 @@ static void transfer_free(struct fetch_transfer *t)
 	free(t);
 }
 
-static int set_accept(struct fetch_transfer *t, const char *accept)
+static int add_header(struct fetch_transfer *t, const char *name,
+		      const char *value)
 {
-	if (!accept)
+	if (!value)
 		return 0;
 	char *line;
-	if (asprintf(&line, "Accept: %s", accept) < 0)
+	if (asprintf(&line, "%s: %s", name, value) < 0)
 		return -1;
-	t->headers = curl_slist_append(NULL, line);
+	struct curl_slist *more = curl_slist_append(t->headers, line);
 	free(line);
-	if (!t->headers)
+	if (!more)
 		return -1;
+	t->headers = more;
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
 	return 0;
+}
+
+static int set_accept(struct fetch_transfer *t, const char *accept)
+{
+	return add_header(t, "Accept", accept);
+}
+
+/* curl copies the body (COPYPOSTFIELDS), so the caller's may go. */
+static int set_post(struct fetch_transfer *t, const char *content_type,
+		    const uint8_t *body, size_t len)
+{
+	if (add_header(t, "Content-Type", content_type) < 0)
+		return -1;
+	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	return curl_easy_setopt(t->easy, CURLOPT_COPYPOSTFIELDS,
+				len ? (const char *)body : "") == CURLE_OK
+		? 0 : -1;
 }
 
 static void set_transfer_options(struct fetch_transfer *t)
@@ -653,14 +672,9 @@ struct policy_fetcher *policy_fetcher_new(uv_loop_t *loop,
 	return f;
 }
 
-int policy_fetch(struct policy_fetcher *f, const char *url,
-		 const char *accept, policy_fetch_done_fn done, void *ctx)
+static int start_transfer(struct policy_fetcher *f, struct fetch_transfer *t,
+			  const char *url, const char *accept)
 {
-	if (f->closing)
-		return -1;
-	struct fetch_transfer *t = transfer_new(f, url, accept, done, ctx);
-	if (!t)
-		return -1;
 	f->active++;
 	const char *refusal = refusal_of(url, accept);
 	if (!refusal && curl_multi_add_handle(f->multi, t->easy) != CURLM_OK)
@@ -672,6 +686,30 @@ int policy_fetch(struct policy_fetcher *f, const char *url,
 	t->in_multi = true;
 	util_list_push(&f->transfers, &t->node);
 	return 0;
+}
+
+int policy_fetch(struct policy_fetcher *f, const char *url,
+		 const char *accept, policy_fetch_done_fn done, void *ctx)
+{
+	if (f->closing)
+		return -1;
+	struct fetch_transfer *t = transfer_new(f, url, accept, done, ctx);
+	return t ? start_transfer(f, t, url, accept) : -1;
+}
+
+int policy_fetch_post(struct policy_fetcher *f, const char *url,
+		      const char *accept, const char *content_type,
+		      const uint8_t *body, size_t len,
+		      policy_fetch_done_fn done, void *ctx)
+{
+	if (f->closing)
+		return -1;
+	struct fetch_transfer *t = transfer_new(f, url, accept, done, ctx);
+	if (t && set_post(t, content_type, body, len) < 0) {
+		transfer_free(t);
+		t = NULL;
+	}
+	return t ? start_transfer(f, t, url, accept) : -1;
 }
 
 unsigned policy_fetcher_active(const struct policy_fetcher *f)

@@ -255,7 +255,8 @@ void policy_pep_set_name(const struct util_addr *device, int family,
 /* ------------------------------------------------------------------ HTTPS fetches */
 
 /** Fetches over HTTPS with libcurl's multi interface driven by a libuv
- *  loop: nothing blocks the loop. Used for MUD files and signatures. */
+ *  loop: nothing blocks the loop. Used for MUD files and signatures, and
+ *  by the BRSKI registrar for vouchers. */
 struct policy_fetcher;
 
 struct policy_fetcher_conf {
@@ -301,6 +302,12 @@ struct policy_fetcher *policy_fetcher_new(uv_loop_t *loop,
  *  fetcher is closing): then done is never called. */
 int policy_fetch(struct policy_fetcher *f, const char *url,
 		 const char *accept, policy_fetch_done_fn done, void *ctx);
+/** The same with a POST of body (copied) as content_type: a BRSKI
+ *  registrar asking a MASA for a voucher. */
+int policy_fetch_post(struct policy_fetcher *f, const char *url,
+		      const char *accept, const char *content_type,
+		      const uint8_t *body, size_t len,
+		      policy_fetch_done_fn done, void *ctx);
 /** Fetches whose done has not been called yet. */
 unsigned policy_fetcher_active(const struct policy_fetcher *f);
 /** Cancel what is in flight (their callbacks are not called) and close

@@ -18,6 +18,7 @@ a client that hangs or aborts holds up nobody else.
                                then 0.3 s later; 504 if none comes in 5 s
     /hang                      never answers
     /moved                     301 to /mud.json
+    POST /echo-post            200, the request's Content-Type, then its body
     anything else              404
 """
 import socket
@@ -71,6 +72,13 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(301, b"", extra=[("Location", "/mud.json")])
         else:
             self.reply(404, b"not here\n")
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path != "/echo-post":
+            return self.reply(404, b"not here\n")
+        said = "%s\n" % self.headers.get("Content-Type")
+        self.reply(200, said.encode() + body)
 
     def pair(self):
         try:
