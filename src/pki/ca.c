@@ -422,29 +422,41 @@ static bool same_sans(const struct san_set *a, const struct san_set *b)
 	return true;
 }
 
+/* Does the certificate at path chain to the CA, hold key, and have long
+ * enough to live? Fills *crt for more checks (deinit it) when it does. */
+static bool leaf_current(const char *path, const struct ca *ca,
+			 gnutls_x509_privkey_t key, gnutls_x509_crt_t *crt)
+{
+	if (load_cert(path, crt) != 0)
+		return false;
+	unsigned status = 1;
+	uint8_t id1[64], id2[64];
+	size_t l1 = sizeof(id1), l2 = sizeof(id2);
+	bool ok = gnutls_x509_crt_verify(*crt, &ca->crt, 1, 0, &status) >= 0 &&
+		  status == 0 &&
+		  gnutls_x509_crt_get_expiration_time(*crt) >
+			  time(NULL) + RENEW_BEFORE_DAYS * 86400 &&
+		  gnutls_x509_crt_get_key_id(*crt, 0, id1, &l1) >= 0 &&
+		  gnutls_x509_privkey_get_key_id(key, 0, id2, &l2) >= 0 &&
+		  l1 == l2 && memcmp(id1, id2, l1) == 0;
+	if (!ok)
+		gnutls_x509_crt_deinit(*crt);
+	return ok;
+}
+
 /* Is the existing server certificate still the right one? */
 static bool server_cert_current(const char *path, const struct ca *ca,
 				gnutls_x509_privkey_t key,
 				const struct pki_auto_request *r)
 {
 	gnutls_x509_crt_t crt;
-	if (load_cert(path, &crt) != 0)
+	if (!leaf_current(path, ca, key, &crt))
 		return false;
-	unsigned status = 1;
-	uint8_t id1[64], id2[64];
-	size_t l1 = sizeof(id1), l2 = sizeof(id2);
 	struct san_set have, want;
 	cert_sans(crt, &have);
 	wanted_sans(r, &want);
-	bool ok = gnutls_x509_crt_verify(crt, &ca->crt, 1, 0, &status) >= 0 &&
-		  status == 0 &&
-		  gnutls_x509_crt_get_expiration_time(crt) >
-			  time(NULL) + RENEW_BEFORE_DAYS * 86400 &&
-		  gnutls_x509_crt_get_key_id(crt, 0, id1, &l1) >= 0 &&
-		  gnutls_x509_privkey_get_key_id(key, 0, id2, &l2) >= 0 &&
-		  l1 == l2 && memcmp(id1, id2, l1) == 0 && same_sans(&have, &want);
 	gnutls_x509_crt_deinit(crt);
-	return ok;
+	return same_sans(&have, &want);
 }
 
 /* SRVName is an IA5String inside an otherName (RFC 4985). */
@@ -472,29 +484,12 @@ static int add_sans(gnutls_x509_crt_t crt, const struct pki_auto_request *r)
 	return ret >= 0 ? add_srv_id(crt, r->name) : ret;
 }
 
-static int issue_server_cert(const struct ca *ca, gnutls_x509_privkey_t key,
-			     const struct pki_auto_request *r,
-			     const char *path, char *err, size_t errlen)
+/* Sign crt (unless ret already failed) and write it and the CA, PEM. */
+static int write_chain(const struct ca *ca, gnutls_x509_crt_t crt, int ret,
+		       const char *path, char *err, size_t errlen)
 {
-	gnutls_x509_crt_t crt;
-	char dn[512];
-	snprintf(dn, sizeof(dn), "CN=%s", r->name);
 	uint8_t aki[64];
 	size_t akilen = sizeof(aki);
-	int ret = gnutls_x509_crt_init(&crt);
-	if (ret < 0)
-		return util_fail(err, errlen, "out of memory");
-	ret = set_common(crt, key, dn, SERVER_DAYS);
-	if (ret >= 0)
-		ret = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
-	if (ret >= 0)
-		ret = gnutls_x509_crt_set_key_usage(crt,
-			GNUTLS_KEY_DIGITAL_SIGNATURE);
-	if (ret >= 0)
-		ret = gnutls_x509_crt_set_key_purpose_oid(crt,
-			GNUTLS_KP_TLS_WWW_SERVER, 0);
-	if (ret >= 0)
-		ret = add_sans(crt, r);
 	if (ret >= 0)
 		ret = gnutls_x509_crt_get_subject_key_id(ca->crt, aki, &akilen,
 							 NULL);
@@ -509,11 +504,10 @@ static int issue_server_cert(const struct ca *ca, gnutls_x509_privkey_t key,
 	if (ret >= 0)
 		ret = gnutls_x509_crt_export2(ca->crt, GNUTLS_X509_FMT_PEM,
 					      &issuer);
-	gnutls_x509_crt_deinit(crt);
 	if (ret < 0) {
 		gnutls_free(leaf.data);
-		return util_fail(err, errlen, "issuing the server certificate: %s",
-			    gnutls_strerror(ret));
+		return util_fail(err, errlen, "issuing %s: %s", path,
+				 gnutls_strerror(ret));
 	}
 	/* The chain: the leaf, then the CA. */
 	size_t len = leaf.size + issuer.size;
@@ -530,6 +524,32 @@ static int issue_server_cert(const struct ca *ca, gnutls_x509_privkey_t key,
 	if (ret != 0)
 		return util_fail(err, errlen, "%s: %s", path, strerror(-ret));
 	return 0;
+}
+
+static int issue_server_cert(const struct ca *ca, gnutls_x509_privkey_t key,
+			     const struct pki_auto_request *r,
+			     const char *path, char *err, size_t errlen)
+{
+	gnutls_x509_crt_t crt;
+	char dn[512];
+	snprintf(dn, sizeof(dn), "CN=%s", r->name);
+	int ret = gnutls_x509_crt_init(&crt);
+	if (ret < 0)
+		return util_fail(err, errlen, "out of memory");
+	ret = set_common(crt, key, dn, SERVER_DAYS);
+	if (ret >= 0)
+		ret = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
+	if (ret >= 0)
+		ret = gnutls_x509_crt_set_key_usage(crt,
+			GNUTLS_KEY_DIGITAL_SIGNATURE);
+	if (ret >= 0)
+		ret = gnutls_x509_crt_set_key_purpose_oid(crt,
+			GNUTLS_KP_TLS_WWW_SERVER, 0);
+	if (ret >= 0)
+		ret = add_sans(crt, r);
+	ret = write_chain(ca, crt, ret, path, err, errlen);
+	gnutls_x509_crt_deinit(crt);
+	return ret;
 }
 
 int pki_ensure_server_cert(const struct pki_auto_request *req,
@@ -554,6 +574,66 @@ int pki_ensure_server_cert(const struct pki_auto_request *req,
 		ret = issue_server_cert(&ca, key, req, files->cert, err, errlen);
 		*issued = ret == 0;
 	}
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	ca_free(&ca);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ registrar */
+
+/* RFC 8995 5.5: the registrar signs its voucher requests with a
+ * certificate of the domain CA that says id-kp-cmcRA; clientAuth too, for
+ * a MASA that also wants TLS client authentication. */
+static int issue_registrar_cert(const struct ca *ca, gnutls_x509_privkey_t key,
+				const char *name, const char *path, char *err,
+				size_t errlen)
+{
+	gnutls_x509_crt_t crt;
+	char dn[512];
+	snprintf(dn, sizeof(dn), "CN=%s registrar", name);
+	int ret = gnutls_x509_crt_init(&crt);
+	if (ret < 0)
+		return util_fail(err, errlen, "out of memory");
+	ret = set_common(crt, key, dn, SERVER_DAYS);
+	if (ret >= 0)
+		ret = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
+	if (ret >= 0)
+		ret = gnutls_x509_crt_set_key_usage(crt,
+			GNUTLS_KEY_DIGITAL_SIGNATURE);
+	if (ret >= 0)
+		ret = gnutls_x509_crt_set_key_purpose_oid(crt, PKI_OID_CMC_RA,
+							  0);
+	if (ret >= 0)
+		ret = gnutls_x509_crt_set_key_purpose_oid(crt,
+			GNUTLS_KP_TLS_WWW_CLIENT, 0);
+	ret = write_chain(ca, crt, ret, path, err, errlen);
+	gnutls_x509_crt_deinit(crt);
+	return ret;
+}
+
+int pki_ensure_registrar_cert(const struct pki_auto_request *req,
+			      struct pki_files *files, char *err,
+			      size_t errlen)
+{
+	struct ca ca;
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_x509_crt_t crt;
+	bool created = false;
+	if (util_path_join(files->cert, sizeof(files->cert), req->state_dir,
+			   "registrar.pem") ||
+	    util_path_join(files->key, sizeof(files->key), req->state_dir,
+			   "registrar.key"))
+		return util_fail(err, errlen, "state directory path too long");
+	int ret = open_ca(req->state_dir, req->ca_cert, req->ca_key, &ca, files,
+			  err, errlen);
+	if (ret == 0)
+		ret = load_or_create_key(files->key, &key, &created, err, errlen);
+	if (ret == 0 && !created && leaf_current(files->cert, &ca, key, &crt))
+		gnutls_x509_crt_deinit(crt);
+	else if (ret == 0)
+		ret = issue_registrar_cert(&ca, key, req->name, files->cert, err,
+					   errlen);
 	if (key)
 		gnutls_x509_privkey_deinit(key);
 	ca_free(&ca);

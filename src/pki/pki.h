@@ -59,6 +59,12 @@ int pki_ensure_ca(const char *state_dir, const char *ca_cert,
 int pki_ensure_server_cert(const struct pki_auto_request *req,
 			   struct pki_files *files, bool *issued, char *err,
 			   size_t errlen);
+/** The same for the BRSKI registrar's signing certificate (RFC 8995 5.5:
+ *  EKU id-kp-cmcRA, issued by the same CA, CN "<name> registrar"):
+ *  registrar.pem (with the CA after it) and registrar.key in state_dir. */
+int pki_ensure_registrar_cert(const struct pki_auto_request *req,
+			      struct pki_files *files, char *err,
+			      size_t errlen);
 /** Load (or create, 0600) the 64-byte secret from which TLS session ticket
  *  keys are derived; every worker and a restarted daemon use the same. */
 int pki_ticket_secret(const char *state_dir, uint8_t secret[64], char *err,
@@ -126,6 +132,7 @@ struct pki_issued {
 #define PKI_OID_SERIAL_NUMBER "2.5.4.5"
 #define PKI_OID_MUD_URL "1.3.6.1.5.5.7.1.25"
 #define PKI_OID_MASA_URL "1.3.6.1.5.5.7.1.32"
+#define PKI_OID_CMC_RA "1.3.6.1.5.5.7.3.28"
 
 /** An IA5String extension of a certificate (gnutls_x509_crt_t), such as
  *  id-pe-mud-url or id-pe-masa-url, as text: "" when absent, too long or

@@ -78,6 +78,54 @@ static void auto_certificate_lifecycle(void **state)
 	gnutls_certificate_free_credentials(cred);
 }
 
+/* RFC 8995 5.5: the registrar's signing certificate says id-kp-cmcRA,
+ * chains to the CA, and stays the same while it is good. */
+static void registrar_certificate(void **state)
+{
+	struct pki_auto_request r = { .state_dir = dir,
+				      .name = "dns.corp.test" };
+	struct pki_files f;
+	char err[256];
+	assert_int_equal(pki_ensure_registrar_cert(&r, &f, err, sizeof(err)),
+			 0);
+	uint8_t first[PKI_DIGEST_LEN], again[PKI_DIGEST_LEN];
+	pin_of(f.cert, first);
+	gnutls_datum_t pem;
+	assert_int_equal(gnutls_load_file(f.cert, &pem), 0);
+	gnutls_x509_crt_t crt;
+	gnutls_x509_crt_init(&crt);
+	assert_int_equal(gnutls_x509_crt_import(crt, &pem,
+						GNUTLS_X509_FMT_PEM), 0);
+	char oid[64];
+	bool cmc_ra = false;
+	for (unsigned i = 0;; i++) {
+		size_t len = sizeof(oid);
+		if (gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &len,
+							NULL) < 0)
+			break;
+		cmc_ra |= strcmp(oid, PKI_OID_CMC_RA) == 0;
+	}
+	assert_true(cmc_ra);
+	char dn[256];
+	size_t dnlen = sizeof(dn);
+	assert_int_equal(gnutls_x509_crt_get_dn(crt, dn, &dnlen), 0);
+	assert_string_equal(dn, "CN=dns.corp.test registrar");
+	gnutls_x509_crt_deinit(crt);
+	gnutls_free(pem.data);
+	struct stat st;
+	assert_int_equal(stat(f.key, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	gnutls_certificate_credentials_t cred;
+	gnutls_certificate_allocate_credentials(&cred);
+	assert_true(gnutls_certificate_set_x509_key_file2(cred, f.cert, f.key,
+		GNUTLS_X509_FMT_PEM, NULL, 0) >= 0);
+	gnutls_certificate_free_credentials(cred);
+	assert_int_equal(pki_ensure_registrar_cert(&r, &f, err, sizeof(err)),
+			 0);
+	pin_of(f.cert, again);
+	assert_memory_equal(first, again, PKI_DIGEST_LEN);
+}
+
 static void pins_round_trip(void **state)
 {
 	uint8_t d[PKI_DIGEST_LEN], back[PKI_DIGEST_LEN];
@@ -310,6 +358,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(auto_certificate_lifecycle),
+		cmocka_unit_test(registrar_certificate),
 		cmocka_unit_test(pins_round_trip),
 		cmocka_unit_test(ticket_secret_persists),
 		cmocka_unit_test(csr_challenge_is_read_verbatim),
