@@ -10,7 +10,7 @@
 set -eu
 
 BUILD_PKGS="gcc make libc6-dev autoconf pkg-config
-	libuv1-dev libgnutls28-dev libnghttp2-dev libldns-dev libsodium-dev
+	libuv1-dev libgnutls28-dev libtasn1-6-dev libnghttp2-dev libldns-dev libsodium-dev
 	libyaml-dev libjansson-dev libsqlite3-dev libcurl4-gnutls-dev
 	libqrencode-dev libpng-dev libnftables-dev libcmocka-dev"
 TEST_PKGS="nsd knot-dnsutils bind9-dnsutils ldnsutils gnutls-bin curl stubby
