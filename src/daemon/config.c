@@ -36,7 +36,7 @@ const char *const config_known_keys[] = {
 	"tls.publish-tlsa",
 	"est.enabled", "est.validity", "est.approval", "est.retry-after",
 	"est.require-pop-linking", "est.basic-auth", "est.allowed-domains",
-	"est.manufacturer-trust",
+	"est.manufacturer-trust", "est.masa-ca",
 	"enroll.enabled", "enroll.code-ttl", "enroll.max-failures",
 	"enroll.backup-pin",
 	"doh.path",
@@ -893,6 +893,25 @@ static int parse_manufacturer_trust(struct cfg *x, const yaml_node_t *n,
 	return cfg_each_item(x, n, key, parse_manufacturer_item);
 }
 
+static int parse_masa_ca_item(struct cfg *x, const yaml_node_t *n,
+			      const char *key)
+{
+	struct est_section *e = &x->c->est;
+	const char *s = cfg_need_scalar(x, n, key);
+	if (!s)
+		return -1;
+	if (!*s)
+		return cfg_fail(x, n, key, "must not be empty");
+	return cfg_push_string(x, n, key, &e->masa_ca, &e->n_masa_ca,
+			       util_path_relative_to(x->file, s));
+}
+
+/* Trust anchors for the MASAs' HTTPS (the system store without any). */
+static int parse_masa_ca(struct cfg *x, const yaml_node_t *n, const char *key)
+{
+	return cfg_each_item(x, n, key, parse_masa_ca_item);
+}
+
 static const struct field est_fields[] = {
 	{ .key = "enabled", .type = F_BOOL, .offset = CFG(est.enabled) },
 	{ .key = "validity", .type = F_DURATION_S, .offset = CFG(est.validity),
@@ -907,6 +926,7 @@ static const struct field est_fields[] = {
 	  .parse = parse_allowed_domains },
 	{ .key = "manufacturer-trust", .type = F_CUSTOM,
 	  .parse = parse_manufacturer_trust },
+	{ .key = "masa-ca", .type = F_CUSTOM, .parse = parse_masa_ca },
 	{ NULL },
 };
 
@@ -1466,6 +1486,9 @@ void config_free(struct anchord_config *c)
 	for (size_t i = 0; i < c->est.n_manufacturer_trust; i++)
 		free(c->est.manufacturer_trust[i]);
 	free(c->est.manufacturer_trust);
+	for (size_t i = 0; i < c->est.n_masa_ca; i++)
+		free(c->est.masa_ca[i]);
+	free(c->est.masa_ca);
 	free(c->enroll.backup_pin);
 	free(c->discovery.domain);
 	free(c->discovery.instance);

@@ -58,6 +58,8 @@ struct est_section {
 	size_t n_allowed_domains;
 	char **manufacturer_trust;	/**< PEM files of IDevID issuers */
 	size_t n_manufacturer_trust;
+	char **masa_ca;			/**< trust for MASAs' HTTPS */
+	size_t n_masa_ca;
 };
 
 /** The enroll section. */

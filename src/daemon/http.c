@@ -450,6 +450,8 @@ static int add_est(struct http_services *sv, uv_loop_t *loop,
 		.manufacturer_trust =
 			(const char *const *)c->est.manufacturer_trust,
 		.n_manufacturer_trust = c->est.n_manufacturer_trust,
+		.masa_ca = c->est.masa_ca,
+		.n_masa_ca = c->est.n_masa_ca,
 	};
 	char err[512];
 	sv->est = est_service_new(loop, &ec, err, sizeof(err));

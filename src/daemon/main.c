@@ -183,6 +183,26 @@ static int make_crl(struct daemon *d, const struct anchord_config *c,
 	return ret;
 }
 
+/* A BRSKI registrar (there is one when IDevIDs may enroll) signs its
+ * voucher requests with a certificate of its own, made here before the
+ * workers start so that they do not race to make it. */
+static int ensure_registrar_cert(const struct anchord_config *c)
+{
+	if (!c->est.enabled || !c->est.n_manufacturer_trust)
+		return 0;
+	struct pki_auto_request r = {
+		.state_dir = c->state_dir, .name = c->name,
+		.ca_cert = c->tls.ca_certificate, .ca_key = c->tls.ca_key,
+	};
+	struct pki_files files;
+	char err[ERRLEN];
+	if (pki_ensure_registrar_cert(&r, &files, err, sizeof(err)) != 0) {
+		log_error("pki", "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* The credentials of the TLS listeners: the configured files, or a
  * certificate of the CA for server.name and tls.addresses. */
 static struct net_tls_server *build_tls(struct daemon *d,
@@ -216,6 +236,8 @@ static struct net_tls_server *build_tls(struct daemon *d,
 		cert = files.cert;
 		key = files.key;
 	}
+	if (ensure_registrar_cert(c) != 0)
+		return NULL;
 	uint8_t secret[64];
 	gnutls_datum_t crl = { NULL, 0 };
 	if (c->tls.session_tickets &&

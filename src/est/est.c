@@ -15,6 +15,7 @@
  */
 #include "est/est.h"
 #include "est/internal.h"
+#include "brski/brski.h"
 #include "pki/pki.h"
 #include "store/store.h"
 
@@ -55,6 +56,7 @@ struct est_service {
 	unsigned basic_inflight;	/* Argon2id checks on the pool */
 	struct job *batch, **batch_tail;
 	struct est_manufacturers *manufacturers;	/* or NULL: no IoT */
+	struct est_registrar *registrar;	/* with manufacturers */
 };
 
 /* ------------------------------------------------------------------ base64 */
@@ -131,7 +133,7 @@ int est_decode_csr(const uint8_t *body, size_t len, struct pki_csr *out,
 	return ret;
 }
 
-static bool media_type_is(const char *header, const char *type)
+bool est_media_type_is(const char *header, const char *type)
 {
 	size_t n = strlen(type);
 	return header && strncasecmp(header, type, n) == 0 &&
@@ -852,15 +854,6 @@ static void auth_cert(struct job *j, const struct net_peer_cert *cert)
 	authenticated(j);
 }
 
-static void refuse_idevid(struct job *j, enum est_idevid_result r,
-			  const char *why)
-{
-	log_info("est", "IDevID refused: %s", why);
-	if (r == EST_IDEVID_NOT_ALLOWED)
-		store_audit(j->est->store, "est", "idevid-refused", why);
-	job_error(j, r == EST_IDEVID_ERROR ? 503 : 403, why);
-}
-
 /* An IoT device's factory certificate, from a trusted manufacturer and
  * admitted by the allow-list: its LDevID copies serial and MUD URL. */
 static void auth_idevid(struct job *j, struct net_conn *conn)
@@ -872,7 +865,7 @@ static void auth_idevid(struct job *j, struct net_conn *conn)
 	enum est_idevid_result r = est_idevid_check(j->est->manufacturers,
 		j->est->store, chain, n, &dev, why, sizeof(why));
 	if (r != EST_IDEVID_OK) {
-		refuse_idevid(j, r, why);
+		job_error(j, est_idevid_refused(j->est->store, r, why), why);
 		return;
 	}
 	j->auth = AUTH_IDEVID;
@@ -949,7 +942,7 @@ static void op_enroll(struct est_service *est, struct net_http_exchange *ex,
 		net_http_respond_error(ex, 405, NULL);
 		return;
 	}
-	if (!media_type_is(r->content_type, "application/pkcs10")) {
+	if (!est_media_type_is(r->content_type, "application/pkcs10")) {
 		net_http_respond_error(ex, 415, "expected application/pkcs10");
 		return;
 	}
@@ -1055,6 +1048,32 @@ static int make_cacerts(struct est_service *est)
 	return est->cacerts ? 0 : -1;
 }
 
+/* IDevIDs are accepted: devices may ask for vouchers too (RFC 8995). */
+static int start_registrar(struct est_service *est, char *err, size_t errlen)
+{
+	char cert[PATH_MAX], key[PATH_MAX];
+	if (util_path_join(cert, sizeof(cert), est->conf.state_dir,
+			   "registrar.pem") ||
+	    util_path_join(key, sizeof(key), est->conf.state_dir,
+			   "registrar.key"))
+		return util_fail(err, errlen, "state directory path too long");
+	struct est_registrar_conf rc = {
+		.store = est->store, .manufacturers = est->manufacturers,
+		.signer_cert = cert, .signer_key = key,
+		.tls_cert = est->conf.server_cert,
+		.masa_ca = est->conf.masa_ca, .n_masa_ca = est->conf.n_masa_ca,
+	};
+	est->registrar = est_registrar_new(est->loop, &rc, err, errlen);
+	return est->registrar ? 0 : -1;
+}
+
+static void brski_handle(void *ctx, struct net_http_exchange *ex)
+{
+	struct est_service *est = ctx;
+	est_registrar_handle(est->registrar, ex,
+			     net_http_exchange_subpath(ex));
+}
+
 struct est_service *est_service_new(uv_loop_t *loop, const struct est_conf *c,
 				    char *err, size_t errlen)
 {
@@ -1079,21 +1098,25 @@ struct est_service *est_service_new(uv_loop_t *loop, const struct est_conf *c,
 		est_service_free(est);
 		return NULL;
 	}
-	if (c->n_manufacturer_trust &&
-	    !(est->manufacturers = est_manufacturers_load(
-		      c->manufacturer_trust, c->n_manufacturer_trust, err,
-		      errlen))) {
-		est_service_free(est);
-		return NULL;
-	}
 	uv_check_init(loop, &est->recorder);
 	est->recorder.data = est;
 	est->recorder_open = true;
+	if (c->n_manufacturer_trust &&
+	    (!(est->manufacturers = est_manufacturers_load(
+		       c->manufacturer_trust, c->n_manufacturer_trust, err,
+		       errlen)) ||
+	     start_registrar(est, err, errlen) != 0)) {
+		est_service_free(est);
+		return NULL;
+	}
 	return est;
 }
 
 int est_service_route(struct est_service *est, struct net_http_router *r)
 {
+	if (est->registrar &&
+	    net_http_router_add(r, BRSKI_PREFIX, brski_handle, est) != 0)
+		return -1;
 	return net_http_router_add(r, EST_PREFIX, est_handle, est);
 }
 
@@ -1103,6 +1126,7 @@ void est_service_close(struct est_service *est)
 		return;
 	if (est->batch)
 		record_batch(&est->recorder);
+	est_registrar_close(est->registrar);
 	uv_close((uv_handle_t *)&est->recorder, NULL);
 	est->recorder_open = false;
 }
@@ -1118,6 +1142,7 @@ void est_service_free(struct est_service *est)
 		uv_run(est->loop, UV_RUN_NOWAIT);
 	}
 	pki_ca_free(est->ca);
+	est_registrar_free(est->registrar);
 	est_manufacturers_free(est->manufacturers);
 	store_close(est->store);
 	free(est->cacerts);

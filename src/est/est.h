@@ -30,6 +30,9 @@ struct est_conf {
 					 *   issuers (802.1AR), with the
 					 *   allow-list of anchorctl iot allow */
 	size_t n_manufacturer_trust;
+	char *const *masa_ca;		/**< trust anchors of MASAs' HTTPS
+					 *   (PEM), or none: the system store */
+	size_t n_masa_ca;
 };
 
 struct pki_ca;

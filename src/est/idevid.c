@@ -13,6 +13,7 @@
 #include "est/internal.h"
 #include "pki/pki.h"
 #include "store/store.h"
+#include "util/util.h"
 
 #include <fnmatch.h>
 #include <gnutls/x509.h>
@@ -195,4 +196,13 @@ enum est_idevid_result est_idevid_check(const struct est_manufacturers *m,
 		return EST_IDEVID_NOT_ALLOWED;
 	}
 	return EST_IDEVID_OK;
+}
+
+unsigned est_idevid_refused(struct store *s, enum est_idevid_result r,
+			    const char *why)
+{
+	log_info("est", "IDevID refused: %s", why);
+	if (r == EST_IDEVID_NOT_ALLOWED)
+		store_audit(s, "est", "idevid-refused", why);
+	return r == EST_IDEVID_ERROR ? 503 : 403;
 }

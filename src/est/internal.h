@@ -10,8 +10,12 @@
 #include "net/net.h"
 
 #include <stddef.h>
+#include <uv.h>
 
 struct store;
+
+/** Whether a Content-Type header is this media type (parameters aside). */
+bool est_media_type_is(const char *header, const char *type);
 
 /** What an IDevID says about its device, and the rule that let it in. */
 struct est_idevid {
@@ -49,3 +53,35 @@ enum est_idevid_result est_idevid_check(const struct est_manufacturers *m,
 					const struct net_der *chain,
 					unsigned n, struct est_idevid *out,
 					char *why, size_t whylen);
+
+/** Log a refusal (and audit one of a trusted device no rule admits);
+ *  returns the HTTP status to answer with. */
+unsigned est_idevid_refused(struct store *s, enum est_idevid_result r,
+			    const char *why);
+
+/* ------------------------------------------------------------------ registrar.c */
+
+/** The BRSKI registrar of one worker (RFC 8995), beside its EST service. */
+struct est_registrar;
+
+struct est_registrar_conf {
+	struct store *store;		/**< the EST service's connection */
+	const struct est_manufacturers *manufacturers;
+	const char *signer_cert;	/**< registrar.pem: leaf, then the CA */
+	const char *signer_key;
+	const char *tls_cert;		/**< the TLS server certificate (PEM) */
+	char *const *masa_ca;		/**< trust for the MASAs' HTTPS, or
+					 *   none: the system store */
+	size_t n_masa_ca;
+};
+
+struct est_registrar *est_registrar_new(uv_loop_t *loop,
+					const struct est_registrar_conf *c,
+					char *err, size_t errlen);
+/** A request below /.well-known/brski; op is the rest of the path. */
+void est_registrar_handle(struct est_registrar *reg,
+			  struct net_http_exchange *ex, const char *op);
+/** Answer who waits, stop asking MASAs, close the timer; free after the
+ *  loop has run the close. */
+void est_registrar_close(struct est_registrar *reg);
+void est_registrar_free(struct est_registrar *reg);
