@@ -58,7 +58,7 @@ ALL_LDFLAGS = $(if $(SANITIZE),$(SAN_LDFLAGS)) \
 # ---------------------------------------------------------------- sources
 # Every folder under src/ but tools/ goes into one static library; each
 # program is its main file plus that library.
-# Tools are a file each under src/tools/, with anchorctl_*.c for anchorctl.
+# A tool is src/tools/NAME.c and any src/tools/NAME_*.c.
 PROGRAM_MAINS := src/daemon/main.c
 TOOL_NAMES := anchorctl anchor-enroll
 TOOLS := $(TOOL_NAMES:%=$(BUILD)/%)
@@ -88,15 +88,16 @@ $(BUILD)/anchord: $(BUILD)/src/daemon/main.o $(LIB)
 $(TOOLS): $(BUILD)/%: $(BUILD)/src/tools/%.o $(LIB)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIB_LIBS)
 
-ANCHORCTL_PARTS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/tools/anchorctl_*.c))
-$(BUILD)/anchorctl: $(ANCHORCTL_PARTS)
+tool_parts = $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/tools/$(1)_*.c))
+TOOL_PARTS := $(foreach t,$(TOOL_NAMES),$(call tool_parts,$(t)))
+$(foreach t,$(TOOL_NAMES),$(eval $(BUILD)/$(t): $(call tool_parts,$(t))))
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LIB_LIBS)
 
 -include $(LIB_OBJS:.o=.d) $(BUILD)/src/daemon/main.d \
-	$(TOOL_NAMES:%=$(BUILD)/src/tools/%.d) $(ANCHORCTL_PARTS:.o=.d)
+	$(TOOL_NAMES:%=$(BUILD)/src/tools/%.d) $(TOOL_PARTS:.o=.d)
 -include $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
 
 # ---------------------------------------------------------------- run

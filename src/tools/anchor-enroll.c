@@ -11,6 +11,7 @@
  *  and writes the configurations asked for (doc: ENROLLMENT.md,
  *  anchor-enroll(1)).
  */
+#include "tools/anchor-enroll.h"
 #include "enroll/enroll.h"
 #include "pki/pki.h"
 
@@ -37,52 +38,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_BODY (1024 * 1024)
-#define TIMEOUT_S 15L
 #define PASSWORD_MAX 1024
 
-/* What the command line asks for. */
-/* --trace: the enrollment API's messages on stderr (they are public
- * protocol messages; passwords and codes never appear in them). */
-static bool trace;
+bool trace;
 
-struct opts {
-	const char *cmd;
-	const char *uri, *server, *code, *user, *password_file;
-	const char *write, *out, *device, *stub_listen, *register_user;
-	char state[PATH_MAX];
-	struct curl_slist *resolve;	/* CURLOPT_RESOLVE entries */
-	char resolve_addr[64];		/* the first --resolve address */
-};
-
-/* The files the client keeps in --state. */
-struct state_files {
-	char ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], bundle[PATH_MAX];
-};
-
-/* One HTTPS connection, kept alive across requests. */
-struct conn {
-	CURL *h;
-	char base[600];			/* https://host:port or the EST base */
-	bool have_tls;
-	uint8_t exporter[ENROLL_EXPORTER_BYTES];
-	uint8_t spki[32];		/* SHA-256 of the server's SPKI */
-	char pake_adn[512];		/* the ADN CPace's ADb named, or "" */
-	char errbuf[CURL_ERROR_SIZE];
-};
-
-struct reply {
-	long status;
-	char *body;
-	size_t len;
-	char retry_after[32];
-	struct conn *conn;
-	int tls;			/* 0: not read yet, 1: read, -1: failed */
-	uint8_t exporter[ENROLL_EXPORTER_BYTES];
-	uint8_t spki[32];
-};
-
-static void die_oom(void)
+void die_oom(void)
 {
 	fprintf(stderr, "anchor-enroll: out of memory\n");
 	exit(1);
@@ -94,6 +54,8 @@ static void usage(FILE *out)
 		"usage: anchor-enroll enroll URI [options]\n"
 		"       anchor-enroll enroll --server https://HOST[:PORT]\n"
 		"                     (--code CODE | --user NAME) [options]\n"
+		"       anchor-enroll iot --server https://HOST[:PORT] --idevid CERT\n"
+		"                     --key KEY --masa-anchor PEM [--dot-port N]\n"
 		"       anchor-enroll renew [--state DIR] [--resolve H:P:A]\n"
 		"       anchor-enroll status [--state DIR]\n"
 		"\n"
@@ -118,8 +80,7 @@ static void usage(FILE *out)
 
 /* ------------------------------------------------------------------ small helpers */
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail(const char *fmt, ...)
+int fail(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -130,7 +91,7 @@ static int fail(const char *fmt, ...)
 	return -1;
 }
 
-static void state_files_init(struct state_files *f, const char *dir)
+void state_files_init(struct state_files *f, const char *dir)
 {
 	snprintf(f->ca, sizeof(f->ca), "%s/ca.pem", dir);
 	snprintf(f->cert, sizeof(f->cert), "%s/cert.pem", dir);
@@ -138,7 +99,7 @@ static void state_files_init(struct state_files *f, const char *dir)
 	snprintf(f->bundle, sizeof(f->bundle), "%s/bundle.json", dir);
 }
 
-static int write_file(const char *path, const void *data, size_t len,
+int write_file(const char *path, const void *data, size_t len,
 		      unsigned mode)
 {
 	int rc = util_write_file_atomic(path, data, len, mode);
@@ -158,7 +119,7 @@ static char *read_text(const char *path)
 }
 
 /* Standard base64 as EST sends it: padding, line breaks anywhere. */
-static int unbase64_std(const char *text, size_t len, gnutls_datum_t *out)
+int unbase64_std(const char *text, size_t len, gnutls_datum_t *out)
 {
 	size_t cap = len / 4 * 3 + 3, n;
 	out->data = gnutls_malloc(cap);
@@ -174,7 +135,7 @@ static int unbase64_std(const char *text, size_t len, gnutls_datum_t *out)
 	return 0;
 }
 
-static char *base64_std(const uint8_t *data, size_t len)
+char *base64_std(const uint8_t *data, size_t len)
 {
 	size_t cap = sodium_base64_ENCODED_LEN(len,
 					       sodium_base64_VARIANT_ORIGINAL);
@@ -243,6 +204,31 @@ static int read_password(const struct opts *o, const char *prompt, char *out,
 
 /* ------------------------------------------------------------------ TLS facts */
 
+static void free_peer_chain(struct conn *c)
+{
+	for (unsigned i = 0; i < c->n_peer; i++)
+		gnutls_free(c->peer[i].data);
+	c->n_peer = 0;
+}
+
+/* The server's chain as it sent it (a pledge checks it against its
+ * voucher once it has one). */
+static int keep_peer_chain(struct conn *c, gnutls_session_t s)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
+	free_peer_chain(c);
+	for (unsigned i = 0; certs && i < n && i < 4; i++) {
+		c->peer[i].data = gnutls_malloc(certs[i].size);
+		if (!c->peer[i].data)
+			die_oom();
+		memcpy(c->peer[i].data, certs[i].data, certs[i].size);
+		c->peer[i].size = certs[i].size;
+		c->n_peer = i + 1;
+	}
+	return c->n_peer ? 0 : fail("the server sent no certificate");
+}
+
 /* The exporter and SPKI of the connection a curl handle last used. */
 static int conn_tls_facts(struct conn *c, uint8_t exporter[32],
 			  uint8_t spki[32])
@@ -265,13 +251,13 @@ static int conn_tls_facts(struct conn *c, uint8_t exporter[32],
 	gnutls_free(cb.data);
 	if (enroll_peer_spki(s, spki) != 0)
 		return fail("the server sent no certificate");
-	return 0;
+	return c->keep_peer ? keep_peer_chain(c, s) : 0;
 }
 
 /* Start and finish of one PAKE must run on one TLS connection: the first
  * request records its exporter, every later one must see the same (and
  * curl must not have opened another connection). */
-static int conn_check_same(struct conn *c, const struct reply *r)
+int conn_check_same(struct conn *c, const struct reply *r)
 {
 	const uint8_t *exporter = r->exporter, *spki = r->spki;
 	long connects = 0;
@@ -325,7 +311,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-static void reply_free(struct reply *r)
+void reply_free(struct reply *r)
 {
 	if (r->body)
 		sodium_memzero(r->body, r->len);
@@ -334,7 +320,7 @@ static void reply_free(struct reply *r)
 }
 
 /* Settings every handle shares: TLS 1.3, timeouts, --resolve. */
-static CURL *new_handle(const struct opts *o, char *errbuf)
+CURL *new_handle(const struct opts *o, char *errbuf)
 {
 	CURL *h = curl_easy_init();
 	if (!h)
@@ -376,7 +362,7 @@ static void trust_bundle(CURL *h, const struct enroll_bundle *b,
 	curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, pins);
 }
 
-static void present_identity(CURL *h, const struct state_files *f)
+void present_identity(CURL *h, const struct state_files *f)
 {
 	curl_easy_setopt(h, CURLOPT_SSLCERT, f->cert);
 	curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
@@ -386,8 +372,16 @@ static void present_identity(CURL *h, const struct state_files *f)
 
 /* One request; a transport failure is reported here, the status is the
  * caller's to judge. */
-static int request(struct conn *c, const char *url, const char *header,
-		   const char *body, const char *bearer, struct reply *r)
+int request(struct conn *c, const char *url, const char *header,
+	    const char *body, const char *bearer, struct reply *r)
+{
+	return request_bin(c, url, header, body, body ? strlen(body) : 0,
+			   bearer, r);
+}
+
+int request_bin(struct conn *c, const char *url, const char *header,
+		const void *body, size_t len, const char *bearer,
+		struct reply *r)
 {
 	struct curl_slist *hdrs = NULL;
 	char auth[400];
@@ -407,7 +401,7 @@ static int request(struct conn *c, const char *url, const char *header,
 	curl_easy_setopt(c->h, CURLOPT_HEADERDATA, r);
 	if (body) {
 		curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, (long)len);
 	} else {
 		curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
 	}
@@ -539,11 +533,12 @@ static void conn_open_pake(struct conn *c, const struct opts *o,
 	}
 }
 
-static void conn_close(struct conn *c)
+void conn_close(struct conn *c)
 {
 	if (c->h)
 		curl_easy_cleanup(c->h);
 	c->h = NULL;
+	free_peer_chain(c);
 	sodium_memzero(c->exporter, sizeof(c->exporter));
 }
 
@@ -789,7 +784,7 @@ static int opaque_register(struct conn *c, const char *token,
 
 /* ------------------------------------------------------------------ EST */
 
-static int est_open(struct conn *c, const struct opts *o,
+int est_open(struct conn *c, const struct opts *o,
 		    const struct enroll_bundle *b, const struct state_files *f,
 		    bool with_identity)
 {
@@ -815,7 +810,7 @@ static int est_open(struct conn *c, const struct opts *o,
 
 /* The certificates of a base64 certs-only PKCS#7 (DER each; free with
  * free_certs). */
-static int certs_only(const struct reply *r, gnutls_datum_t **certs,
+int certs_only(const struct reply *r, gnutls_datum_t **certs,
 		      unsigned *n)
 {
 	gnutls_datum_t der;
@@ -839,7 +834,7 @@ static int certs_only(const struct reply *r, gnutls_datum_t **certs,
 	return 0;
 }
 
-static void free_certs(gnutls_datum_t *certs, unsigned n)
+void free_certs(gnutls_datum_t *certs, unsigned n)
 {
 	for (unsigned i = 0; certs && i < n; i++)
 		gnutls_free(certs[i].data);
@@ -912,7 +907,7 @@ static void print_enrolled(gnutls_x509_crt_t crt, const char *device)
 
 /* POST the CSR to simpleenroll (token) or simplereenroll (certificate)
  * on the connection whose exporter it carries; store key and cert. */
-static int est_enroll(struct conn *c, const char *op, const char *token,
+int est_enroll(struct conn *c, const char *op, const char *token,
 		      const struct enroll_bundle *b,
 		      const struct state_files *f)
 {
@@ -983,7 +978,7 @@ static void check_eecerts(struct conn *c, const struct enroll_bundle *b)
 /* ------------------------------------------------------------------ DNS checks */
 
 /* A real query over DoT with the pin checked and our certificate shown. */
-static int check_dot(const struct opts *o, const struct enroll_bundle *b,
+int check_dot(const struct opts *o, const struct enroll_bundle *b,
 		     const struct state_files *f)
 {
 	struct enroll_dot_target t = {
@@ -1318,6 +1313,10 @@ static int parse_options(int argc, char **argv, struct opts *o)
 		{ "stub-listen", required_argument, NULL, 'l' },
 		{ "resolve", required_argument, NULL, 'r' },
 		{ "register-user", required_argument, NULL, 'R' },
+		{ "idevid", required_argument, NULL, 'I' },
+		{ "key", required_argument, NULL, 'K' },
+		{ "masa-anchor", required_argument, NULL, 'M' },
+		{ "dot-port", required_argument, NULL, 'P' },
 		{ "trace", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -1335,6 +1334,14 @@ static int parse_options(int argc, char **argv, struct opts *o)
 		case 'd': o->device = optarg; break;
 		case 'l': o->stub_listen = optarg; break;
 		case 'R': o->register_user = optarg; break;
+		case 'I': o->idevid = optarg; break;
+		case 'K': o->idevid_key = optarg; break;
+		case 'M': o->masa_anchor = optarg; break;
+		case 'P':
+			o->dot_port = (unsigned)strtoul(optarg, NULL, 10);
+			if (o->dot_port == 0 || o->dot_port > 65535)
+				return fail("--dot-port: 1 to 65535");
+			break;
 		case 'T': trace = true; break;
 		case 'S':
 			snprintf(o->state, sizeof(o->state), "%s", optarg);
@@ -1348,7 +1355,7 @@ static int parse_options(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (optind >= argc)
-		return fail("a command is needed: enroll, renew or status");
+		return fail("a command is needed: enroll, iot, renew or status");
 	o->cmd = argv[optind++];
 	if (optind < argc)
 		o->uri = argv[optind++];
@@ -1397,6 +1404,8 @@ int main(int argc, char **argv)
 		rc = cmd_renew(&o);
 	else if (strcmp(o.cmd, "status") == 0)
 		rc = cmd_status(&o);
+	else if (strcmp(o.cmd, "iot") == 0)
+		rc = cmd_iot(&o);
 	else {
 		usage(stderr);
 		rc = 2;
