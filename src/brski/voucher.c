@@ -96,6 +96,19 @@ static bool valid_date(int y, int mo, int d)
 	return mo != 2 || d <= 28 || leap;
 }
 
+/* UTC with four-digit years only: what parse_time reads back. */
+static int format_time(int64_t t, char out[32])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	if (gmtime_r(&tt, &tm) == NULL || tm.tm_year < -1900 ||
+	    tm.tm_year > 9999 - 1900)
+		return -1;
+	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return 0;
+}
+
 /* RFC 3339 date-time ("2026-11-24T05:00:00Z", optional fraction, offset)
  * to seconds since the epoch, the fraction dropped. */
 static int parse_time(const char *s, int64_t *out)
@@ -128,17 +141,8 @@ static int parse_time(const char *s, int64_t *out)
 	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
 		return -1;
 	*out = (int64_t)timegm(&tm) - off;
-	return 0;
-}
-
-static int format_time(int64_t t, char out[32])
-{
-	struct tm tm;
-	time_t tt = (time_t)t;
-	if (gmtime_r(&tt, &tm) == NULL ||
-	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		return -1;
-	return 0;
+	/* an offset can move a year 0000 or 9999 time out of range */
+	return format_time(*out, (char[32]){ 0 });
 }
 
 /* ------------------------------------------------------------- parsing */
@@ -188,7 +192,8 @@ static int binary_leaf(struct parse_ctx *c, const char *key,
 		return 0;
 	n = strlen(s);
 	cap = n / 4 * 3 + 3;
-	if (brski_blob_set(out, "", cap) != 0)
+	out->data = malloc(cap);
+	if (out->data == NULL)
 		return brski_fail(c->why, c->whylen, "out of memory");
 	if (sodium_base642bin(out->data, cap, s, n, NULL, &out->len, NULL,
 			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
