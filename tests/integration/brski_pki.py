@@ -119,13 +119,13 @@ class Pki:
              "-out", cert, "-extfile", extfile, "-extensions", "ext", *when)
         return Identity(cert, key)
 
-    def idevid(self, serial, issuer=None, masa_url=None):
+    def idevid(self, serial, issuer=None, masa_url=None, mud_url=None):
         """An 802.1AR IDevID for the device serial."""
         url = masa_url or self.masa_url
         ext = LEAF_EXT + (
             "%s = ASN1:IA5STRING:%s\n" % (MASA_URL_OID, url) +
-            "%s = ASN1:IA5STRING:%s/mud/%s.json\n" % (MUD_URL_OID, url,
-                                                      serial))
+            "%s = ASN1:IA5STRING:%s\n" % (
+                MUD_URL_OID, mud_url or "%s/mud/%s.json" % (url, serial)))
         return self.issue("idevid-" + serial,
                           "/serialNumber=%s/CN=pledge %s" % (serial, serial),
                           issuer or self.mfg_ca, ext,

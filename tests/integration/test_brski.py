@@ -14,8 +14,12 @@ import pytest
 
 import brski_pki
 import masa as masa_mod
-from harness import LOCALHOST, upstream, wait_until
-from test_est import anchorctl
+from harness import ANCHORD, LOCALHOST, ZONE, upstream, wait_until
+from test_est import anchorctl, x509
+from test_iot import dot
+from test_policy import mud_nsd, signer, web  # noqa: F401 (fixtures)
+
+ENROLL = os.path.join(os.path.dirname(ANCHORD), "anchor-enroll")
 
 SERIAL = "PLG-0001"
 BRSKI = "/.well-known/brski"
@@ -205,3 +209,110 @@ def test_refusals_say_why(nsd, make_anchord, pki, masa, tmp_path):
     assert post(a, tmp, idevid, "requestvoucher", b"x",
                 "application/json")[0] == 415
     assert post(a, tmp, idevid, "nothing", b"x")[0] == 404
+
+
+# ------------------------------------------------------------------ the pledge
+
+def pledge_registrar(make_anchord, nsd, pki, web, signer, masa_ca):
+    a = make_anchord([upstream(nsd.port)], dot=True, https=True,
+                     config_extra=f"""
+tls:
+  client-certificates: request
+est:
+  manufacturer-trust: [{pki.mfg_ca.cert}]
+  masa-ca: [{", ".join(masa_ca)}]
+profiles:
+  iot: {{ mud: required }}
+clients:
+  - {{ certificate-mud: true, profile: iot }}
+mud:
+  signers: [{signer.trust}]
+  fetch-ca: [{web.trust}]
+  fetch-timeout: 5s
+  retry: 2s
+""")
+    anchorctl(a, "iot", "allow", "--issuer", pki.mfg_ca.cert, "--pattern",
+              "PLG-*", "--profile", "iot")
+    return a
+
+
+def anchor_enroll_iot(a, idevid, anchor, state):
+    return subprocess.run(
+        [ENROLL, "iot", "--server", f"https://{LOCALHOST}:{a.https_port}",
+         "--idevid", idevid.cert, "--key", idevid.key, "--masa-anchor",
+         anchor, "--state", state, "--dot-port", str(a.dot_port)],
+        capture_output=True, text=True, timeout=120)
+
+
+def test_pledge_enrolls_and_is_confined_to_its_mud_file(
+        mud_nsd, make_anchord, pki, masa, web, signer, tmp_path):
+    url = web.publish("plug.json", signer)
+    a = pledge_registrar(make_anchord, mud_nsd, pki, web, signer,
+                         [pki.masa_ca.cert])
+    idevid = pki.idevid("PLG-0100", masa_url=masa.url, mud_url=url)
+    state = str(tmp_path / "pledge")
+    out = anchor_enroll_iot(a, idevid, pki.masa_ca.cert, state)
+    assert out.returncode == 0, out.stdout + out.stderr + a.log()
+    assert "voucher for PLG-0100 verified" in out.stdout, out.stdout
+    assert "DoT query OK" in out.stdout, out.stdout
+    # the voucher it kept verifies with openssl and GnuTLS's certtool
+    voucher = os.path.join(state, "voucher.cms")
+    subprocess.run(["openssl", "cms", "-verify", "-inform", "DER", "-in",
+                    voucher, "-CAfile", pki.masa_ca.cert, "-purpose", "any",
+                    "-out", os.devnull], check=True, capture_output=True)
+    printed = subprocess.run(["certtool", "--p7-info", "--inder", "--infile",
+                              voucher], capture_output=True, text=True)
+    assert printed.returncode == 0 and "1.2.840.113549.1.9.16.1.40" in \
+        printed.stdout, printed.stdout + printed.stderr
+    # the explicit trust anchor is the domain CA; the LDevID carries the
+    # IDevID's serial and MUD URL
+    assert der(os.path.join(state, "ca.pem")) == der(a.ca)
+    with open(os.path.join(state, "cert.pem")) as f:
+        ldevid = f.read()
+    assert "serialNumber = PLG-0100" in x509(ldevid, "-subject")
+    assert url in x509(ldevid, "-text")
+    # so its DoT queries are confined to its MUD file
+    cert, key = os.path.join(state, "cert.pem"), os.path.join(state,
+                                                              "key.pem")
+    assert wait_until(lambda: "127.0.0.21" in dot(a, cert, key,
+                                                  "telemetry." + ZONE),
+                      timeout=20), a.log()
+    r = dot(a, cert, key, "other." + ZONE)
+    assert "NXDOMAIN" in r and "15 (Blocked)" in r, r
+    audit = anchorctl(a, "audit").stdout
+    assert "voucher-status" in audit and "Voucher successfully processed" \
+        in audit, audit
+    assert "enroll-status" in audit and "Enrollment successful" in audit
+
+
+def test_pledge_refusals_on_both_sides(mud_nsd, make_anchord, pki, masa,
+                                       web, signer, tmp_path):
+    # this registrar also trusts the rogue CA that signs wrong-masa
+    # vouchers, so the pledge's own check is what stops them
+    a = pledge_registrar(make_anchord, mud_nsd, pki, web, signer,
+                         [pki.masa_ca.cert, pki.other_mfg_ca.cert])
+    idevid = pki.idevid("PLG-0200", masa_url=masa.url)
+    state = str(tmp_path / "pledge")
+    masa.misbehave = "wrong-masa"
+    out = anchor_enroll_iot(a, idevid, pki.masa_ca.cert, state)
+    assert out.returncode == 1
+    assert "does not verify against the MASA anchor" in out.stderr, \
+        out.stderr
+    assert wait_until(lambda: "does not verify against the MASA anchor" in
+                      anchorctl(a, "audit").stdout)
+    assert not os.path.exists(os.path.join(state, "cert.pem"))
+    # a voucher pinning another domain: the registrar does not pass it on
+    masa.misbehave = "other-domain"
+    out = anchor_enroll_iot(a, idevid, pki.masa_ca.cert, state)
+    assert out.returncode == 1
+    assert "HTTP 502" in out.stderr and "pins another domain CA" in \
+        out.stderr, out.stderr
+    # an IDevID of a manufacturer the registrar does not trust
+    masa.misbehave = None
+    rogue = pki.idevid("PLG-0201", issuer=pki.other_mfg_ca,
+                       masa_url=masa.url)
+    out = anchor_enroll_iot(a, rogue, pki.masa_ca.cert, state)
+    assert out.returncode == 1
+    assert "HTTP 403" in out.stderr and "trusted manufacturer" in \
+        out.stderr, out.stderr
+    assert "IDevID refused" in a.log()
