@@ -132,6 +132,22 @@ void brski_voucher_free(struct brski_voucher *v);
 
 const char *brski_assertion_name(enum brski_assertion a);
 
+/* ------------------------------------------------------ status telemetry */
+
+/** voucher_status and enrollstatus (RFC 8995 5.7, 5.9.4): {"version",
+ *  "status": boolean, "reason": string, "reason-context": object}. */
+struct brski_status {
+	bool ok;
+	char reason[256];		/**< "" when absent, cut to fit */
+	char *context;			/**< compact JSON, or NULL; free() */
+};
+
+/** Parses a status report; version, reason and reason-context are
+ *  optional, status is not. Returns 0, or -1 with a reason in why. */
+int brski_status_parse(const uint8_t *json, size_t len, struct brski_status *s,
+		       char *why, size_t whylen);
+void brski_status_free(struct brski_status *s);
+
 /* ------------------------------------------------------ IDevID helpers */
 
 /** The subject's serialNumber (2.5.4.5) into out. Returns 0, or -1 when

@@ -395,3 +395,46 @@ int brski_voucher_build(const struct brski_voucher *v, char **json,
 	json_decref(root);
 	return ret;
 }
+
+/* ------------------------------------------------------------------ status */
+
+int brski_status_parse(const uint8_t *json, size_t len, struct brski_status *s,
+		       char *why, size_t whylen)
+{
+	json_error_t jerr;
+	memset(s, 0, sizeof(*s));
+	json_t *j = json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES,
+			       &jerr);
+	json_t *version = json_object_get(j, "version");
+	json_t *status = json_object_get(j, "status");
+	json_t *reason = json_object_get(j, "reason");
+	json_t *context = json_object_get(j, "reason-context");
+	const char *bad = !j ? "not JSON"
+		: !json_is_object(j) ? "not a JSON object"
+		: !json_is_boolean(status) ? "\"status\" must be true or false"
+		: version && !json_is_integer(version) && !json_is_string(version)
+			? "\"version\" must be a number"
+		: reason && !json_is_string(reason)
+			? "\"reason\" must be a string"
+		: context && !json_is_object(context)
+			? "\"reason-context\" must be an object"
+		: NULL;
+	if (!bad) {
+		s->ok = json_is_true(status);
+		snprintf(s->reason, sizeof(s->reason), "%s",
+			 reason ? json_string_value(reason) : "");
+		if (context && !(s->context = json_dumps(context,
+							 JSON_COMPACT)))
+			bad = "out of memory";
+	}
+	json_decref(j);
+	if (bad)
+		snprintf(why, whylen, "status report: %s", bad);
+	return bad ? -1 : 0;
+}
+
+void brski_status_free(struct brski_status *s)
+{
+	free(s->context);
+	s->context = NULL;
+}

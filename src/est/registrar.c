@@ -31,7 +31,6 @@
 #include "store/store.h"
 
 #include <gnutls/abstract.h>
-#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,7 +468,8 @@ static void report_status(struct est_registrar *reg,
 	const struct net_http_request *r = net_http_exchange_request(ex);
 	const struct net_peer_cert *cert =
 		net_conn_peer_cert(net_http_exchange_conn(ex));
-	json_error_t jerr;
+	struct brski_status st;
+	char why[128];
 	if (!est_media_type_is(r->content_type, "application/json")) {
 		net_http_respond_error(ex, 415, "expected application/json");
 		return;
@@ -479,29 +479,20 @@ static void report_status(struct est_registrar *reg,
 				       "its certificate");
 		return;
 	}
-	json_t *j = json_loadb((const char *)r->body, r->body_len,
-			       JSON_REJECT_DUPLICATES, &jerr);
-	json_t *status = j ? json_object_get(j, "status") : NULL;
-	json_t *reason = j ? json_object_get(j, "reason") : NULL;
-	json_t *context = j ? json_object_get(j, "reason-context") : NULL;
-	if (!json_is_object(j) || !json_is_boolean(status) ||
-	    (reason && !json_is_string(reason))) {
-		json_decref(j);
-		net_http_respond_error(ex, 400, "expected {\"version\", "
-				       "\"status\": boolean, \"reason\"}");
+	if (brski_status_parse(r->body, r->body_len, &st, why,
+			       sizeof(why)) != 0) {
+		net_http_respond_error(ex, 400, why);
 		return;
 	}
-	char *ctx = context ? json_dumps(context, JSON_COMPACT) : NULL;
 	char detail[700];
 	snprintf(detail, sizeof(detail), "device %s (%s): %s%s%s%s%s",
 		 cert->device_serial[0] ? cert->device_serial
 					: cert->subject_cn,
 		 cert->verified ? "LDevID" : "IDevID",
-		 json_is_true(status) ? "success" : "failure",
-		 reason ? ": " : "", reason ? json_string_value(reason) : "",
-		 ctx ? " " : "", ctx ? ctx : "");
-	free(ctx);
-	json_decref(j);
+		 st.ok ? "success" : "failure", st.reason[0] ? ": " : "",
+		 st.reason, st.context ? " " : "",
+		 st.context ? st.context : "");
+	brski_status_free(&st);
 	store_audit(reg->store, "brski", what, detail);
 	log_info("brski", "%s %s", what, detail);
 	net_http_respond(ex, 200, "text/plain", NULL, 0, NULL, 0);

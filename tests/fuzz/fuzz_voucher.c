@@ -105,7 +105,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					  .signer_der_len = sizeof(fuzz_idevid),
 					  .vflags = vflags };
 	if (size > 0 && data[0] == '{') {
+		struct brski_status st;
+		char why[128];
 		parse_json(data, size);
+		if (brski_status_parse(data, size, &st, why, sizeof(why)) == 0)
+			brski_status_free(&st);
 		return 0;
 	}
 	verify(data, size, &by_anchor);

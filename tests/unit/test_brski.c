@@ -696,9 +696,43 @@ static void idevid_facts(void **state)
 	assert_int_equal(brski_cert_authority_key_id(mfg_ca.crt, &aki), -1);
 }
 
+/* voucher_status and enrollstatus reports (RFC 8995 5.7, 5.9.4). */
+static void status_reports(void **state)
+{
+	struct brski_status st;
+	char why[128];
+	static const char good[] = "{\"version\":1,\"status\":false,"
+		"\"reason\":\"no CA\",\"reason-context\":{\"step\":2}}";
+	assert_int_equal(brski_status_parse((const uint8_t *)good,
+		strlen(good), &st, why, sizeof(why)), 0);
+	assert_false(st.ok);
+	assert_string_equal(st.reason, "no CA");
+	assert_string_equal(st.context, "{\"step\":2}");
+	brski_status_free(&st);
+	static const char minimal[] = "{\"status\":true}";
+	assert_int_equal(brski_status_parse((const uint8_t *)minimal,
+		strlen(minimal), &st, why, sizeof(why)), 0);
+	assert_true(st.ok);
+	assert_string_equal(st.reason, "");
+	assert_null(st.context);
+	static const char *const bad[] = {
+		"", "[]", "{\"status\":1}", "{\"version\":1}",
+		"{\"status\":true,\"reason\":7}",
+		"{\"status\":true,\"reason-context\":[]}",
+		"{\"status\":true,\"status\":false}",
+		"{\"status\":true,\"version\":null}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(brski_status_parse((const uint8_t *)bad[i],
+			strlen(bad[i]), &st, why, sizeof(why)), -1);
+		assert_non_null(strstr(why, "status report"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(status_reports),
 		cmocka_unit_test(ecdsa_round_trip_against_the_idevid),
 		cmocka_unit_test(rsa_round_trip_with_chain),
 		cmocka_unit_test(signer_must_match),
