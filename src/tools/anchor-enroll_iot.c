@@ -42,7 +42,7 @@ struct pledge {
 	struct brski_voucher voucher;	/* verified */
 	struct state_files f;		/* trust store, LDevID, voucher */
 	struct state_files id;		/* cert and key: the IDevID */
-	char base[600];			/* https://host:port */
+	char base[400];			/* https://host:port */
 	char why[400];			/* what failed, for the status report */
 };
 
@@ -468,6 +468,8 @@ static int check_options(const struct opts *o)
 {
 	if (!o->server || strncmp(o->server, "https://", 8) != 0)
 		return fail("iot needs --server https://HOST[:PORT]");
+	if (strlen(o->server) >= 400)
+		return fail("--server: too long");
 	if (!o->idevid || !o->idevid_key || !o->masa_anchor)
 		return fail("iot needs --idevid CERT, --key KEY and "
 			    "--masa-anchor PEM");
