@@ -872,44 +872,20 @@ static int parse_allowed_domains(struct cfg *x, const yaml_node_t *n,
 	return cfg_each_item(x, n, key, parse_domain_item);
 }
 
-static int parse_manufacturer_item(struct cfg *x, const yaml_node_t *n,
-				   const char *key)
-{
-	struct est_section *e = &x->c->est;
-	const char *s = cfg_need_scalar(x, n, key);
-	if (!s)
-		return -1;
-	if (!*s)
-		return cfg_fail(x, n, key, "must not be empty");
-	return cfg_push_string(x, n, key, &e->manufacturer_trust,
-			       &e->n_manufacturer_trust,
-			       util_path_relative_to(x->file, s));
-}
-
 /* PEM files of the manufacturer CAs whose IDevIDs may enroll. */
 static int parse_manufacturer_trust(struct cfg *x, const yaml_node_t *n,
 				    const char *key)
 {
-	return cfg_each_item(x, n, key, parse_manufacturer_item);
-}
-
-static int parse_masa_ca_item(struct cfg *x, const yaml_node_t *n,
-			      const char *key)
-{
 	struct est_section *e = &x->c->est;
-	const char *s = cfg_need_scalar(x, n, key);
-	if (!s)
-		return -1;
-	if (!*s)
-		return cfg_fail(x, n, key, "must not be empty");
-	return cfg_push_string(x, n, key, &e->masa_ca, &e->n_masa_ca,
-			       util_path_relative_to(x->file, s));
+	return cfg_string_list(x, n, key, true, &e->manufacturer_trust,
+			       &e->n_manufacturer_trust);
 }
 
-/* Trust anchors for the MASAs' HTTPS (the system store without any). */
+/* Trust anchors for the MASAs (the system store without any). */
 static int parse_masa_ca(struct cfg *x, const yaml_node_t *n, const char *key)
 {
-	return cfg_each_item(x, n, key, parse_masa_ca_item);
+	struct est_section *e = &x->c->est;
+	return cfg_string_list(x, n, key, true, &e->masa_ca, &e->n_masa_ca);
 }
 
 static const struct field est_fields[] = {

@@ -74,6 +74,10 @@ int cfg_append_subnet(struct cfg *x, const yaml_node_t *n, const char *key,
 		      struct util_subnet **list, size_t *count);
 int cfg_push_string(struct cfg *x, const yaml_node_t *n, const char *key,
 		    char ***v, size_t *count, char *value);
+/** One string or a list of them, none empty; paths are taken relative to
+ *  the configuration file. */
+int cfg_string_list(struct cfg *x, const yaml_node_t *n, const char *key,
+		    bool path, char ***v, size_t *count);
 
 /* ------------------------------------------------------------------ config_policy.c */
 

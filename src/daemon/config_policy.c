@@ -9,8 +9,8 @@
 #include <strings.h>
 
 /* A list of strings, or one string where one is natural. */
-static int string_list(struct cfg *x, const yaml_node_t *n, const char *key,
-		       bool path, char ***v, size_t *count)
+int cfg_string_list(struct cfg *x, const yaml_node_t *n, const char *key,
+		    bool path, char ***v, size_t *count)
 {
 	const char *one = cfg_scalar(n);
 	if (one && !*one)
@@ -76,13 +76,13 @@ static int parse_profile_value(struct cfg *x, struct policy_profile_conf *p,
 	char key[96];
 	snprintf(key, sizeof(key), "profiles.%s.%s", p->name, k);
 	if (strcmp(k, "blocklists") == 0)
-		return string_list(x, v, key, true, &p->blocklists,
+		return cfg_string_list(x, v, key, true, &p->blocklists,
 				   &p->n_blocklists);
 	if (strcmp(k, "block") == 0)
-		return string_list(x, v, key, false, &p->block, &p->n_block) ||
+		return cfg_string_list(x, v, key, false, &p->block, &p->n_block) ||
 		       check_domains(x, v, key, p->block, p->n_block);
 	if (strcmp(k, "allow") == 0)
-		return string_list(x, v, key, false, &p->allow, &p->n_allow) ||
+		return cfg_string_list(x, v, key, false, &p->allow, &p->n_allow) ||
 		       check_domains(x, v, key, p->allow, p->n_allow);
 	if (strcmp(k, "mud") == 0)
 		return parse_mud_mode(x, v, key, &p->mud);
@@ -216,14 +216,14 @@ static int parse_mud_signers(struct cfg *x, const yaml_node_t *n,
 			     const char *key)
 {
 	struct policy_mud_conf *m = &x->c->policy.mud;
-	return string_list(x, n, key, true, &m->signers, &m->n_signers);
+	return cfg_string_list(x, n, key, true, &m->signers, &m->n_signers);
 }
 
 static int parse_mud_fetch_ca(struct cfg *x, const yaml_node_t *n,
 			      const char *key)
 {
 	struct policy_mud_conf *m = &x->c->policy.mud;
-	return string_list(x, n, key, true, &m->fetch_ca, &m->n_fetch_ca);
+	return cfg_string_list(x, n, key, true, &m->fetch_ca, &m->n_fetch_ca);
 }
 
 static int parse_block_rcode(struct cfg *x, const yaml_node_t *n,

@@ -526,6 +526,27 @@ static int write_chain(const struct ca *ca, gnutls_x509_crt_t crt, int ret,
 	return 0;
 }
 
+/* An end-entity certificate of key for dn, for signatures, with one
+ * extended key usage; not signed yet. On failure nothing is left. */
+static int new_leaf(gnutls_x509_crt_t *crt, gnutls_x509_privkey_t key,
+		    const char *dn, const char *purpose)
+{
+	int ret = gnutls_x509_crt_init(crt);
+	if (ret < 0)
+		return ret;
+	ret = set_common(*crt, key, dn, SERVER_DAYS);
+	if (ret >= 0)
+		ret = gnutls_x509_crt_set_basic_constraints(*crt, 0, -1);
+	if (ret >= 0)
+		ret = gnutls_x509_crt_set_key_usage(*crt,
+			GNUTLS_KEY_DIGITAL_SIGNATURE);
+	if (ret >= 0)
+		ret = gnutls_x509_crt_set_key_purpose_oid(*crt, purpose, 0);
+	if (ret < 0)
+		gnutls_x509_crt_deinit(*crt);
+	return ret;
+}
+
 static int issue_server_cert(const struct ca *ca, gnutls_x509_privkey_t key,
 			     const struct pki_auto_request *r,
 			     const char *path, char *err, size_t errlen)
@@ -533,20 +554,10 @@ static int issue_server_cert(const struct ca *ca, gnutls_x509_privkey_t key,
 	gnutls_x509_crt_t crt;
 	char dn[512];
 	snprintf(dn, sizeof(dn), "CN=%s", r->name);
-	int ret = gnutls_x509_crt_init(&crt);
+	int ret = new_leaf(&crt, key, dn, GNUTLS_KP_TLS_WWW_SERVER);
 	if (ret < 0)
 		return util_fail(err, errlen, "out of memory");
-	ret = set_common(crt, key, dn, SERVER_DAYS);
-	if (ret >= 0)
-		ret = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
-	if (ret >= 0)
-		ret = gnutls_x509_crt_set_key_usage(crt,
-			GNUTLS_KEY_DIGITAL_SIGNATURE);
-	if (ret >= 0)
-		ret = gnutls_x509_crt_set_key_purpose_oid(crt,
-			GNUTLS_KP_TLS_WWW_SERVER, 0);
-	if (ret >= 0)
-		ret = add_sans(crt, r);
+	ret = add_sans(crt, r);
 	ret = write_chain(ca, crt, ret, path, err, errlen);
 	gnutls_x509_crt_deinit(crt);
 	return ret;
@@ -592,21 +603,11 @@ static int issue_registrar_cert(const struct ca *ca, gnutls_x509_privkey_t key,
 	gnutls_x509_crt_t crt;
 	char dn[512];
 	snprintf(dn, sizeof(dn), "CN=%s registrar", name);
-	int ret = gnutls_x509_crt_init(&crt);
+	int ret = new_leaf(&crt, key, dn, PKI_OID_CMC_RA);
 	if (ret < 0)
 		return util_fail(err, errlen, "out of memory");
-	ret = set_common(crt, key, dn, SERVER_DAYS);
-	if (ret >= 0)
-		ret = gnutls_x509_crt_set_basic_constraints(crt, 0, -1);
-	if (ret >= 0)
-		ret = gnutls_x509_crt_set_key_usage(crt,
-			GNUTLS_KEY_DIGITAL_SIGNATURE);
-	if (ret >= 0)
-		ret = gnutls_x509_crt_set_key_purpose_oid(crt, PKI_OID_CMC_RA,
-							  0);
-	if (ret >= 0)
-		ret = gnutls_x509_crt_set_key_purpose_oid(crt,
-			GNUTLS_KP_TLS_WWW_CLIENT, 0);
+	ret = gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT,
+						  0);
 	ret = write_chain(ca, crt, ret, path, err, errlen);
 	gnutls_x509_crt_deinit(crt);
 	return ret;

@@ -332,91 +332,105 @@ static int trust_pinned(struct pledge *p)
 	return 0;
 }
 
-/* BRSKI 5.9.1: /cacerts, over the verified connection, is the explicit
- * trust anchor store: the pinned CA first, then what chains to it. */
-static int fetch_cacerts(struct pledge *p)
+/* A certs-only EST resource (/cacerts, /eecerts) of the registrar. */
+static int get_certs(struct pledge *p, const char *op, bool first,
+		     gnutls_datum_t **certs, unsigned *n)
 {
 	char url[700];
 	struct reply r;
-	gnutls_datum_t *certs = NULL;
-	unsigned n = 0;
-	snprintf(url, sizeof(url), "%s/.well-known/est/cacerts", p->base);
+	*certs = NULL;
+	*n = 0;
+	snprintf(url, sizeof(url), "%s/.well-known/est/%s", p->base, op);
 	int rc = request(&p->c, url, NULL, NULL, NULL, &r);
-	if (rc == 0 && (rc = conn_check_same(&p->c, &r)) == 0 &&
-	    r.status != 200)
-		rc = refuse(p, "enrollstatus", "/cacerts: HTTP %ld", r.status);
+	if (rc == 0 && first)	/* learns the exporter EST's CSR carries */
+		rc = conn_check_same(&p->c, &r);
+	if (rc == 0 && r.status != 200)
+		rc = fail("/%s: HTTP %ld", op, r.status);
 	if (rc == 0)
-		rc = certs_only(&r, &certs, &n);
-	char *store = rc == 0 ? read_all(p->f.ca) : NULL;
-	for (unsigned i = 0; store && i < n; i++) {
-		const struct brski_blob *pin = &p->voucher.pinned_domain_cert;
-		if (certs[i].size == pin->len &&
-		    memcmp(certs[i].data, pin->data, pin->len) == 0)
-			continue;	/* already first */
-		gnutls_datum_t pem;
-		if (gnutls_pem_base64_encode2("CERTIFICATE", &certs[i],
-					      &pem) < 0)
-			die_oom();
-		size_t len = strlen(store);
-		store = realloc(store, len + pem.size + 1);
-		if (!store)
-			die_oom();
-		memcpy(store + len, pem.data, pem.size);
-		store[len + pem.size] = '\0';
-		gnutls_free(pem.data);
-	}
-	if (rc == 0 && store)
-		rc = write_file(p->f.ca, store, strlen(store), 0644);
-	free(store);
-	free_certs(certs, n);
+		rc = certs_only(&r, certs, n);
 	reply_free(&r);
 	return rc;
+}
+
+static void append_pem(char **store, const gnutls_datum_t *der)
+{
+	gnutls_datum_t pem;
+	if (gnutls_pem_base64_encode2("CERTIFICATE", der, &pem) < 0)
+		die_oom();
+	size_t len = strlen(*store);
+	char *grown = realloc(*store, len + pem.size + 1);
+	if (!grown)
+		die_oom();
+	memcpy(grown + len, pem.data, pem.size);
+	grown[len + pem.size] = '\0';
+	*store = grown;
+	gnutls_free(pem.data);
+}
+
+/* BRSKI 5.9.1: /cacerts, over the connection the voucher authenticated,
+ * is the explicit trust anchor store: the pinned CA first, then the rest
+ * of the set. */
+static int fetch_cacerts(struct pledge *p)
+{
+	gnutls_datum_t *certs;
+	unsigned n;
+	if (get_certs(p, "cacerts", true, &certs, &n) != 0)
+		return refuse(p, "enrollstatus", "no CA certificates from "
+			      "/cacerts");
+	char *store = read_all(p->f.ca);
+	const struct brski_blob *pin = &p->voucher.pinned_domain_cert;
+	for (unsigned i = 0; store && i < n; i++)
+		if (certs[i].size != pin->len ||
+		    memcmp(certs[i].data, pin->data, pin->len) != 0)
+			append_pem(&store, &certs[i]);
+	int rc = store ? write_file(p->f.ca, store, strlen(store), 0644) : -1;
+	free(store);
+	free_certs(certs, n);
+	return rc;
+}
+
+/* Whether a DER certificate chains to the explicit trust anchors; its
+ * first DNS name into adn. */
+static int check_dns_cert(struct pledge *p, const gnutls_datum_t *der,
+			  char *adn, size_t cap)
+{
+	gnutls_x509_trust_list_t tl;
+	gnutls_x509_crt_t crt;
+	unsigned status = 1;
+	if (gnutls_x509_trust_list_init(&tl, 0) < 0 ||
+	    gnutls_x509_crt_init(&crt) < 0)
+		die_oom();
+	bool ok = gnutls_x509_trust_list_add_trust_file(tl, p->f.ca, NULL,
+			GNUTLS_X509_FMT_PEM, 0, 0) > 0 &&
+		gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) >= 0 &&
+		gnutls_x509_trust_list_verify_crt2(tl, &crt, 1, NULL, 0, 0,
+						   &status, NULL) >= 0 &&
+		status == 0;
+	bool named = ok && gnutls_x509_crt_get_subject_alt_name(crt, 0, adn,
+				&cap, NULL) == GNUTLS_SAN_DNSNAME;
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_trust_list_deinit(tl, 1);
+	if (!ok)
+		return fail("the DNS server's certificate does not chain to "
+			    "the trust anchors from the voucher");
+	return named ? 0 : fail("the DNS server's certificate names no DNS "
+				"name");
 }
 
 /* The DNS server's certificate (RFC 8295 /eecerts), checked against the
  * explicit trust anchors: its key and name are what DoT must show. */
 static int fetch_dns_cert(struct pledge *p, struct enroll_bundle *b)
 {
-	char url[700];
-	struct reply r;
-	gnutls_datum_t *certs = NULL;
-	unsigned n = 0;
-	snprintf(url, sizeof(url), "%s/.well-known/est/eecerts", p->base);
-	int rc = request(&p->c, url, NULL, NULL, NULL, &r);
-	if (rc == 0 && r.status != 200)
-		rc = fail("/eecerts: HTTP %ld", r.status);
+	gnutls_datum_t *certs;
+	unsigned n;
+	int rc = get_certs(p, "eecerts", false, &certs, &n);
 	if (rc == 0)
-		rc = certs_only(&r, &certs, &n);
-	gnutls_x509_trust_list_t tl;
-	gnutls_x509_crt_t crt;
-	unsigned status = 1;
-	if (rc == 0 && (gnutls_x509_trust_list_init(&tl, 0) < 0 ||
-			gnutls_x509_crt_init(&crt) < 0))
-		die_oom();
-	if (rc == 0) {
-		size_t len = sizeof(b->adn);
-		int ok = gnutls_x509_trust_list_add_trust_file(tl, p->f.ca,
-				NULL, GNUTLS_X509_FMT_PEM, 0, 0) > 0 &&
-			gnutls_x509_crt_import(crt, &certs[0],
-					       GNUTLS_X509_FMT_DER) >= 0 &&
-			gnutls_x509_trust_list_verify_crt2(tl, &crt, 1, NULL, 0,
-					0, &status, NULL) >= 0 && status == 0;
-		if (!ok)
-			rc = fail("the DNS server's certificate does not chain "
-				  "to the trust anchors from the voucher");
-		else if (gnutls_x509_crt_get_subject_alt_name(crt, 0, b->adn,
-				&len, NULL) != GNUTLS_SAN_DNSNAME)
-			rc = fail("the DNS server's certificate names no DNS "
-				  "name");
-		gnutls_x509_crt_deinit(crt);
-		gnutls_x509_trust_list_deinit(tl, 1);
-	}
+		rc = check_dns_cert(p, &certs[0], b->adn, sizeof(b->adn));
 	if (rc == 0 && pki_spki_sha256(&certs[0], b->pin_digests[0]) == 0) {
 		pki_pin_to_base64(b->pin_digests[0], b->pins[0]);
 		b->n_pins = 1;
 	}
 	free_certs(certs, n);
-	reply_free(&r);
 	return rc;
 }
 

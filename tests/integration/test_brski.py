@@ -16,7 +16,7 @@ import brski_pki
 import masa as masa_mod
 from harness import ANCHORD, LOCALHOST, ZONE, upstream, wait_until
 from test_est import anchorctl, x509
-from test_iot import dot
+from test_iot import dot, iot_anchord
 from test_policy import mud_nsd, signer, web  # noqa: F401 (fixtures)
 
 ENROLL = os.path.join(os.path.dirname(ANCHORD), "anchor-enroll")
@@ -214,23 +214,8 @@ def test_refusals_say_why(nsd, make_anchord, pki, masa, tmp_path):
 # ------------------------------------------------------------------ the pledge
 
 def pledge_registrar(make_anchord, nsd, pki, web, signer, masa_ca):
-    a = make_anchord([upstream(nsd.port)], dot=True, https=True,
-                     config_extra=f"""
-tls:
-  client-certificates: request
-est:
-  manufacturer-trust: [{pki.mfg_ca.cert}]
-  masa-ca: [{", ".join(masa_ca)}]
-profiles:
-  iot: {{ mud: required }}
-clients:
-  - {{ certificate-mud: true, profile: iot }}
-mud:
-  signers: [{signer.trust}]
-  fetch-ca: [{web.trust}]
-  fetch-timeout: 5s
-  retry: 2s
-""")
+    a = iot_anchord(make_anchord, nsd, web, signer, [pki.mfg_ca.cert],
+                    est_extra=f"  masa-ca: [{', '.join(masa_ca)}]\n")
     anchorctl(a, "iot", "allow", "--issuer", pki.mfg_ca.cert, "--pattern",
               "PLG-*", "--profile", "iot")
     return a

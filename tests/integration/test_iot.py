@@ -14,7 +14,7 @@ from harness import LOCALHOST, ZONE, upstream, wait_until
 from mudserver import make_ca, certtool
 from test_est import (anchorctl, est, first_pem, make_csr, new_key,
                       p7_certs, save, x509)
-from test_policy import mud_nsd, signer, web  # noqa: F401 (fixtures)
+from test_policy import mud_anchord, mud_nsd, signer, web  # noqa: F401
 
 MUD_URL_OID = "1.3.6.1.5.5.7.1.25"
 MASA_URL_OID = "1.3.6.1.5.5.7.1.32"
@@ -56,23 +56,16 @@ def factory(tmp_path):
     return d, make_ca(d, "Acme Factory CA"), make_ca(d, "Rogue Factory CA")
 
 
-def iot_anchord(make_anchord, nsd, web, signer, trust):
-    return make_anchord([upstream(nsd.port)], dot=True, https=True,
-                        config_extra=f"""
+def iot_anchord(make_anchord, nsd, web, signer, trust, est_extra=""):
+    """anchord confining IoT devices to their MUD files, admitting the
+    IDevIDs of the manufacturer CAs in trust."""
+    return mud_anchord(make_anchord, nsd, web, signer, dot=True, https=True,
+                       extra=f"""
 tls:
   client-certificates: request
 est:
-  manufacturer-trust: [{trust}]
-profiles:
-  iot: {{ mud: required }}
-clients:
-  - {{ certificate-mud: true, profile: iot }}
-mud:
-  signers: [{signer.trust}]
-  fetch-ca: [{web.trust}]
-  fetch-timeout: 5s
-  retry: 2s
-""")
+  manufacturer-trust: [{", ".join(trust)}]
+{est_extra}""")
 
 
 def enroll_with(a, tmp, cert, key, op="simpleenroll", cn="ignored"):
@@ -102,7 +95,7 @@ def test_idevid_gets_an_ldevid_bound_to_its_mud_file(mud_nsd, make_anchord,
     url = web.publish("thermo.json", signer)
     cert, key = idevid(d, "thermostat", acme, serial="SN-0001", mud_url=url,
                        masa_url="https://127.0.0.1:9/masa")
-    a = iot_anchord(make_anchord, mud_nsd, web, signer, acme[1])
+    a = iot_anchord(make_anchord, mud_nsd, web, signer, [acme[1]])
     tmp = str(tmp_path)
     # a trusted manufacturer, but no rule admits the device yet
     _, r = enroll_with(a, tmp, cert, key)
@@ -140,7 +133,7 @@ def test_idevid_gets_an_ldevid_bound_to_its_mud_file(mud_nsd, make_anchord,
 def test_idevid_refusals_say_why(mud_nsd, make_anchord, web, signer,
                                  factory, tmp_path):
     d, acme, rogue = factory
-    a = iot_anchord(make_anchord, mud_nsd, web, signer, acme[1])
+    a = iot_anchord(make_anchord, mud_nsd, web, signer, [acme[1]])
     tmp = str(tmp_path)
     good = idevid(d, "plug-2", acme, serial="SN-0002")
     other = idevid(d, "plug-3", acme, serial="SN-0003")
