@@ -64,6 +64,13 @@ const struct net_peer_cert *net_conn_peer_cert(const struct net_conn *c)
 	return &none;
 }
 
+/* No client certificate, so no chain (EST asks for an IDevID's). */
+unsigned net_conn_peer_chain(const struct net_conn *c, struct net_der *chain,
+			     unsigned cap)
+{
+	return 0;
+}
+
 bool net_conn_encrypted(const struct net_conn *c)
 {
 	return true;
