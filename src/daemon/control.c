@@ -17,7 +17,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_LINE 1024
 #define MAX_CLIENTS 16
 #define CLIENT_TIMEOUT_MS 5000
 
@@ -37,9 +36,7 @@ struct control_client {
 	uv_pipe_t pipe;
 	uv_timer_t timer;
 	struct control *ctl;
-	char line[MAX_LINE + 1];
-	size_t len;
-	bool overflow;			/* the line is too long: skip to its end */
+	struct control_line in;
 	bool answered;
 	int handles;			/* still to close */
 	uv_write_t write;
@@ -158,11 +155,30 @@ static json_t *error_reply(const char *why)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", why);
 }
 
+enum control_line_state control_line_feed(struct control_line *l, size_t n)
+{
+	l->len += n;
+	l->buf[l->len] = '\0';
+	char *end = memchr(l->buf, '\n', l->len);
+	if (!end && l->len == CONTROL_MAX_LINE) {
+		l->overflow = true;	/* read the rest, so the client hears */
+		l->len = 0;
+	}
+	if (!end)
+		return CONTROL_LINE_MORE;
+	if (l->overflow)
+		return CONTROL_LINE_TOO_LONG;
+	*end = '\0';
+	if (end > l->buf && end[-1] == '\r')
+		end[-1] = '\0';
+	return CONTROL_LINE_READY;
+}
+
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
 	struct control_client *cl = h->data;
-	buf->base = cl->line + cl->len;
-	buf->len = MAX_LINE - cl->len;
+	buf->base = cl->in.buf + cl->in.len;
+	buf->len = CONTROL_MAX_LINE - cl->in.len;
 }
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -172,29 +188,23 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		client_close(cl);
 		return;
 	}
-	cl->len += (size_t)n;
-	cl->line[cl->len] = '\0';
-	char *end = strchr(cl->line, '\n');
-	if (!end && cl->len == MAX_LINE) {
-		cl->overflow = true;	/* read the rest, so the client hears */
-		cl->len = 0;
-	}
-	if (!end)
+	switch (control_line_feed(&cl->in, (size_t)n)) {
+	case CONTROL_LINE_MORE:
 		return;
-	if (cl->overflow) {
+	case CONTROL_LINE_TOO_LONG:
 		answer(cl, error_reply("command line too long"));
 		return;
+	case CONTROL_LINE_READY:
+		break;
 	}
-	*end = '\0';
-	if (end > cl->line && end[-1] == '\r')
-		end[-1] = '\0';
 	if (cl->subscriber)
-		cl->len = 0;	/* it has nothing more to say; ignore it */
-	else if (strcmp(cl->line, "events") == 0)
+		cl->in.len = 0;	/* it has nothing more to say; ignore it */
+	else if (strcmp(cl->in.buf, "events") == 0)
 		subscribe(cl);
 	else
-		answer(cl, cl->ctl->run(cl->ctl->ctx, cl->line));
-	cl->len = cl->subscriber ? 0 : cl->len;
+		answer(cl, cl->ctl->run(cl->ctl->ctx, cl->in.buf));
+	if (cl->subscriber)
+		cl->in.len = 0;
 }
 
 static void on_timeout(uv_timer_t *t)

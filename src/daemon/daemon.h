@@ -285,6 +285,25 @@ int sandbox_apply(const struct anchord_config *c);
 /** Run one command line; returns the JSON reply (the caller frees it). */
 typedef json_t *(*control_fn)(void *ctx, const char *line);
 
+#define CONTROL_MAX_LINE 1024
+
+/** The command line a control client is sending, read in place. */
+struct control_line {
+	char buf[CONTROL_MAX_LINE + 1];
+	size_t len;
+	bool overflow;			/**< too long: skipped to its end */
+};
+
+enum control_line_state {
+	CONTROL_LINE_MORE,		/**< no end of line yet */
+	CONTROL_LINE_READY,		/**< buf holds the line, without CR LF */
+	CONTROL_LINE_TOO_LONG,		/**< the line ended, but too late */
+};
+
+/** Account for n bytes just read into buf + len (at most
+ *  CONTROL_MAX_LINE - len of them). */
+enum control_line_state control_line_feed(struct control_line *l, size_t n);
+
 struct control;
 
 /** Listen on a Unix socket at path (mode 0600) on loop. A stale socket
