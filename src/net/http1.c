@@ -19,6 +19,7 @@
 struct h1_state {
 	uint8_t *buf;			/* received, not yet parsed */
 	size_t len, cap;
+	size_t searched;		/* of buf, holds no end of head */
 	struct net_http_exchange *cur;	/* its body is arriving */
 	size_t body_need;
 	bool busy;			/* a request waits for its response */
@@ -50,9 +51,12 @@ static bool is_tchar(int c)
 	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-static size_t find_crlfcrlf(const uint8_t *b, size_t len)
+/* The end of a request head, searched for from where the last search
+ * stopped: a head trickled in small reads is scanned once, not once per
+ * read. */
+static size_t find_crlfcrlf(const uint8_t *b, size_t len, size_t from)
 {
-	for (size_t i = 3; i < len; i++)
+	for (size_t i = MAX(from, (size_t)3); i < len; i++)
 		if (b[i] == '\n' && b[i - 1] == '\r' && b[i - 2] == '\n' &&
 		    b[i - 3] == '\r')
 			return i + 1;
@@ -169,6 +173,7 @@ static void consume(struct h1_state *s, size_t n)
 {
 	memmove(s->buf, s->buf + n, s->len - n);
 	s->len -= n;
+	s->searched = 0;
 	if (s->len == 0) {	/* an idle connection keeps no buffer */
 		free(s->buf);
 		s->buf = NULL;
@@ -256,7 +261,8 @@ static void process(struct http_conn *h)
 		}
 		if (s->busy || s->len == 0)
 			return;
-		size_t head = find_crlfcrlf(s->buf, s->len);
+		size_t head = find_crlfcrlf(s->buf, s->len, s->searched);
+		s->searched = s->len;
 		if (!head) {
 			size_t cap = h->limits->max_header_bytes +
 				     h->limits->max_path + 64;
