@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A partial message's first buffer; it doubles up to the message's size,
+ * so a client that sends a length and no message costs this much only. */
+#define FIRST_CAP 512
+
 static inline size_t rd16(const uint8_t *p)
 {
 	return (size_t)p[0] << 8 | p[1];
@@ -11,6 +15,8 @@ static inline size_t rd16(const uint8_t *p)
 
 void net_framer_reset(struct net_framer *f)
 {
+	if (f->budget_used)
+		*f->budget_used -= f->cap;
 	free(f->buf);
 	f->buf = NULL;
 	f->len = f->cap = 0;
@@ -21,23 +27,37 @@ bool net_framer_partial(const struct net_framer *f)
 	return f->len > 0;
 }
 
+static int grow(struct net_framer *f, size_t cap)
+{
+	size_t more = cap - f->cap;
+	if (f->budget_used && *f->budget_used + more > f->budget_limit)
+		return -1;
+	uint8_t *b = realloc(f->buf, cap);
+	if (!b)
+		return -1;
+	f->buf = b;
+	f->cap = cap;
+	if (f->budget_used)
+		*f->budget_used += more;
+	return 0;
+}
+
 static int stash(struct net_framer *f, const uint8_t *data, size_t n)
 {
 	size_t need = f->len + n;
 	if (need > f->cap) {
-		size_t cap = MAX(need, 2);
+		size_t total = 2;
 		if (need >= 2) {
-			/* The length is known: room for the whole message. */
+			/* The length is known: never more than the message. */
 			uint8_t hdr[2];
 			hdr[0] = f->len > 0 ? f->buf[0] : data[0];
 			hdr[1] = f->len > 1 ? f->buf[1] : data[1 - f->len];
-			cap = MAX(cap, 2 + rd16(hdr));
+			total = 2 + rd16(hdr);
 		}
-		uint8_t *b = realloc(f->buf, cap);
-		if (!b)
+		size_t cap = MAX(need, MIN(MAX(f->cap * 2, (size_t)FIRST_CAP),
+					   total));
+		if (grow(f, cap) != 0)
 			return -1;
-		f->buf = b;
-		f->cap = cap;
 	}
 	memcpy(f->buf + f->len, data, n);
 	f->len += n;

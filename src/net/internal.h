@@ -5,17 +5,21 @@
 
 /** Reassembles length-prefixed messages from a byte stream. Keeps no
  *  buffer while no message is partly received (idle connections cost
- *  nothing here). */
+ *  nothing here), and grows it with what arrives, not with what the
+ *  length prefix promises. With a budget, the buffers of all framers
+ *  sharing it stay under its limit: one that would pass it fails. */
 struct net_framer {
 	uint8_t *buf;
 	size_t len, cap;
+	size_t *budget_used;		/**< shared, or NULL: no limit */
+	size_t budget_limit;
 };
 
 /** Called per complete message; return false to stop feeding. */
 typedef bool (*net_deliver_fn)(void *ctx, const uint8_t *msg, size_t len);
 
 /** Feed received bytes. Returns 0, or -1 on a protocol error (a zero
- *  length) or when out of memory. */
+ *  length), when out of memory or over the budget. */
 int net_framer_feed(struct net_framer *f, const uint8_t *data, size_t n,
 		    net_deliver_fn deliver, void *ctx);
 void net_framer_reset(struct net_framer *f);

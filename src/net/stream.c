@@ -26,6 +26,11 @@ struct client_count {
 };
 
 #define CLIENT_BUCKETS 256
+/* Partial DNS messages a listener of a worker holds for all its TCP and
+ * DoT connections: 512 connections halfway through the largest message.
+ * A connection that would pass it is closed; whole messages and the
+ * connections that send them never come near it. */
+#define FRAME_BUDGET ((size_t)32 << 20)
 
 enum stream_proto {
 	PROTO_DNS,		/* two-byte length framing (RFC 7766, 7858) */
@@ -46,6 +51,7 @@ struct net_stream_listener {
 	void *ctx;
 	struct util_list conns;
 	unsigned n_conns;
+	size_t framer_used;		/* partial DNS messages, all conns */
 	unsigned handles;		/* open uv handles, listener included */
 	bool accepting, closing;
 	struct client_count *clients[CLIENT_BUCKETS];
@@ -367,6 +373,8 @@ static void on_connection(uv_stream_t *server, int status)
 	c->lst = l;
 	c->tcp.data = c;
 	c->handles = 1;
+	c->framer.budget_used = &l->framer_used;
+	c->framer.budget_limit = FRAME_BUDGET;
 	l->handles++;
 	util_list_init(&c->node);
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {

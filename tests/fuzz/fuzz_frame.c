@@ -1,5 +1,7 @@
 /*  anchord - tests/fuzz/fuzz_frame.c: DNS over TCP framing.
- *  The first byte picks a chunk size; the rest is the byte stream. */
+ *  The first byte picks a chunk size and a buffer budget (none, or a
+ *  small one); the rest is the byte stream. The budget must hold, and be
+ *  given back whole. */
 #include "net/internal.h"
 
 #include <stdlib.h>
@@ -18,15 +20,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	size_t chunk = (size_t)data[0] % 17 + 1;
-	struct net_framer f = { 0 };
+	size_t used = 0, limit = (size_t)(data[0] >> 5) * 700;
+	struct net_framer f = { .budget_used = limit ? &used : NULL,
+				.budget_limit = limit };
 	size_t total = 0;
 	for (size_t off = 1; off < size; off += chunk) {
 		size_t n = MIN(chunk, size - off);
 		if (net_framer_feed(&f, data + off, n, count, &total) != 0)
 			break;
+		if (used > limit || (limit && used != f.cap))
+			abort();	/* the budget is what the buffer holds */
 	}
 	if (total > size)
 		abort();
 	net_framer_reset(&f);
+	if (used != 0)
+		abort();
 	return 0;
 }

@@ -212,12 +212,14 @@ def client_hello():
     return outgoing.read()
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
+    """A KiB figure of /proc/PID/status: VmRSS (resident), VmData (the
+    heap and other private mappings, touched or not)."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+    raise AssertionError("no " + field)
 
 
 # ------------------------------------------------------------------ 1. garbage
@@ -509,6 +511,58 @@ def test_ten_thousand_idle_connections(nsd, make_anchord, many_descriptors):
         close_all(socks)
     assert wait_until(lambda: metric(
         a, 'anchord_connections{kind="tcp"}') == 0, timeout=20)
+
+
+N_PARTIAL = 1000
+
+
+@pytest.mark.skipif(bool(WRAPPER), reason="RSS under valgrind is "
+                    "valgrind's")
+def test_partial_messages_cost_what_arrived_within_a_budget(
+        nsd, make_anchord, many_descriptors):
+    """A length prefix promising 65535 bytes and one byte of message, on
+    1,000 connections: the server holds what arrived, not what was
+    promised. Then 60,000 bytes more on each: the listener's budget for
+    partial messages (32 MiB per worker) closes the connections that would
+    pass it, and good clients are still answered."""
+    port = free_port()
+    a = make_anchord([upstream(nsd.port)], port=port, dot=True, https=True,
+                     listen=[f"{{ address: {LOCALHOST}, port: {port}, "
+                             f"max-connections: {N_PARTIAL + 100} }}"],
+                     server_extra="  tcp-idle-timeout: 120s")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (many_descriptors,
+                                                many_descriptors))
+    rss_before = rss_kib(a.proc.pid)
+    data_before = rss_kib(a.proc.pid, "VmData")
+    socks = []
+    try:
+        for i in range(N_PARTIAL):
+            s = connect_from(port, f"127.0.3.{2 + i // PER_SOURCE}")
+            s.sendall(b"\xff\xff\x00")
+            socks.append(s)
+        assert wait_until(lambda: metric(
+            a, 'anchord_connections{kind="tcp"}') >= N_PARTIAL, timeout=20)
+        time.sleep(0.5 * SLOW)
+        promised = rss_kib(a.proc.pid, "VmData") - data_before
+        print(f"\n{N_PARTIAL} promised messages: +{promised} KiB of heap")
+        assert promised < 16 * 1024     # 64 MiB if the promise were kept
+        for s in socks:
+            try:
+                s.sendall(b"x" * 60000)
+            except OSError:
+                pass                    # closed over the budget already
+        received, still_open = wait_closed(socks, 2 * SLOW)
+        held = rss_kib(a.proc.pid) - rss_before
+        print(f"60,000 bytes more on each: +{held} KiB, {still_open} "
+              f"connections left")
+        assert 400 <= still_open <= N_PARTIAL - 400, still_open
+        assert held < 48 * 1024
+        assert_good_clients_answered(a)
+        assert query("www." + ZONE, port=port, tcp=True,
+                     timeout=DEADLINE).answer
+        assert a.alive()
+    finally:
+        close_all(socks)
 
 
 # ------------------------------------------------------------ 4. HTTP/2 floods
