@@ -58,6 +58,10 @@ struct tls_conn *tls_conn_client(struct net_tls_client *cli,
 int tls_conn_feed(struct tls_conn *t, const uint8_t *data, size_t n);
 /** Send plaintext; only once ready. Returns 0 or -1. */
 int tls_conn_send(struct tls_conn *t, const uint8_t *data, size_t len);
+/** Between cork and uncork, sends are gathered into as few records (and
+ *  writes) as they fit. Uncork returns 0 or -1. */
+void tls_conn_cork(struct tls_conn *t);
+int tls_conn_uncork(struct tls_conn *t);
 bool tls_conn_ready(const struct tls_conn *t);
 bool tls_conn_resumed(const struct tls_conn *t);
 bool tls_conn_alpn_is(const struct tls_conn *t, const char *proto);
@@ -78,6 +82,11 @@ void tls_conn_free(struct tls_conn *t);
 /** Bytes to the peer (through TLS when there is TLS). Returns 0, or a
  *  libuv error after which the connection is closing. */
 int stream_conn_write(struct net_conn *c, const uint8_t *data, size_t len);
+/** Writes between these two leave together (under TLS, in one record as
+ *  far as they fit); uncork returns 0, or -1 after closing the
+ *  connection. */
+void stream_conn_cork(struct net_conn *c);
+int stream_conn_uncork(struct net_conn *c);
 /** Close because of the protocol above (an error, or a clean end). */
 void stream_conn_close(struct net_conn *c);
 bool stream_conn_closing(const struct net_conn *c);

@@ -71,6 +71,7 @@ struct net_conn {
 	size_t queued;			/* bytes in pending writes */
 	unsigned handles;
 	bool reading, paused, eof, closing, close_when_flushed;
+	bool corked;			/* TLS records gathered, not sent */
 	void *user;
 };
 
@@ -205,7 +206,7 @@ static bool deliver(void *ctx, const uint8_t *msg, size_t len)
 
 static void finish_if_done(struct net_conn *c)
 {
-	if (c->eof && c->inflight == 0 && c->queued == 0)
+	if (c->eof && c->inflight == 0 && c->queued == 0 && !c->corked)
 		conn_close(c);
 }
 
@@ -562,11 +563,33 @@ int stream_conn_write(struct net_conn *c, const uint8_t *data, size_t len)
 	return 0;
 }
 
+void stream_conn_cork(struct net_conn *c)
+{
+	if (c->tls && !c->closing && !c->corked) {
+		tls_conn_cork(c->tls);
+		c->corked = true;
+	}
+}
+
+int stream_conn_uncork(struct net_conn *c)
+{
+	if (!c->corked)
+		return 0;
+	c->corked = false;
+	if (c->closing)
+		return 0;
+	if (tls_conn_uncork(c->tls) == 0 &&
+	    c->queued <= c->lst->limits.max_write_queue)
+		return 0;
+	conn_close(c);	/* broken, or a client that does not read */
+	return -1;
+}
+
 /* Close once what is queued has been written. */
 void stream_conn_close(struct net_conn *c)
 {
-	if (c->closing)
-		return;
+	if (c->closing || stream_conn_uncork(c) != 0)
+		return;		/* what was gathered goes out first */
 	if (c->queued == 0) {
 		conn_close(c);
 		return;

@@ -727,6 +727,26 @@ int tls_conn_send(struct tls_conn *t, const uint8_t *data, size_t len)
 	return 0;
 }
 
+void tls_conn_cork(struct tls_conn *t)
+{
+	if (t->ready && !t->failed)
+		gnutls_record_cork(t->s);
+}
+
+int tls_conn_uncork(struct tls_conn *t)
+{
+	if (!t->ready)
+		return 0;
+	for (;;) {
+		int n = gnutls_record_uncork(t->s, GNUTLS_RECORD_WAIT);
+		if (n >= 0 && !t->failed)
+			return 0;
+		if (t->failed || (n != GNUTLS_E_AGAIN &&
+				  n != GNUTLS_E_INTERRUPTED))
+			return -1;
+	}
+}
+
 bool tls_conn_ready(const struct tls_conn *t)
 {
 	return t->ready;

@@ -31,6 +31,15 @@ int stream_conn_write(struct net_conn *c, const uint8_t *data, size_t len)
 	return 0;
 }
 
+void stream_conn_cork(struct net_conn *c)
+{
+}
+
+int stream_conn_uncork(struct net_conn *c)
+{
+	return 0;
+}
+
 void stream_conn_close(struct net_conn *c)
 {
 	c->closing = true;

@@ -194,17 +194,25 @@ def test_http1_errors_and_keepalive(doh):
             socket.create_connection((LOCALHOST, doh.https_port), timeout=5),
             server_hostname="dns.anchord.test")
 
-    def exchange(s, raw):
-        s.sendall(raw)
-        data = b""
+    pending = [b""]         # what arrived after the last response read
+
+    def read_head(s):
+        data = pending[0]
         while b"\r\n\r\n" not in data:
             data += s.recv(65535)
         head, _, rest = data.partition(b"\r\n\r\n")
+        return head, rest
+
+    def exchange(s, raw, body=True):
+        """Send raw, read one response (answers may share a read)."""
+        s.sendall(raw)
+        head, rest = read_head(s)
         length = int([l for l in head.split(b"\r\n")
                       if l.lower().startswith(b"content-length:")][0]
-                     .split(b":")[1])
+                     .split(b":")[1]) if body else 0
         while len(rest) < length:
             rest += s.recv(65535)
+        pending[0] = rest[length:]
         return head, rest[:length]
 
     wire = dns.message.make_query("www." + ZONE, "A").to_wire()
@@ -215,10 +223,8 @@ def test_http1_errors_and_keepalive(doh):
     s.sendall(get + get.replace(b"GET", b"HEAD", 1))
     head, body = exchange(s, b"")
     assert head.startswith(b"HTTP/1.1 200") and dns.message.from_wire(body)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += s.recv(65535)
-    assert data.startswith(b"HTTP/1.1 200")       # HEAD: no body follows
+    head, _ = exchange(s, b"", body=False)   # HEAD: no body follows
+    assert head.startswith(b"HTTP/1.1 200")
     head, _ = exchange(s, ("POST /dns-query HTTP/1.1\r\nHost: x\r\n"
                            "Content-Type: text/plain\r\nContent-Length: 3\r\n"
                            "\r\nabc").encode())
