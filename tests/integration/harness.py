@@ -30,14 +30,23 @@ LOCALHOST = "127.0.0.1"
 ZONE = "up.test."
 
 
+# Ports for servers come from below the kernel's ephemeral range
+# (net.ipv4.ip_local_port_range, 32768-60999 here): a port picked there
+# could be taken by any outgoing connection (a test's client, anchord's
+# upstream or MUD fetch) before the server binds it.
+SERVER_PORTS = (20000, 32000)
+_rng = random.Random()
+
+
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1 right now."""
-    for _ in range(100):
+    """A port free for both UDP and TCP on 127.0.0.1 right now, outside
+    the range outgoing connections take theirs from."""
+    for _ in range(1000):
+        port = _rng.randrange(*SERVER_PORTS)
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.bind((LOCALHOST, 0))
-        port = t.getsockname()[1]
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
+            t.bind((LOCALHOST, port))
             u.bind((LOCALHOST, port))
         except OSError:
             continue
