@@ -12,6 +12,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/pkcs7.h>
 #include <gnutls/x509.h>
+#include <libtasn1.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -335,25 +336,18 @@ void pki_crt_ia5_extension(void *crt, const char *oid, char *out, size_t cap)
 {
 	uint8_t der[300];
 	size_t len = sizeof(der);
-	unsigned critical;
+	unsigned critical, n = 0;
+	const unsigned char *text;
 	out[0] = '\0';
 	if (gnutls_x509_crt_get_extension_by_oid(crt, oid, 0, der, &len,
-						 &critical) < 0 || len < 2 ||
-	    der[0] != 0x16)
+						 &critical) < 0 ||
+	    asn1_decode_simple_der(ASN1_ETYPE_IA5_STRING, der, (unsigned)len,
+				   &text, &n) != ASN1_SUCCESS || n >= cap)
 		return;
-	size_t n = der[1], start = 2;
-	if (n == 0x81 && len >= 3) {
-		n = der[2];
-		start = 3;
-	}
-	if (n >= 0x80 && start == 2)
-		return;			/* a longer form than 255 octets need */
-	if (start + n != len || n >= cap)
-		return;
-	for (size_t i = 0; i < n; i++)
-		if (der[start + i] < 0x21 || der[start + i] > 0x7e)
-			return;
-	memcpy(out, der + start, n);
+	for (unsigned i = 0; i < n; i++)
+		if (text[i] < 0x21 || text[i] > 0x7e)
+			return;		/* a URL has no spaces or controls */
+	memcpy(out, text, n);
 	out[n] = '\0';
 }
 
