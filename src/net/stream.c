@@ -210,6 +210,24 @@ static void finish_if_done(struct net_conn *c)
 		conn_close(c);
 }
 
+/* DoT answers made while one read is processed (cache hits, mostly) are
+ * gathered into as few TLS records and one write: a client that
+ * pipelines gets them with one system call instead of one each (writes
+ * per answer 1.0 -> 0.4 in make bench). Answers that come later, from
+ * upstream, go out at once as before. HTTP/2 gathers per flush only
+ * (http2.c): gathering a whole read's flushes stalls dnsperf 2.10's DoH. */
+static int feed_tls(struct net_conn *c, const uint8_t *data, size_t n)
+{
+	if (c->lst->proto != PROTO_HTTP && tls_conn_ready(c->tls))
+		stream_conn_cork(c);
+	int ret = tls_conn_feed(c->tls, data, n);
+	if (c->closing)
+		return ret;
+	if (stream_conn_uncork(c) != 0)
+		return 0;	/* closed by the uncork */
+	return ret;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct net_conn *c = s->data;
@@ -229,8 +247,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	int ret;
 	if (c->tls)
-		ret = tls_conn_feed(c->tls, (const uint8_t *)buf->base,
-				    (size_t)nread);
+		ret = feed_tls(c, (const uint8_t *)buf->base, (size_t)nread);
 	else if (c->http)
 		ret = http_conn_feed(c->http, (const uint8_t *)buf->base,
 				     (size_t)nread);
