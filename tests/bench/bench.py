@@ -52,6 +52,10 @@ Knobs (environment):
   BENCH_PEERS       default "anchord unbound kresd dnsdist"
   BENCH_PARTS       default "cached latency uncached handshakes idle"
   BENCH_IDLE_CONNS  default 10000
+  BENCH_PROFILE     1: before anchord's cached runs, one extra run of each
+                    transport (not tabled) under `perf record -g` on the
+                    server's pids; the top of `perf report` goes to
+                    BENCH_RESULTS/<UTC time>-perf-<N>w-<transport>.txt
   BUILD             where anchord and tls_handshakes are (default build)
   BENCH_RESULTS     where the CSV goes (default bench/results)
 
@@ -87,6 +91,9 @@ PEERS = os.environ.get("BENCH_PEERS",
 PARTS = os.environ.get(
     "BENCH_PARTS", "cached latency uncached handshakes idle").split()
 IDLE_CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "10000"))
+PROFILE = os.environ.get("BENCH_PROFILE", "") == "1"
+STAMP = datetime.datetime.now(datetime.timezone.utc).strftime(
+    "%Y%m%dT%H%M%SZ")
 
 ZONE = "bench.test"
 NAMES = 10000
@@ -482,6 +489,48 @@ def measure_cached(work, transport):
     return dnsperf_stats(out)
 
 
+def syscalls_written(pids):
+    """write/writev/sendmsg calls so far (syscw of /proc/PID/io)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/io") as f:
+            for line in f:
+                if line.startswith("syscw:"):
+                    total += int(line.split()[1])
+    return total
+
+
+def profile_cached(work, transport, pids, tag):
+    """One cached run under perf (CPU time by function, with callers);
+    the report's top goes next to the CSV. The run's rate is not tabled:
+    sampling costs the server some of it."""
+    data = f"{work}/perf-{tag}-{transport}.data"
+    perf = subprocess.Popen(
+        ["taskset", "-c", CLIENT_CPU, "perf", "record", "-q", "-g",
+         "-o", data, "-p", ",".join(map(str, pids)), "--", "sleep",
+         f"{max(DURATION - 2, 1):g}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    writes = syscalls_written(pids)
+    try:
+        stats = measure_cached(work, transport)
+    finally:
+        perf.wait()
+    writes = syscalls_written(pids) - writes
+    answers = max(stats.get("sent", 0) - stats.get("lost", 0), 1)
+    report = ""
+    for sort, limit in (("dso", "0.5"), ("dso,symbol", "0.7")):
+        report += subprocess.run(
+            ["perf", "report", "-i", data, "--stdio", "--no-children",
+             "--percent-limit", limit, "--sort", sort, "-g", "none"],
+            capture_output=True, text=True).stdout
+    os.makedirs(RESULTS, exist_ok=True)
+    path = f"{RESULTS}/{STAMP}-perf-{tag}-{transport}.txt"
+    write(path, f"# {tag} cached {transport} under perf: "
+          f"{stats['qps']:.0f} qps, {writes / answers:.2f} write system "
+          "calls per answer (warming included)\n" + report)
+    log(f"  profile {tag} {transport}: {path}")
+
+
 def percentile(sorted_values, fraction):
     index = min(len(sorted_values) - 1,
                 max(0, int(round(fraction * len(sorted_values))) - 1))
@@ -673,6 +722,9 @@ def run_parts(work, results, notes, peer, workers, usable, started):
     transports = [t for t in TRANSPORTS if t in usable]
     if "cached" in PARTS:
         for t in transports:
+            if PROFILE and peer == "anchord":
+                profile_cached(work, t, [p.pid for p in started],
+                               f"{workers}w")
             for run in range(1, RUNS + 1):
                 s = measure_cached(work, t)
                 ok = served(notes, f"{peer} {workers}w cached {t} run {run}",
