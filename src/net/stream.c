@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define READ_BUF_SIZE (64 * 1024)
+#define GATHER_SIZE (16 * 1024)	/* answers of one read, in one write */
 
 struct client_count {
 	struct client_count *next;
@@ -56,6 +57,9 @@ struct net_stream_listener {
 	bool accepting, closing;
 	struct client_count *clients[CLIENT_BUCKETS];
 	uint8_t read_buf[READ_BUF_SIZE];
+	struct net_conn *gathering;	/* whose read is being processed */
+	size_t gather_len;
+	uint8_t gather_buf[GATHER_SIZE];	/* its answers, not yet written */
 };
 
 struct net_conn {
@@ -228,6 +232,48 @@ static int feed_tls(struct net_conn *c, const uint8_t *data, size_t n)
 	return ret;
 }
 
+static void write_finished(uv_stream_t *s, int status);
+
+/* The TCP counterpart of feed_tls: answers made while one read is
+ * processed wait in the listener's gather buffer (one read is processed at
+ * a time per loop) and leave in one write. */
+static void gather_flush(struct net_conn *c)
+{
+	struct net_stream_listener *l = c->lst;
+	size_t len = l->gather_len;
+	l->gather_len = 0;
+	if (len == 0 || c->closing)
+		return;
+	int ret = net_stream_write((uv_stream_t *)&c->tcp, l->gather_buf, len,
+				   &c->queued, write_finished);
+	if (ret != 0 || c->queued > l->limits.max_write_queue)
+		conn_close(c);	/* broken, or a client that does not read */
+}
+
+static bool gather(struct net_conn *c, const uint8_t *data, size_t len)
+{
+	struct net_stream_listener *l = c->lst;
+	if (l->gathering != c)
+		return false;
+	if (l->gather_len + len > sizeof(l->gather_buf))
+		gather_flush(c);
+	if (len > sizeof(l->gather_buf) || c->closing)
+		return c->closing;
+	memcpy(l->gather_buf + l->gather_len, data, len);
+	l->gather_len += len;
+	return true;
+}
+
+static int feed_tcp(struct net_conn *c, const uint8_t *data, size_t n)
+{
+	struct net_stream_listener *l = c->lst;
+	l->gathering = c;
+	int ret = net_framer_feed(&c->framer, data, n, deliver, c);
+	l->gathering = NULL;
+	gather_flush(c);
+	return ret;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct net_conn *c = s->data;
@@ -252,8 +298,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		ret = http_conn_feed(c->http, (const uint8_t *)buf->base,
 				     (size_t)nread);
 	else
-		ret = net_framer_feed(&c->framer, (const uint8_t *)buf->base,
-				      (size_t)nread, deliver, c);
+		ret = feed_tcp(c, (const uint8_t *)buf->base, (size_t)nread);
 	if (ret < 0) {
 		if (c->tls && !tls_conn_ready(c->tls))
 			c->lst->stats.tls_failed++;
@@ -645,6 +690,8 @@ void net_conn_send(struct net_conn *c, uint8_t *msg, size_t len)
 		return;
 	msg[-2] = (uint8_t)(len >> 8);
 	msg[-1] = (uint8_t)len;
+	if (!c->tls && gather(c, msg - 2, len + 2))
+		return;
 	int ret = c->tls ? tls_conn_send(c->tls, msg - 2, len + 2)
 			 : net_stream_write((uv_stream_t *)&c->tcp, msg - 2,
 					    len + 2, &c->queued, write_finished);
