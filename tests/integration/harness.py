@@ -62,8 +62,14 @@ def upstream(port, transport="udp"):
     return f"{{ address: {LOCALHOST}, port: {port}, transport: {transport} }}"
 
 
-def query(name, rdtype="A", port=53, tcp=False, timeout=3.0, **kw):
+# A first query that needs an upstream TLS handshake between two daemons
+# under valgrind can take longer than 3 s on a loaded machine.
+QUERY_TIMEOUT = 9.0 if WRAPPER else 3.0
+
+
+def query(name, rdtype="A", port=53, tcp=False, timeout=None, **kw):
     """One query to 127.0.0.1:port; returns the dnspython message."""
+    timeout = QUERY_TIMEOUT if timeout is None else timeout
     q = dns.message.make_query(name, rdtype, **kw)
     if tcp:
         return dns.query.tcp(q, LOCALHOST, port=port, timeout=timeout)
