@@ -489,15 +489,20 @@ def measure_cached(work, transport):
     return dnsperf_stats(out)
 
 
-def syscalls_written(pids):
-    """write/writev/sendmsg calls so far (syscw of /proc/PID/io)."""
+def proc_field_sum(pids, name, field):
+    """A numeric field of /proc/PID/<name>, summed over pids."""
     total = 0
     for pid in pids:
-        with open(f"/proc/{pid}/io") as f:
+        with open(f"/proc/{pid}/{name}") as f:
             for line in f:
-                if line.startswith("syscw:"):
+                if line.startswith(field + ":"):
                     total += int(line.split()[1])
     return total
+
+
+def syscalls_written(pids):
+    """write/writev/sendmsg calls so far (syscw of /proc/PID/io)."""
+    return proc_field_sum(pids, "io", "syscw")
 
 
 def profile_cached(work, transport, pids, tag):
@@ -579,13 +584,7 @@ def measure_handshakes(mode):
 
 
 def rss_kib(pids):
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total
+    return proc_field_sum(pids, "status", "VmRSS")
 
 
 DOT_QUERY = bytes.fromhex("0021" "1234" "0100" "0001" "0000" "0000" "0000"
