@@ -225,10 +225,7 @@ static int feed_tls(struct net_conn *c, const uint8_t *data, size_t n)
 	if (c->lst->proto != PROTO_HTTP && tls_conn_ready(c->tls))
 		stream_conn_cork(c);
 	int ret = tls_conn_feed(c->tls, data, n);
-	if (c->closing)
-		return ret;
-	if (stream_conn_uncork(c) != 0)
-		return 0;	/* closed by the uncork */
+	stream_conn_uncork(c);	/* closes the connection if the write fails */
 	return ret;
 }
 
@@ -257,8 +254,10 @@ static bool gather(struct net_conn *c, const uint8_t *data, size_t len)
 		return false;
 	if (l->gather_len + len > sizeof(l->gather_buf))
 		gather_flush(c);
-	if (len > sizeof(l->gather_buf) || c->closing)
-		return c->closing;
+	if (c->closing)
+		return true;	/* the flush failed: nothing more to send */
+	if (len > sizeof(l->gather_buf))
+		return false;	/* too big to gather: written on its own */
 	memcpy(l->gather_buf + l->gather_len, data, len);
 	l->gather_len += len;
 	return true;

@@ -54,7 +54,8 @@ Knobs (environment):
   BENCH_IDLE_CONNS  default 10000
   BENCH_PROFILE     1: before anchord's cached runs, one extra run of each
                     transport (not tabled) under `perf record -g` on the
-                    server's pids; the top of `perf report` goes to
+                    server's pids; perf report by DSO and by symbol,
+                    and the write system calls per answer, go to
                     BENCH_RESULTS/<UTC time>-perf-<N>w-<transport>.txt
   BUILD             where anchord and tls_handshakes are (default build)
   BENCH_RESULTS     where the CSV goes (default bench/results)
@@ -93,7 +94,7 @@ PARTS = os.environ.get(
 IDLE_CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "10000"))
 PROFILE = os.environ.get("BENCH_PROFILE", "") == "1"
 STAMP = datetime.datetime.now(datetime.timezone.utc).strftime(
-    "%Y%m%dT%H%M%SZ")
+    "%Y%m%dT%H%M%SZ")             # names the run's CSV and profiles
 
 ZONE = "bench.test"
 NAMES = 10000
@@ -648,9 +649,7 @@ class Results:
 
     def write_csv(self):
         os.makedirs(RESULTS, exist_ok=True)
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime(
-            "%Y%m%dT%H%M%SZ")
-        path = os.path.join(RESULTS, stamp + ".csv")
+        path = os.path.join(RESULTS, STAMP + ".csv")
         with open(path, "w", newline="") as f:
             out = csv.writer(f)
             out.writerow(["peer", "workers", "part", "transport", "run",

@@ -92,6 +92,16 @@ def stub(make_anchord, zones, port, name):
                       f"  trust-anchors: [ {zones.anchor_file} ]\n"))
 
 
+def first_answer(s):
+    """The first NOERROR answer: it waits for the TLSA lookup and the
+    handshake, which under valgrind can outlast one query's deadline."""
+    got = []
+    assert wait_until(lambda: got.append(
+        query("www." + ZONE, port=s.port, timeout=6)) or
+        got[-1].rcode() == dns.rcode.NOERROR, timeout=30), s.log()
+    return got[-1]
+
+
 def refused_by_dane(s):
     """SERVFAIL with EDE 23 (network error): the only upstream fails DANE.
     Under valgrind the first query can time out first (EDE 22, no
@@ -106,13 +116,7 @@ def refused_by_dane(s):
 def test_dane_ee_upstream_works(dane_setup, dot_server, make_anchord):
     zones, _, _, port = dane_setup
     s = stub(make_anchord, zones, port, "good")
-    # the first query waits for the TLSA lookup and the handshake; under
-    # valgrind that can outlast the query's own deadline
-    got = []
-    assert wait_until(lambda: got.append(
-        query("www." + ZONE, port=s.port, timeout=6)) or
-        got[-1].rcode() == dns.rcode.NOERROR, timeout=30), s.log()
-    r = got[-1]
+    r = first_answer(s)
     assert r.answer[0][0].to_text() == "127.0.0.10"
     assert "1 secure TLSA record" in s.log()
     # every query rides the authenticated connection (one upstream only)
@@ -123,11 +127,7 @@ def test_dane_ee_upstream_works(dane_setup, dot_server, make_anchord):
 def test_dane_ta_upstream_works(dane_setup, dot_server, make_anchord):
     zones, _, _, port = dane_setup
     s = stub(make_anchord, zones, port, "ta")
-    # as above: under valgrind the first query can outlast its deadline
-    got = []
-    assert wait_until(lambda: got.append(
-        query("www." + ZONE, port=s.port, timeout=6)) or
-        got[-1].rcode() == dns.rcode.NOERROR, timeout=30), s.log()
+    first_answer(s)
     # DANE-TA checks the name: the certificate is for ta., not tawrong.
     s = stub(make_anchord, zones, port, "tawrong")
     refused_by_dane(s)
