@@ -44,8 +44,9 @@ over -c 100 here.
 
 Pinning: the server on CPU 0 (1 worker) or CPUs 0-1 (2 workers), dnsperf
 and the other clients on CPU 1, this script included (with 2 workers the
-client shares a core, so the client may be the limit), NSD on CPU 1. NSD's own UDP rate (dnsperf on
-CPU 0 straight at NSD) is the reference row.
+client shares a core, so the client may be the limit), NSD on CPU 1.
+NSD's own UDP rate (dnsperf on CPU 0 straight at NSD) is the reference
+row.
 
 Knobs (environment):
   BENCH_DURATION    seconds per measurement (default 20)

@@ -91,19 +91,20 @@ def test_gnutls_cli_versions_and_alpn(dot):
     assert "Handshake was completed" not in out
 
 
+def openssl_client(port, *args):
+    return subprocess.run(
+        ["openssl", "s_client", "-connect", f"{LOCALHOST}:{port}"] +
+        list(args), input="", capture_output=True, text=True,
+        timeout=20).stdout
+
+
 def test_openssl_client_gets_x25519_without_a_retry(dot):
     """OpenSSL sends a key share for its first group only: the server must
     take it rather than ask again (HelloRetryRequest, one more round trip)."""
-    out = subprocess.run(
-        ["openssl", "s_client", "-connect", f"{LOCALHOST}:{dot.dot_port}",
-         "-groups", "X25519:P-256", "-msg"], input="", capture_output=True,
-        text=True, timeout=20).stdout
+    out = openssl_client(dot.dot_port, "-groups", "X25519:P-256", "-msg")
     assert "Server Temp Key: X25519" in out, out
     assert out.count("ServerHello") == 1, out   # an HRR is a ServerHello too
-    out = subprocess.run(
-        ["openssl", "s_client", "-connect", f"{LOCALHOST}:{dot.dot_port}",
-         "-groups", "P-256"], input="", capture_output=True, text=True,
-        timeout=20).stdout
+    out = openssl_client(dot.dot_port, "-groups", "P-256")
     assert "Server Temp Key: ECDH, prime256v1" in out, out
 
 
