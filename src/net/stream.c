@@ -14,8 +14,11 @@
  */
 #include "net/internal.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define READ_BUF_SIZE (64 * 1024)
 #define GATHER_SIZE (16 * 1024)	/* answers of one read, in one write */
@@ -76,6 +79,7 @@ struct net_conn {
 	unsigned handles;
 	bool reading, paused, eof, closing, close_when_flushed;
 	bool corked;			/* TLS records gathered, not sent */
+	unsigned long writes;		/* to the socket, for ack_if_silent */
 	void *user;
 };
 
@@ -231,6 +235,14 @@ static int feed_tls(struct net_conn *c, const uint8_t *data, size_t n)
 
 static void write_finished(uv_stream_t *s, int status);
 
+/* Every write to the client's socket goes through here. */
+static int conn_write(struct net_conn *c, const uint8_t *data, size_t len)
+{
+	c->writes++;
+	return net_stream_write((uv_stream_t *)&c->tcp, data, len, &c->queued,
+				write_finished);
+}
+
 /* The TCP counterpart of feed_tls: answers made while one read is
  * processed wait in the listener's gather buffer (one read is processed at
  * a time per loop) and leave in one write. */
@@ -241,8 +253,7 @@ static void gather_flush(struct net_conn *c)
 	l->gather_len = 0;
 	if (len == 0 || c->closing)
 		return;
-	int ret = net_stream_write((uv_stream_t *)&c->tcp, l->gather_buf, len,
-				   &c->queued, write_finished);
+	int ret = conn_write(c, l->gather_buf, len);
 	if (ret != 0 || c->queued > l->limits.max_write_queue)
 		conn_close(c);	/* broken, or a client that does not read */
 }
@@ -273,6 +284,23 @@ static int feed_tcp(struct net_conn *c, const uint8_t *data, size_t n)
 	return ret;
 }
 
+/* A read that the server answers carries the TCP ACK back on the answer.
+ * A read it does not answer (part of a message, or a query that goes
+ * upstream) has its ACK delayed by up to 40 ms, and a client with Nagle's
+ * algorithm on cannot send the rest of its request, or its next query,
+ * until that ACK. dnsperf's DoH client is one: with 10 connections at
+ * 10,000 qps, 4% of its answers took 5 to 42 ms (p99 15 ms); with this,
+ * p99 is 2 to 4 ms. TCP_QUICKACK sends the ACK now. */
+static void ack_if_silent(struct net_conn *c, unsigned long writes_before)
+{
+	uv_os_fd_t fd;
+	int one = 1;
+	if (c->closing || c->writes != writes_before ||
+	    uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+		return;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct net_conn *c = s->data;
@@ -290,6 +318,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			finish_if_done(c);
 		return;
 	}
+	unsigned long writes_before = c->writes;
 	int ret;
 	if (c->tls)
 		ret = feed_tls(c, (const uint8_t *)buf->base, (size_t)nread);
@@ -308,6 +337,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		on_read(s, UV_EOF, buf);
 		return;
 	}
+	ack_if_silent(c, writes_before);
 	if (!c->closing && c->inflight >= c->lst->limits.max_inflight) {
 		uv_read_stop(s);	/* resumes in net_conn_done */
 		c->reading = false;
@@ -615,8 +645,7 @@ int stream_conn_write(struct net_conn *c, const uint8_t *data, size_t len)
 		return UV_ECANCELED;
 	int ret = c->tls ? (tls_conn_send(c->tls, data, len) == 0 ? 0
 								 : UV_EPROTO)
-			 : net_stream_write((uv_stream_t *)&c->tcp, data, len,
-					    &c->queued, write_finished);
+			 : conn_write(c, data, len);
 	if (ret != 0 || c->queued > c->lst->limits.max_write_queue) {
 		conn_close(c);
 		return ret ? ret : UV_ENOBUFS;
@@ -692,8 +721,7 @@ void net_conn_send(struct net_conn *c, uint8_t *msg, size_t len)
 	if (!c->tls && gather(c, msg - 2, len + 2))
 		return;
 	int ret = c->tls ? tls_conn_send(c->tls, msg - 2, len + 2)
-			 : net_stream_write((uv_stream_t *)&c->tcp, msg - 2,
-					    len + 2, &c->queued, write_finished);
+			 : conn_write(c, msg - 2, len + 2);
 	if (ret != 0 || c->queued > c->lst->limits.max_write_queue)
 		conn_close(c);	/* broken, or a client that does not read */
 }
@@ -703,8 +731,7 @@ static int tls_push(void *ctx, const uint8_t *data, size_t len)
 	struct net_conn *c = ctx;
 	if (c->closing)
 		return UV_ECANCELED;
-	return net_stream_write((uv_stream_t *)&c->tcp, data, len, &c->queued,
-				write_finished);
+	return conn_write(c, data, len);
 }
 
 void net_stream_set_tls(struct net_stream_listener *l,
