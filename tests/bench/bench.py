@@ -577,9 +577,8 @@ def measure_latency(work, transport):
         return stats
     # dnsperf prints answers as they come: the first second's are those
     # that waited for the connections to open (a short run keeps them)
-    steady = latencies[LATENCY_QPS:] if len(latencies) > 2 * LATENCY_QPS \
-        else latencies[:]
-    steady.sort()
+    skip = LATENCY_QPS if len(latencies) > 2 * LATENCY_QPS else 0
+    steady = sorted(latencies[skip:])
     latencies.sort()
     stats["p50"] = percentile(steady, 0.50)
     stats["p99"] = percentile(steady, 0.99)
