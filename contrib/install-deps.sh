@@ -9,7 +9,11 @@
 # one dpkg query. Runs apt-get through sudo when not root.
 set -eu
 
-BUILD_PKGS="gcc make libc6-dev autoconf pkg-config
+# automake is named although nothing uses Automake: autoreconf runs its
+# aclocal to copy pkg-config's PKG_* macros into aclocal.m4, and apt-get
+# below skips the recommends through which autoconf would bring it.
+
+BUILD_PKGS="gcc make libc6-dev autoconf automake pkg-config
 	libuv1-dev libgnutls28-dev libtasn1-6-dev libnghttp2-dev libldns-dev libsodium-dev
 	libyaml-dev libjansson-dev libsqlite3-dev libcurl4-gnutls-dev
 	libqrencode-dev libpng-dev libnftables-dev libcmocka-dev"
