@@ -15,7 +15,12 @@ is measured:
 
   cached     dnsperf -m udp|tcp|dot|doh -c 100 -q 1000 -l DURATION on the
              10,000 A names, after one warming pass; BENCH_RUNS runs each,
-             the best is tabled.
+             the best is tabled. With it the server's CPU time (user and
+             system, all its processes and threads) per answer, the
+             lowest of the runs: with 2 workers the client shares a core
+             with the server, so qps cannot show scaling here, but CPU
+             per answer shows what a second worker costs (locks, shared
+             cache lines, smaller batches per wake-up).
   latency    the same at a fixed 10,000 qps (-Q 10000) with -v, which prints
              every answer's latency: p50 and p99 are computed from those
              (dnsperf 2.10 has no histogram option); lost queries are
@@ -71,7 +76,8 @@ Knobs (environment):
   BENCH_RESULTS     where the CSV goes (default bench/results)
 
 Prints one table (rows: measurements, columns: the resolvers and the ratio
-anchord / best peer) and writes one CSV row per (peer, workers, part,
+anchord / best peer; with both worker settings, closing rows of 2w/1w for
+cached qps and CPU per answer) and writes one CSV row per (peer, workers, part,
 transport, run, value, unit) to BENCH_RESULTS/<UTC time>.csv. Every process
 it starts it stops by pid, also on Ctrl-C.
 """
@@ -497,13 +503,33 @@ def warm(work):
                timeout=120)
 
 
-def measure_cached(work, transport):
+def cpu_seconds(pids):
+    """User and system CPU time so far, summed over pids and all their
+    threads (utime and stime of /proc/PID/stat)."""
+    ticks = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measure_cached(work, transport, pids):
+    """dnsperf's figures, plus the server's CPU time per answer: that a
+    2-worker server spends no more of it per answer than 1 worker is what
+    this 2-core machine can show of scaling (its second core is the
+    client's)."""
     warm(work)
+    cpu_before = cpu_seconds(pids)
     out = run_client(dnsperf_argv(
         transport, PORTS[transport], f"{work}/queries.txt",
         ["-c", "100", "-q", "1000", "-l", f"{DURATION:g}"]),
         timeout=DURATION + 60)
-    return dnsperf_stats(out)
+    cpu = cpu_seconds(pids) - cpu_before
+    stats = dnsperf_stats(out)
+    answered = stats.get("sent", 0) - stats.get("lost", 0)
+    stats["cpu_us"] = cpu * 1e6 / answered if answered > 0 else 0.0
+    return stats
 
 
 def proc_field_sum(pids, name, field):
@@ -760,11 +786,14 @@ def run_parts(work, results, notes, peer, workers, usable, started):
                 profile_cached(work, t, [p.pid for p in started],
                                f"{workers}w")
             for run in range(1, RUNS + 1):
-                s = measure_cached(work, t)
+                s = measure_cached(work, t, [p.pid for p in started])
                 ok = served(notes, f"{peer} {workers}w cached {t} run {run}",
                             s)
-                results.add(peer, workers, "cached" if ok else
-                            "cached-failed", t, run, s["qps"], "qps")
+                suffix = "" if ok else "-failed"
+                results.add(peer, workers, "cached" + suffix, t, run,
+                            s["qps"], "qps")
+                results.add(peer, workers, "cached-cpu-us" + suffix, t, run,
+                            s["cpu_us"], "us")
     if "latency" in PARTS:
         for t in transports:
             for run in range(1, RUNS + 1):
@@ -804,8 +833,10 @@ def run_parts(work, results, notes, peer, workers, usable, started):
 
 
 # ------------------------------------------------------------ the table
-LOWER_IS_BETTER = ("latency-p50", "latency-p99", "idle-kib-per-conn")
-ROW_PARTS = [("cached", "qps"), ("latency-p50", "p50 ms"),
+LOWER_IS_BETTER = ("latency-p50", "latency-p99", "idle-kib-per-conn",
+                   "cached-cpu-us")
+ROW_PARTS = [("cached", "qps"), ("cached-cpu-us", "CPU us/answer"),
+             ("latency-p50", "p50 ms"),
              ("latency-p99", "p99 ms"), ("uncached", "uncached qps"),
              ("handshakes-full", "full TLS hs/s"),
              ("handshakes-resumed", "resumed TLS hs/s"),
@@ -828,37 +859,60 @@ def fmt(value):
     return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
 
 
+def tabled_value(results, peer, workers, part, transport):
+    rows = [r for r in results.rows if r[0] == peer and r[1] == workers
+            and r[2] == part and r[3] == transport]
+    return best_value(rows, part)
+
+
+def table_line(name, cells, part):
+    """One row: the peers' values and anchord / the best of the others."""
+    others = [v for p, v in cells.items() if p != "anchord" and v is not None]
+    ratio = ""
+    if cells.get("anchord") is not None and others and \
+            part != "handshakes-resumed-fraction":
+        best = min(others) if part in LOWER_IS_BETTER else max(others)
+        ratio = f"{cells['anchord'] / best:.2f}" if best else ""
+    return [name] + [fmt(cells[p]) for p in PEERS] + [ratio]
+
+
+def scaling_lines(results):
+    """2 workers / 1 worker, per resolver: cached qps, and CPU time per
+    answer (1.0: the second worker costs nothing per answer)."""
+    lines = []
+    for part, label in (("cached", "qps"),
+                        ("cached-cpu-us", "CPU us/answer")):
+        for t in TRANSPORTS:
+            cells = {}
+            for p in PEERS:
+                one = tabled_value(results, p, 1, part, t)
+                two = tabled_value(results, p, 2, part, t)
+                cells[p] = two / one if one and two is not None else None
+            if any(v is not None for v in cells.values()):
+                lines.append(table_line(f"{t.upper()} {label} 2w/1w",
+                                        cells, part))
+    return lines
+
+
 def table(results, nsd_qps):
-    peers = [p for p in PEERS]
-    header = ["measurement"] + peers + ["anchord/best peer"]
+    header = ["measurement"] + PEERS + ["anchord/best peer"]
     lines = []
     if nsd_qps is not None:
         lines.append(["NSD UDP qps (reference)"] + [fmt(nsd_qps)] +
-                     [""] * (len(peers)))
+                     [""] * (len(PEERS)))
     for workers in WORKERS:
         for part, label in ROW_PARTS:
             transports = ["udp"] if part == "uncached" else (
                 ["dot"] if part.startswith(("handshakes", "idle"))
                 else TRANSPORTS)
             for t in transports:
-                cells = {}
-                for p in peers:
-                    rows = [r for r in results.rows if r[0] == p and
-                            r[1] == workers and r[2] == part and r[3] == t]
-                    cells[p] = best_value(rows, part)
-                if all(v is None for v in cells.values()):
-                    continue
-                others = [v for p, v in cells.items()
-                          if p != "anchord" and v is not None]
-                ratio = ""
-                if cells.get("anchord") is not None and others and \
-                        part != "handshakes-resumed-fraction":
-                    best = (min(others) if part in LOWER_IS_BETTER
-                            else max(others))
-                    ratio = f"{cells['anchord'] / best:.2f}" if best else ""
-                name = f"{t.upper()} {label} {workers}w"
-                lines.append([name] + [fmt(cells[p]) for p in peers] +
-                             [ratio])
+                cells = {p: tabled_value(results, p, workers, part, t)
+                         for p in PEERS}
+                if any(v is not None for v in cells.values()):
+                    lines.append(table_line(f"{t.upper()} {label} "
+                                            f"{workers}w", cells, part))
+    if 1 in WORKERS and 2 in WORKERS:
+        lines += scaling_lines(results)
     widths = [max(len(str(row[i])) for row in [header] + lines)
               for i in range(len(header))]
     out = []
