@@ -20,7 +20,9 @@ is measured:
              lowest of the runs: with 2 workers the client shares a core
              with the server, so qps cannot show scaling here, but CPU
              per answer shows what a second worker costs (locks, shared
-             cache lines, smaller batches per wake-up).
+             cache lines, smaller batches per wake-up). A 1-worker
+             server busy under 90% of the run gets a note: the client,
+             not the server, set that rate.
   latency    the same at a fixed 10,000 qps (-Q 10000) with -v, which prints
              every answer's latency: p50 and p99 are computed from those
              (dnsperf 2.10 has no histogram option); lost queries are
@@ -529,6 +531,7 @@ def measure_cached(work, transport, pids):
     stats = dnsperf_stats(out)
     answered = stats.get("sent", 0) - stats.get("lost", 0)
     stats["cpu_us"] = cpu * 1e6 / answered if answered > 0 else 0.0
+    stats["busy"] = cpu / DURATION      # CPUs' worth the server used
     return stats
 
 
@@ -794,6 +797,10 @@ def run_parts(work, results, notes, peer, workers, usable, started):
                             s["qps"], "qps")
                 results.add(peer, workers, "cached-cpu-us" + suffix, t, run,
                             s["cpu_us"], "us")
+                if ok and workers == 1 and s["busy"] < 0.9:
+                    notes.append(f"{peer} 1w cached {t} run {run}: the "
+                                 f"server was {s['busy']:.0%} busy: the "
+                                 "client set the rate")
     if "latency" in PARTS:
         for t in transports:
             for run in range(1, RUNS + 1):
@@ -1001,7 +1008,8 @@ def main():
     print(table(results, nsd_qps))
     print()
     print("ratios: anchord / the best peer; above 1 is better for qps and "
-          "handshakes, below 1 for latency and KiB per connection.")
+          "handshakes, below 1 for latency, CPU per answer and KiB per "
+          "connection.")
     print("2 workers: the server has CPUs 0-1 and shares CPU 1 with the "
           "client, which may be the limit.")
     print("settings: " + "; ".join(f"{p}: {SETTINGS[p]}" for p in PEERS))
