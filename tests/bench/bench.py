@@ -59,7 +59,9 @@ Pinning: the server on CPU 0 (1 worker) or CPUs 0-1 (2 workers), dnsperf
 and the other clients on CPU 1, this script included (with 2 workers the
 client shares a core, so the client may be the limit), NSD on CPU 1.
 NSD's own UDP rate (dnsperf on CPU 0 straight at NSD) is the reference
-row.
+row. Kernel threads that may run on any CPU (kdamond.0, rcu_preempt,
+kswapd0, ...) are kept on CPU 1 for the run and put back after: kdamond.0
+alone took the server's CPU for 1 ms every 0.5 s.
 
 Knobs (environment):
   BENCH_DURATION    seconds per measurement (default 20)
@@ -69,6 +71,7 @@ Knobs (environment):
   BENCH_PEERS       default "anchord unbound kresd dnsdist"
   BENCH_PARTS       default "cached latency uncached handshakes idle"
   BENCH_IDLE_CONNS  default 10000
+  BENCH_KTHREADS    default "move" (above); "stay" leaves kernel threads be
   BENCH_PROFILE     1: before anchord's cached runs, one extra run of each
                     transport (not tabled) under `perf record -g` on the
                     server's pids; perf report by DSO and by symbol,
@@ -959,6 +962,56 @@ def check_setting():
             sys.exit(f"bench.py: {BUILD}/{program} is missing (make bench)")
 
 
+PF_KTHREAD = 0x00200000      # the flags field of /proc/PID/stat
+
+
+def kernel_thread_name(pid):
+    """The name of a kernel thread, or None for anything else."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            head, rest = f.read().rsplit(")", 1)
+    except OSError:
+        return None
+    flags = int(rest.split()[6])
+    return head.split("(", 1)[1] if flags & PF_KTHREAD else None
+
+
+def confine_kernel_threads():
+    """Kernel threads that may run on any CPU are kept on the client's
+    for the run. A perf sched trace of a 10,000 qps latency run showed
+    kdamond.0 (the kernel's memory-access monitor) taking the server's
+    CPU for 1 ms every 0.5 s, whatever the resolver: each time, the
+    server waited that long to run (p999 1.6-2.1 ms; 1.3-1.5 with it
+    moved). Per-CPU threads (ksoftirqd/0, kworker/0:*) cannot move and
+    are left. Returns what restore_kernel_threads puts back."""
+    moved = {}
+    if os.environ.get("BENCH_KTHREADS", "move") != "move":
+        return moved
+    for entry in os.listdir("/proc"):
+        name = kernel_thread_name(entry) if entry.isdigit() else None
+        if name is None or name == "kthreadd":
+            continue            # kthreadd: new threads copy its CPUs
+        pid = int(entry)
+        try:
+            mask = os.sched_getaffinity(pid)
+            if len(mask) > 1 and 0 in mask:
+                os.sched_setaffinity(pid, {int(CLIENT_CPU)})
+                moved[pid] = (name, mask)
+        except OSError:
+            continue            # bound to its CPUs (workqueue threads)
+    return moved
+
+
+def restore_kernel_threads(moved):
+    for pid, (name, mask) in moved.items():
+        if kernel_thread_name(pid) != name:
+            continue            # gone; the pid may be another's now
+        try:
+            os.sched_setaffinity(pid, mask)
+        except OSError:
+            pass
+
+
 def stop_on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
@@ -979,6 +1032,11 @@ def main():
     notes = [f"open files limit {nofile}; idle test: {IDLE_CONNS} DoT "
              f"connections, {CONNS_PER_SOURCE} per source address"]
     nsd_qps = None
+    moved = confine_kernel_threads()
+    if moved:
+        notes.append(f"kernel threads kept on CPU {CLIENT_CPU} during "
+                     "the run (BENCH_KTHREADS=stay leaves them): " +
+                     " ".join(sorted({n for n, _ in moved.values()})))
     log(f"bench: work directory {work}; duration {DURATION:g} s, "
         f"{RUNS} run(s), transports {' '.join(TRANSPORTS)}, workers "
         f"{' '.join(map(str, WORKERS))}")
@@ -1004,6 +1062,7 @@ def main():
         notes.append("interrupted")
     finally:
         procs.stop_all()
+        restore_kernel_threads(moved)
     path = results.write_csv()
     print(table(results, nsd_qps))
     print()
