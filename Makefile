@@ -308,8 +308,8 @@ bench-est: all
 # in a private network namespace with only loopback; one table on stdout,
 # CSV under bench/results/. Knobs: BENCH_DURATION, BENCH_RUNS,
 # BENCH_TRANSPORTS, BENCH_WORKERS, BENCH_PEERS, BENCH_PARTS,
-# BENCH_IDLE_CONNS, BENCH_PROFILE (tests/bench/bench.py says what each
-# does). As root.
+# BENCH_IDLE_CONNS, BENCH_PROFILE, BENCH_KTHREADS (tests/bench/bench.py
+# says what each does). As root.
 $(BUILD)/tls_handshakes: tests/bench/tls_handshakes.c config.mk
 	$(CC) -std=c11 -D_GNU_SOURCE -g -O2 $(WARN) $(GNUTLS_CFLAGS) \
 		$(ALL_LDFLAGS) -o $@ $< $(GNUTLS_LIBS) -lpthread
