@@ -508,13 +508,20 @@ def warm(work):
                timeout=120)
 
 
+def proc_stat(pid):
+    """/proc/PID/stat as (name, the fields after it, from state on); the
+    name may hold spaces and parentheses, so it is cut at the last ')'."""
+    with open(f"/proc/{pid}/stat") as f:
+        head, rest = f.read().rsplit(")", 1)
+    return head.split("(", 1)[1], rest.split()
+
+
 def cpu_seconds(pids):
     """User and system CPU time so far, summed over pids and all their
     threads (utime and stime of /proc/PID/stat)."""
     ticks = 0
     for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        fields = proc_stat(pid)[1]
         ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 
@@ -968,12 +975,10 @@ PF_KTHREAD = 0x00200000      # the flags field of /proc/PID/stat
 def kernel_thread_name(pid):
     """The name of a kernel thread, or None for anything else."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            head, rest = f.read().rsplit(")", 1)
+        name, fields = proc_stat(pid)
     except OSError:
         return None
-    flags = int(rest.split()[6])
-    return head.split("(", 1)[1] if flags & PF_KTHREAD else None
+    return name if int(fields[6]) & PF_KTHREAD else None
 
 
 def confine_kernel_threads():
