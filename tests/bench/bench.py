@@ -987,8 +987,9 @@ def confine_kernel_threads():
     kdamond.0 (the kernel's memory-access monitor) taking the server's
     CPU for 1 ms every 0.5 s, whatever the resolver: each time, the
     server waited that long to run (p999 1.5-2.1 ms in 22 runs; with it
-    moved, 1.3-1.5 in 7 of 8). Per-CPU threads (ksoftirqd/0, kworker/0:*) cannot move and
-    are left. Returns what restore_kernel_threads puts back."""
+    moved, 1.3-1.5 in 7 of 8). Per-CPU threads (ksoftirqd/0, kworker/0:*)
+    cannot move and are left. Returns what restore_kernel_threads puts
+    back."""
     moved = {}
     if os.environ.get("BENCH_KTHREADS", "move") != "move":
         return moved
